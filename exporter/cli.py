@@ -1,0 +1,103 @@
+"""Command line, in the conventions of Prometheus exporters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from exporter import __version__, logs
+from exporter.config import ConfigError, load_config
+from exporter.engine.engine import Engine
+from exporter.web.app import create_app
+
+logger = logging.getLogger("exporter")
+DEFAULT_LISTEN = ":10188"
+
+
+def parse_listen_address(text: str) -> tuple[str | None, int]:
+    """``:10188`` (all interfaces), ``127.0.0.1:10188``, ``[::1]:10188``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"invalid --web.listen-address {text!r}: expected [host]:port")
+    host = host.strip("[]") or None
+    return host, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vsxi-xivo-exporter",
+                                description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.")
+    p.add_argument("--config.file", dest="config_file", default="config.yml", help="configuration file")
+    p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
+                   help="address to serve /metrics on (default :10188)")
+    p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info")
+    p.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
+    p.add_argument("--config.check", dest="config_check", action="store_true",
+                   help="validate the configuration, print every problem, exit 0 or 1")
+    p.add_argument("--demo", action="store_true", help="poll two built-in simulated SBCs (no config needed)")
+    p.add_argument("--version", action="version", version=f"vsxi-xivo-exporter {__version__}")
+    return p
+
+
+async def serve(args: argparse.Namespace) -> int:
+    runners = []
+    if args.demo:
+        from exporter.demo import start_demo  # the simulator is only loaded for the demo
+
+        config, runners = await start_demo()
+    else:
+        config = load_config(args.config_file)
+    host, port = parse_listen_address(args.listen)
+    engine = Engine(config)
+    runner = web.AppRunner(create_app(engine), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
+    shown = f"http://{host or 'localhost'}:{bound}"
+    logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
+             targets=len(config.vsxi), demo=args.demo)
+    if args.demo:
+        print(f"Demo: polling {len(config.vsxi)} simulated SBCs; metrics at {shown}/metrics", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logs.log(logger, logging.INFO, "shutting down")
+    await runner.cleanup()
+    for r in runners:
+        await r.cleanup()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        parse_listen_address(args.listen)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.config_check:
+        try:
+            config = load_config(args.config_file)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 1
+        print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi target(s)")
+        return 0
+    try:
+        return asyncio.run(serve(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+        return 1

@@ -1,0 +1,340 @@
+"""Typed configuration and its strict validation.
+
+Every problem is reported, not only the first, each as ``FILE: KEY.PATH: what is wrong``, so an operator
+fixes a config in one round trip. Unknown keys are errors: a typo (``pasword_file``) must never silently
+fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+VSXI_COLLECTORS = (
+    "realtime",
+    "resource",
+    "resource_detail",
+    "sip_stats",
+    "sub_stats",
+    "active_calls",
+    "media_server",
+)
+FORMATS = ("xml", "json")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_CONCURRENT_TARGETS = 16
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class VsxiTarget:
+    name: str
+    url: str
+    username: str
+    password: str = field(repr=False)
+    format: str = "xml"
+    tls: TLSConfig = TLSConfig()
+    collectors: tuple[str, ...] = VSXI_COLLECTORS
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    max_concurrent_targets: int = DEFAULT_MAX_CONCURRENT_TARGETS
+    vsxi: tuple[VsxiTarget, ...] = ()
+
+    def target(self, name: str) -> VsxiTarget | None:
+        return next((t for t in self.vsxi if t.name == name), None)
+
+
+def parse_duration(text: str) -> float | None:
+    """``1h2m3s``, ``15s``, ``500ms`` -> seconds; None when it is not a positive duration."""
+    m = DURATION_RE.match(text) if isinstance(text, str) else None
+    if not m or not text:
+        return None
+    h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    seconds = h * 3600 + mi * 60 + s + ms / 1000
+    return seconds if seconds > 0 else None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+class _Checker:
+    """Collects problems while walking the YAML tree."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.file}: {path}: {message}")
+
+    def mapping(self, node: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+        if not isinstance(node, dict):
+            self.error(path, f"expected a mapping, got {_type_name(node)}")
+            return {}
+        for key in node:
+            if key not in allowed:
+                self.error(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
+        for key in required:
+            if key not in node:
+                self.error(f"{path}.{key}", "missing required key")
+        return node
+
+    def string(self, node: dict, key: str, path: str, default: str | None = None) -> str | None:
+        if key not in node:
+            return default
+        value = node[key]
+        if not isinstance(value, str) or not value:
+            self.error(f"{path}.{key}", f"expected a non-empty string, got {_type_name(value)}")
+            return default
+        return value
+
+    def boolean(self, node: dict, key: str, path: str, default: bool) -> bool:
+        value = node.get(key, default)
+        if not isinstance(value, bool):
+            self.error(f"{path}.{key}", f"expected true or false, got {_type_name(value)}")
+            return default
+        return value
+
+    def positive_int(self, node: dict, key: str, path: str, default: int) -> int:
+        value = node.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            self.error(f"{path}.{key}", f"expected a positive integer, got {value!r}")
+            return default
+        return value
+
+    def duration(self, node: dict, key: str, path: str, default: float) -> float:
+        if key not in node:
+            return default
+        value = node[key]
+        seconds = parse_duration(value) if isinstance(value, str) else None
+        if seconds is None:
+            self.error(f"{path}.{key}", f"expected a duration like 15s, 2m or 500ms, got {value!r}")
+            return default
+        return seconds
+
+    def choice(self, node: dict, key: str, path: str, choices: tuple[str, ...], default: str) -> str:
+        value = node.get(key, default)
+        if value not in choices:
+            self.error(f"{path}.{key}", f"expected one of {', '.join(choices)}, got {value!r}")
+            return default
+        return value
+
+    def expand_env(self, value: str, path: str) -> str:
+        def repl(m: re.Match) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                self.error(path, f"environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return ENV_RE.sub(repl, value)
+
+
+def _check_url(c: _Checker, url: str | None, path: str) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        c.error(path, f"expected an http:// or https:// URL with a host, got {url!r}")
+        return None
+    if parts.username or parts.password:
+        # Credentials in URLs end up in logs and error messages: refuse them outright.
+        c.error(path, "credentials in the URL are not allowed; use username and password_file")
+        return None
+    if parts.query or parts.fragment:
+        c.error(path, "expected a base URL without query or fragment")
+        return None
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        c.error(path, f"invalid port in {url!r}")
+        return None
+    return url.rstrip("/")
+
+
+def _read_password(c: _Checker, node: dict, path: str, base_dir: str) -> str | None:
+    has_inline, has_file = "password" in node, "password_file" in node
+    if has_inline == has_file:
+        c.error(path, "exactly one of password or password_file is required")
+        return None
+    if has_inline:
+        raw = c.string(node, "password", path)
+        return c.expand_env(raw, f"{path}.password") if raw is not None else None
+    raw = c.string(node, "password_file", path)
+    if raw is None:
+        return None
+    file = os.path.join(base_dir, c.expand_env(raw, f"{path}.password_file"))
+    try:
+        with open(file, encoding="utf-8") as fh:
+            secret = fh.read().rstrip("\r\n")
+    except OSError as exc:
+        c.error(f"{path}.password_file", f"cannot read {file}: {exc.strerror}")
+        return None
+    if not secret:
+        c.error(f"{path}.password_file", f"{file} is empty")
+        return None
+    return secret
+
+
+def _check_tls(c: _Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
+    if node is None:
+        return TLSConfig()
+    node = c.mapping(node, path, ("ca_file", "insecure_skip_verify"))
+    ca_file = c.string(node, "ca_file", path)
+    if ca_file is not None:
+        ca_file = os.path.join(base_dir, ca_file)
+        if not os.path.isfile(ca_file):
+            c.error(f"{path}.ca_file", f"file not found: {ca_file}")
+    return TLSConfig(ca_file, c.boolean(node, "insecure_skip_verify", path, False))
+
+
+def _check_collectors(c: _Checker, node: dict, path: str) -> tuple[str, ...]:
+    if "collectors" not in node:
+        return VSXI_COLLECTORS
+    value = node["collectors"]
+    if not isinstance(value, list) or not value:
+        c.error(f"{path}.collectors", f"expected a non-empty list, got {_type_name(value)}")
+        return VSXI_COLLECTORS
+    seen: list[str] = []
+    for i, name in enumerate(value):
+        if name not in VSXI_COLLECTORS:
+            c.error(f"{path}.collectors[{i}]", f"unknown collector {name!r} (expected one of: "
+                    f"{', '.join(VSXI_COLLECTORS)})")
+        elif name in seen:
+            c.error(f"{path}.collectors[{i}]", f"collector {name!r} listed twice")
+        else:
+            seen.append(name)
+    return tuple(seen) or VSXI_COLLECTORS
+
+
+VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
+             "interval", "timeout", "max_response_bytes")
+DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes")
+TOP_KEYS = ("global", "defaults", "vsxi", "xivo")
+
+
+def _check_vsxi(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str) -> VsxiTarget | None:
+    node = c.mapping(node, path, VSXI_KEYS, ("name", "url", "username"))
+    if not node:
+        return None
+    name = c.string(node, "name", path)
+    if name is not None and not NAME_RE.match(name):
+        c.error(f"{path}.name", f"expected letters, digits and _.:- (at most 63), got {name!r}")
+    url = _check_url(c, c.string(node, "url", path), f"{path}.url")
+    username = c.string(node, "username", path)
+    password = _read_password(c, node, path, base_dir)
+    interval = c.duration(node, "interval", path, defaults["interval"])
+    timeout = c.duration(node, "timeout", path, defaults["timeout"])
+    if timeout > interval:
+        c.error(f"{path}.timeout", f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
+    target = VsxiTarget(
+        name=name or "",
+        url=url or "",
+        username=username or "",
+        password=password or "",
+        format=c.choice(node, "format", path, FORMATS, "xml"),
+        tls=_check_tls(c, node.get("tls"), f"{path}.tls", base_dir),
+        collectors=_check_collectors(c, node, path),
+        interval=interval,
+        timeout=timeout,
+        max_response_bytes=c.positive_int(node, "max_response_bytes", path, defaults["max_response_bytes"]),
+    )
+    return target
+
+
+def _check_list(c: _Checker, root: dict, key: str, item: Callable[[Any, str], Any]) -> list:
+    value = root.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        c.error(key, f"expected a list, got {_type_name(value)}")
+        return []
+    return [item(node, f"{key}[{i}]") for i, node in enumerate(value)]
+
+
+def load_config(path: str) -> Config:
+    """Read and validate ``path``; raise ConfigError listing every problem."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str = "<config>") -> Config:
+    try:
+        root = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}: {where}invalid YAML: {problem}"]) from None
+    c = _Checker(path)
+    if root is None:
+        root = {}
+    if not isinstance(root, dict):
+        raise ConfigError([f"{path}: expected a mapping at the top level, got {_type_name(root)}"])
+    for key in root:
+        if key not in TOP_KEYS:
+            c.error(key, f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
+    base_dir = os.path.dirname(os.path.abspath(path)) if path != "<config>" else os.getcwd()
+
+    glob = c.mapping(root.get("global") or {}, "global", ("max_concurrent_targets",))
+    max_concurrent = c.positive_int(glob, "max_concurrent_targets", "global", DEFAULT_MAX_CONCURRENT_TARGETS)
+
+    d = c.mapping(root.get("defaults") or {}, "defaults", DEFAULT_KEYS)
+    defaults = {
+        "interval": c.duration(d, "interval", "defaults", DEFAULT_INTERVAL),
+        "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT),
+        "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
+    }
+    targets = [t for t in _check_list(c, root, "vsxi", lambda n, p: _check_vsxi(c, n, p, defaults, base_dir))
+               if t is not None]
+    if root.get("xivo"):
+        # Reserved for the XiVO collectors; refusing it beats silently ignoring configured PBXs.
+        c.error("xivo", "XiVO targets are not supported by this version yet")
+
+    seen: dict[str, int] = {}
+    for i, t in enumerate(targets):
+        if t.name and t.name in seen:
+            c.error(f"vsxi[{i}].name", f"duplicate target name {t.name!r} (also vsxi[{seen[t.name]}])")
+        seen.setdefault(t.name, i)
+    if c.problems:
+        raise ConfigError(c.problems)
+    return Config(path=path, max_concurrent_targets=max_concurrent, vsxi=tuple(targets))

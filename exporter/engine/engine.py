@@ -1,0 +1,96 @@
+"""The polling engine: one poller per target, a global concurrency limit, and the latest state of each.
+
+Serving reads ``states`` and never waits on a device. Device families are built by the pollers; at scrape
+time the engine only adds the per-collector status gauges, drops data older than 3 intervals and merges
+targets into one family per metric name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from prometheus_client.core import Metric
+
+from exporter.config import Config
+from exporter.engine.poller import VsxiPoller
+from exporter.engine.selfmetrics import SelfMetrics
+from exporter.engine.state import TargetState
+from exporter.families import Builder, merge
+from exporter.vsxi import metrics as vm
+
+STALE_INTERVALS = 3
+
+
+def status_families(state: TargetState, json_configured: bool) -> list[Metric]:
+    b = Builder()
+    t = state.name
+    b.add(vm.UP, (t,), 1.0 if state.up else 0.0)
+    b.add(vm.STANDBY, (t,), 1.0 if state.standby else 0.0)
+    for name, c in state.collectors.items():
+        b.add(vm.COLLECTOR_SUCCESS, (t, name), 1.0 if c.success else 0.0)
+        b.add(vm.COLLECTOR_LAST_SUCCESS, (t, name), c.last_success)
+        b.add(vm.COLLECTOR_DURATION, (t, name), c.duration)
+        b.add(vm.COLLECTOR_BYTES, (t, name), c.response_bytes)
+        b.add(vm.COLLECTOR_UNMAPPED, (t, name), c.unmapped_fields)
+        b.add(vm.COLLECTOR_DUPLICATES, (t, name), c.duplicate_rows)
+        if json_configured:
+            b.add(vm.COLLECTOR_FALLBACK, (t, name), 1.0 if name in state.json_fallback else 0.0)
+    return b.families()
+
+
+def fresh_families(state: TargetState, now: float) -> Iterable[Iterable[Metric]]:
+    """Data of collectors whose last success is recent enough: a dead device never shows frozen values."""
+    horizon = now - STALE_INTERVALS * state.interval
+    for c in state.collectors.values():
+        if c.last_success is not None and c.last_success >= horizon:
+            yield c.families
+
+
+class Engine:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.clock = clock
+        self.metrics = SelfMetrics()
+        self.metrics.targets.labels("vsxi").set(len(config.vsxi))
+        self.states: dict[str, TargetState] = {}
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+        self.limiter: asyncio.Semaphore | None = None
+        self.pollers: list[VsxiPoller] = []
+        self.tasks: list[asyncio.Task] = []
+
+    def _publish(self, state: TargetState) -> None:
+        self.states[state.name] = state
+
+    async def start(self) -> None:
+        self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
+        for target in self.config.vsxi:
+            poller = VsxiPoller(target, self._publish, self.limiter, self.metrics, self.executor, self.clock)
+            self.pollers.append(poller)
+            self.tasks.append(asyncio.create_task(poller.run(), name=f"poll-{target.name}"))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*(p.close() for p in self.pollers), return_exceptions=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    def ready(self) -> bool:
+        """Every target has finished one poll round (successful or not)."""
+        return all(s.rounds > 0 for s in self.states.values())
+
+    def device_families(self, names: Iterable[str] | None = None) -> list[Metric]:
+        now = self.clock()
+        wanted = self.states.keys() if names is None else names
+        formats = {t.name: t.format for t in self.config.vsxi}
+        lists: list[Iterable[Metric]] = []
+        for name in sorted(wanted):
+            state = self.states.get(name)
+            if state is None:
+                continue
+            lists.append(status_families(state, formats.get(name) == "json"))
+            lists.extend(fresh_families(state, now))
+        return merge(lists)

@@ -1,0 +1,49 @@
+"""The exporter's own metrics: poll counts, errors by reason, durations, process metrics.
+
+These are real counters that only grow, so prometheus_client's Counter/Histogram are the right tool here
+(unlike device values, which are rebuilt from snapshots). They live in the exporter's own registry, never the
+global one, and are served on /metrics only.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from exporter import __version__
+
+PREFIX = "vsxi_xivo_exporter"
+POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class SelfMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info(f"{PREFIX}_build", "Version of the exporter.", registry=self.registry).info(
+            {"version": __version__, "python_version": platform.python_version()}
+        )
+        self.targets = Gauge(f"{PREFIX}_targets", "Configured targets by device family.", ["family"],
+                             registry=self.registry)
+        self.polls = Counter(f"{PREFIX}_polls_total", "Polls of one device table (one collector), retries "
+                             "included in one poll.", ["family", "target", "collector"], registry=self.registry)
+        self.poll_errors = Counter(f"{PREFIX}_poll_errors_total", "Failed polls of one device table, by reason.",
+                                   ["family", "target", "collector", "reason"], registry=self.registry)
+        self.requests = Counter(f"{PREFIX}_device_requests_total", "HTTP requests sent to devices, retries "
+                                "included, by outcome (ok or an error reason).", ["family", "target", "outcome"],
+                                registry=self.registry)
+        self.poll_duration = Histogram(f"{PREFIX}_poll_duration_seconds", "Duration of one device table poll "
+                                       "(requests, retries, parsing).", ["family", "collector"],
+                                       buckets=POLL_BUCKETS, registry=self.registry)
+        self.scrapes = Counter(f"{PREFIX}_http_requests_total", "Requests served by the exporter, by handler "
+                               "and status code.", ["handler", "code"], registry=self.registry)
+        self.encode_duration = Histogram(f"{PREFIX}_encode_duration_seconds", "Time to build and encode a "
+                                         "/metrics or /probe answer.", ["handler"],
+                                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+                                         registry=self.registry)

@@ -1,0 +1,363 @@
+"""Pure functions from a stats answer (bytes, XML or JSON) to typed records.
+
+Each raises ``wire.PayloadError`` when the answer cannot be trusted (degenerate or malformed): a failed
+collector, never zeros. Fields the exporter does not know are kept in ``Unmapped`` so they stay visible.
+Facts marked [assumed] follow ``shared/reference/vsxi-api.md``: nobody has published those fields.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+
+from exporter.vsxi import records as r
+from exporter.vsxi.wire import Row, degenerate, iter_beans, read_mysqldump
+
+MAX_UNMAPPED_VALUES = 500  # per answer: bounds the generic series a strange firmware can create
+MAX_LABEL_LEN = 64
+
+
+def num(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def label(text: str | None, default: str) -> str:
+    text = (text or "").strip()
+    return text[:MAX_LABEL_LEN] if text else default
+
+
+def _numeric(row: Row, fields: Iterable[str]) -> dict[str, float]:
+    out = {}
+    for f in fields:
+        v = num(row.get(f))
+        if v is not None:
+            out[f] = v
+    return out
+
+
+class _UnmappedSink:
+    """Collects the fields no mapping consumed."""
+
+    def __init__(self) -> None:
+        self.names: set[tuple[str, str]] = set()
+        self.values: dict[tuple[str, str, str], r.UnmappedField] = {}
+
+    def names_only(self, section: str, row: Row, known: frozenset[str]) -> None:
+        for f in row.keys() - known:
+            self.names.add((section, f))
+
+    def add(self, section: str, row: Row, known: frozenset[str], row_key: str) -> None:
+        for f in row.keys() - known:
+            self.names.add((section, f))
+            v = num(row[f])
+            key = (section, f, row_key)
+            if v is not None and key not in self.values and len(self.values) < MAX_UNMAPPED_VALUES:
+                self.values[key] = r.UnmappedField(section, f, row_key, v)
+
+    def result(self) -> r.Unmapped:
+        return r.Unmapped(frozenset(self.names), tuple(self.values.values()))
+
+
+def _row_key(row: Row, index: int) -> str:
+    parts = [row[k] for k in ("trunkId", "trunk_id", "orig_tid", "term_tid", "fqdn") if row.get(k)]
+    if not parts and row.get("id"):
+        parts = [row["id"]]
+    return label("/".join(parts), str(index)) if parts else str(index)
+
+
+def _unknown_tables(tables: dict[str, list[Row]], known: set[str], sink: _UnmappedSink) -> None:
+    for name, rows in tables.items():
+        if name not in known:
+            for i, row in enumerate(rows):
+                sink.add(name, row, frozenset(), _row_key(row, i))
+
+
+# --- stats/realtime ---------------------------------------------------------------------------------------
+
+SYSTEM_NUMERIC = (
+    "sum_active_session", "sum_attempt_session", "peak_active_session", "max_session_allowed",
+    "max_session_exceed", "inbound_sip_leg", "outbound_sip_leg", "peak_sip_leg", "inbound_h323_leg",
+    "outbound_h323_leg", "peak_h323_leg", "cpu_idle_percent", "flow_control_lev", "cluster_active_session",
+    "cluster_peak_session", "demo_lic", "slave_stat", "ha_remote_status", "ha_local_status",
+    "switch_over_flag", "max_cps_allowed", "max_cps_exceed", "current_cps",
+)
+SYSTEM_KNOWN = frozenset((*SYSTEM_NUMERIC, "id", "ha_pre_state", "ha_current_state"))
+TRUNK_RT_NUMERIC = ("numOrig", "numTerm", "cps", "numPeak", "totalCLZ", "numCLZCps", "totalLimit", "cpsLimit")
+TRUNK_RT_KNOWN = frozenset((*TRUNK_RT_NUMERIC, "trunkId", "fqdn"))
+# [assumed] gw_realtime_stat has only been seen empty.
+GW_RT_NUMERIC = ("num_active_session", "peak_active_session", "active_cps")
+GW_RT_KNOWN = frozenset((*GW_RT_NUMERIC, "orig_tid", "term_tid", "orig_ip", "term_ip", "id"))
+
+
+def parse_realtime(body: bytes) -> r.Realtime:
+    tables = read_mysqldump(body)
+    rows = tables.get("system_stat")
+    if rows is None:
+        raise degenerate(f"table system_stat missing from realtime (tables: {', '.join(sorted(tables)) or '-'})")
+    if not rows:
+        raise degenerate("table system_stat has no row")
+    sink = _UnmappedSink()
+    sys_row = rows[0]
+    sink.add("system_stat", sys_row, SYSTEM_KNOWN, "0")
+    system = r.SystemStat(
+        values=_numeric(sys_row, SYSTEM_NUMERIC),
+        ha_current_state=label(sys_row.get("ha_current_state"), "") or None,
+        ha_pre_state=label(sys_row.get("ha_pre_state"), "") or None,
+    )
+    duplicates = len(rows) - 1
+
+    trunks: dict[tuple[str, str], r.TrunkRealtime] = {}
+    for i, row in enumerate(tables.get("XBResourceRealTimeStatList", [])):
+        key = (label(row.get("trunkId"), ""), label(row.get("fqdn"), ""))
+        if not key[0]:
+            sink.add("XBResourceRealTimeStatList", row, frozenset(), str(i))
+            continue
+        if key in trunks:
+            duplicates += 1
+            continue
+        sink.add("XBResourceRealTimeStatList", row, TRUNK_RT_KNOWN, _row_key(row, i))
+        trunks[key] = r.TrunkRealtime(key[0], key[1], _numeric(row, TRUNK_RT_NUMERIC))
+
+    gateways: dict[tuple[str, str], r.GatewayRealtime] = {}
+    for i, row in enumerate(tables.get("gw_realtime_stat", [])):
+        key = (label(row.get("orig_tid"), "none"), label(row.get("term_tid"), "none"))
+        if key in gateways:
+            duplicates += 1
+            continue
+        sink.add("gw_realtime_stat", row, GW_RT_KNOWN, _row_key(row, i))
+        gateways[key] = r.GatewayRealtime(key[0], key[1], _numeric(row, GW_RT_NUMERIC))
+
+    _unknown_tables(tables, {"system_stat", "XBResourceRealTimeStatList", "gw_realtime_stat"}, sink)
+    return r.Realtime(system, tuple(trunks.values()), tuple(gateways.values()), sink.result(), duplicates)
+
+
+# --- stats/resource ---------------------------------------------------------------------------------------
+
+RESOURCE_TABLES = {"ingress_stat": "ingress", "gw_egress_stat": "egress"}
+WINDOWS = (("1st15mins_", "15m"), ("1h_", "1h"), ("24h_", "24h"))
+WINDOW_FIELDS = ("call_attempt", "call_answer", "call_fail", "call_durationSec", "pdd_ms")
+RESOURCE_KNOWN = frozenset(
+    ["id", "trunk_id", "alias"] + [p + f for p, _ in WINDOWS for f in WINDOW_FIELDS]
+)
+
+
+def parse_resource(body: bytes) -> r.Resource:
+    tables = read_mysqldump(body)
+    if not any(t in tables for t in RESOURCE_TABLES):
+        raise degenerate(
+            f"tables ingress_stat and gw_egress_stat missing from resource "
+            f"(tables: {', '.join(sorted(tables)) or '-'})"
+        )
+    sink = _UnmappedSink()
+    windows: dict[tuple[str, str, str], r.TrunkWindow] = {}
+    aliases: dict[str, str] = {}
+    duplicates = 0
+    for table, direction in RESOURCE_TABLES.items():
+        for i, row in enumerate(tables.get(table, [])):
+            trunk = label(row.get("trunk_id"), "")
+            if not trunk:
+                sink.add(table, row, frozenset(), str(i))
+                continue
+            sink.add(table, row, RESOURCE_KNOWN, _row_key(row, i))
+            if row.get("alias"):
+                aliases.setdefault(trunk, label(row["alias"], ""))
+            for prefix, window in WINDOWS:
+                key = (trunk, direction, window)
+                if key in windows:
+                    duplicates += 1
+                    continue
+                v = [num(row.get(prefix + f)) for f in WINDOW_FIELDS]
+                windows[key] = r.TrunkWindow(
+                    trunk, direction, window, v[0], v[1], v[2], v[3],
+                    v[4] / 1000 if v[4] is not None else None,
+                )
+    _unknown_tables(tables, set(RESOURCE_TABLES), sink)
+    return r.Resource(tuple(windows.values()), aliases, sink.result(), duplicates // len(WINDOWS))
+
+
+# --- stats/media_server -----------------------------------------------------------------------------------
+
+MEDIA_KNOWN = frozenset(
+    ("mediaSrvIndex", "alias", "switchType", "publicIP", "priority", "maxConnections", "numActiveSessions",
+     "status")
+)
+
+
+def parse_media_server(body: bytes) -> r.MediaServers:
+    sink = _UnmappedSink()
+    servers: dict[str, r.MediaServer] = {}
+    duplicates = 0
+    for i, row in enumerate(iter_beans(body, "XBMediaServerRealTimeStatList")):
+        index = label(row.get("mediaSrvIndex"), "")
+        if not index:
+            sink.add("XBMediaServerRealTimeStat", row, frozenset(), str(i))
+            continue
+        if index in servers:
+            duplicates += 1
+            continue
+        sink.add("XBMediaServerRealTimeStat", row, MEDIA_KNOWN, index)
+        servers[index] = r.MediaServer(
+            index=index,
+            alias=label(row.get("alias"), ""),
+            switch_type=label(row.get("switchType"), ""),
+            status=label(row.get("status"), "unknown"),
+            priority=num(row.get("priority")),
+            max_connections=num(row.get("maxConnections")),
+            active_sessions=num(row.get("numActiveSessions")),
+        )
+    return r.MediaServers(tuple(servers.values()), sink.result(), duplicates)
+
+
+# --- stats/sub_stats --------------------------------------------------------------------------------------
+
+SUB_KNOWN = frozenset(
+    ("id", "username", "userDomain", "userIp", "userPort", "states", "nat", "trunkId", "spid", "protocol",
+     "expiration", "createTime", "agent", "contact", "pn-param")
+)
+
+
+def parse_sub_stats(body: bytes) -> r.Registrations:
+    sink = _UnmappedSink()
+    counts: dict[tuple[str, str, str], int] = {}
+    nat: dict[str, int] = {}
+    total = 0
+    for row in iter_beans(body, "XBSubStatsList"):
+        total += 1
+        if not row.keys() <= SUB_KNOWN:
+            sink.names_only("XBSubStats", row, SUB_KNOWN)
+        trunk = label(row.get("trunkId"), "none")
+        key = (trunk, label(row.get("states"), "unknown"), label(row.get("protocol"), "unknown"))
+        counts[key] = counts.get(key, 0) + 1
+        if (row.get("nat") or "").lower() == "yes":
+            nat[trunk] = nat.get(trunk, 0) + 1
+    return r.Registrations(counts, nat, total, sink.result())
+
+
+# --- stats/active_calls -----------------------------------------------------------------------------------
+
+CALL_KNOWN = frozenset(
+    ("ssm_index", "callID", "orig_tid", "term_tid", "orig_ip", "term_ip", "ani", "dnis", "inv_time", "ans_time",
+     "duration")
+)
+DURATION_BOUNDS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0)
+_UNANSWERED = re.compile(r"^[0\s:/.-]*$")  # "", "0", "0000-00-00 00:00:00": [assumed] no answer yet
+
+
+def parse_active_calls(body: bytes) -> r.ActiveCalls:
+    sink = _UnmappedSink()
+    pairs: dict[tuple[str, str], list[int]] = {}
+    buckets = [0] * (len(DURATION_BOUNDS) + 1)
+    duration_sum = 0.0
+    total = 0
+    for row in iter_beans(body, "XBActiveCallsList"):
+        total += 1
+        if not row.keys() <= CALL_KNOWN:
+            sink.names_only("XBActiveCall", row, CALL_KNOWN)
+        key = (label(row.get("orig_tid"), "none"), label(row.get("term_tid"), "none"))
+        entry = pairs.get(key)
+        if entry is None:
+            entry = pairs[key] = [0, 0]
+        entry[0] += 1
+        if not _UNANSWERED.match(row.get("ans_time") or ""):
+            entry[1] += 1
+        duration = num(row.get("duration"))
+        if duration is not None and duration >= 0:
+            buckets[bisect_left(DURATION_BOUNDS, duration)] += 1
+            duration_sum += duration
+        else:
+            buckets[-1] += 1
+    cumulative, running = [], 0
+    for bound, n in zip((*DURATION_BOUNDS, math.inf), buckets, strict=True):
+        running += n
+        cumulative.append((bound, running))
+    return r.ActiveCalls(
+        {k: (v[0], v[1]) for k, v in pairs.items()}, tuple(cumulative), duration_sum, total, sink.result()
+    )
+
+
+# --- stats/resource_detail [assumed] ----------------------------------------------------------------------
+
+DETAIL_NUMERIC = TRUNK_RT_NUMERIC
+DETAIL_KNOWN = frozenset((*DETAIL_NUMERIC, "trunkId", "trunk_id", "fqdn"))
+
+
+def parse_resource_detail(body: bytes) -> r.ResourceDetail:
+    """[assumed] mysqldump family with per-trunk, per-node rows named like XBResourceRealTimeStatList.
+    Rows without a trunk id, and every field not in that shape, go to the generic unmapped form."""
+    tables = read_mysqldump(body)
+    sink = _UnmappedSink()
+    rows: dict[tuple[str, str], r.ResourceDetailRow] = {}
+    duplicates = 0
+    for name, table_rows in tables.items():
+        for i, row in enumerate(table_rows):
+            trunk = label(row.get("trunkId") or row.get("trunk_id"), "")
+            values = _numeric(row, DETAIL_NUMERIC)
+            if not trunk or not values:
+                sink.add(name, row, frozenset(), _row_key(row, i))
+                continue
+            key = (trunk, label(row.get("fqdn"), ""))
+            if key in rows:
+                duplicates += 1
+                continue
+            sink.add(name, row, DETAIL_KNOWN, _row_key(row, i))
+            rows[key] = r.ResourceDetailRow(key[0], key[1], values)
+    return r.ResourceDetail(tuple(rows.values()), len(tables), sink.result(), duplicates)
+
+
+# --- stats/sip_stats [assumed] ----------------------------------------------------------------------------
+
+_METHODS = "INVITE|ACK|BYE|CANCEL|OPTIONS|REGISTER|PRACK|SUBSCRIBE|NOTIFY|PUBLISH|INFO|REFER|MESSAGE|UPDATE"
+_MESSAGE = rf"(?P<msg>{_METHODS}|[1-6]xx|[1-6]\d\d)"
+_DIRECTION = r"(?P<dir>in|inbound|rx|recv|received|out|outbound|tx|sent)"
+_SIP_FIELD = (
+    re.compile(rf"^{_DIRECTION}[_-]?{_MESSAGE}$", re.IGNORECASE),
+    re.compile(rf"^{_MESSAGE}[_-]?{_DIRECTION}$", re.IGNORECASE),
+)
+_INBOUND = {"in", "inbound", "rx", "recv", "received"}
+
+
+def sip_field(name: str) -> tuple[str, str] | None:
+    """``in_INVITE`` -> ("inbound", "INVITE"); ``out2xx`` -> ("outbound", "2xx"); otherwise None."""
+    for pattern in _SIP_FIELD:
+        m = pattern.match(name)
+        if m:
+            direction = "inbound" if m.group("dir").lower() in _INBOUND else "outbound"
+            return direction, m.group("msg").upper().replace("XX", "xx")
+    return None
+
+
+def parse_sip_stats(body: bytes) -> r.SipStats:
+    """[assumed] mysqldump family whose columns count SIP messages by direction and method / response.
+    Columns named like ``in_INVITE``/``out_4xx`` are mapped; everything else is exposed generically."""
+    tables = read_mysqldump(body)
+    sink = _UnmappedSink()
+    messages: dict[tuple[str, str], r.SipMessage] = {}
+    for name, table_rows in tables.items():
+        for i, row in enumerate(table_rows):
+            consumed = {"id"}
+            for f, text in row.items():
+                mapped, v = sip_field(f), num(text)
+                if mapped and v is not None:
+                    consumed.add(f)
+                    messages.setdefault(mapped, r.SipMessage(mapped[0], mapped[1], v))
+            sink.add(name, row, frozenset(consumed), _row_key(row, i))
+    return r.SipStats(tuple(messages.values()), len(tables), sink.result())
+
+
+PARSERS = {
+    "realtime": parse_realtime,
+    "resource": parse_resource,
+    "resource_detail": parse_resource_detail,
+    "sip_stats": parse_sip_stats,
+    "sub_stats": parse_sub_stats,
+    "active_calls": parse_active_calls,
+    "media_server": parse_media_server,
+}
