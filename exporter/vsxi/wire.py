@@ -246,7 +246,8 @@ def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
 
 def _json_beans(doc: dict, list_tag: str) -> Iterator[Row]:
     if list_tag not in doc:
-        raise degenerate(f"unexpected JSON object with keys {sorted(doc)[:5]}, expected {list_tag}")
+        hint = " (empty database)" if "mysqldump" in doc else ""
+        raise degenerate(f"unexpected JSON object with keys {sorted(doc)[:5]}{hint}, expected {list_tag}")
     inner = doc[list_tag]
     if inner in (None, "", {}):
         return

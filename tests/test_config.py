@@ -1,0 +1,145 @@
+"""Configuration: strict validation, every problem reported at once, exact messages."""
+
+import pytest
+
+from exporter.config import VSXI_COLLECTORS, ConfigError, load_config, parse_duration
+
+
+def write(tmp_path, text, name="config.yml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def problems(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    return [p.replace(path, "CFG") for p in err.value.problems]
+
+
+def test_full_example_loads(tmp_path, monkeypatch):
+    (tmp_path / "atl.pass").write_text("s3cret\n")
+    (tmp_path / "ca.pem").write_text("not checked here")
+    monkeypatch.setenv("SBC2_PASSWORD", "from-env")
+    cfg = load_config(write(tmp_path, """
+global: {max_concurrent_targets: 4}
+defaults: {interval: 30s, timeout: 10s}
+vsxi:
+  - name: sbc-atl-1
+    url: https://192.0.2.10:8888/
+    username: monitor
+    password_file: atl.pass
+    format: json
+    tls: {ca_file: ca.pem, insecure_skip_verify: false}
+    collectors: [realtime, resource]
+    interval: 15s
+  - name: sbc-atl-2
+    url: http://127.0.0.1:8888
+    username: monitor
+    password: ${SBC2_PASSWORD}
+"""))
+    a, b = cfg.vsxi
+    assert (a.name, a.url, a.password, a.format, a.collectors, a.interval, a.timeout) == (
+        "sbc-atl-1", "https://192.0.2.10:8888", "s3cret", "json", ("realtime", "resource"), 15.0, 10.0)
+    assert a.tls.ca_file == str(tmp_path / "ca.pem")
+    assert (b.password, b.format, b.collectors, b.interval) == ("from-env", "xml", VSXI_COLLECTORS, 30.0)
+    assert cfg.max_concurrent_targets == 4
+    assert "s3cret" not in repr(a)  # secrets never in reprs (and so never in logs)
+
+
+def test_every_problem_is_reported_with_file_and_key(tmp_path):
+    assert problems(tmp_path, """
+defaults: {interval: 30, timout: 5s}
+vsxi:
+  - name: sbc 1
+    url: ftp://x
+    username: monitor
+    password: a
+    password_file: b
+    format: csv
+    collectors: [realtime, calls, realtime]
+    tls: {ca_file: /nonexistent/ca.pem, verify: true}
+  - url: https://user:pw@192.0.2.1:8888
+    password: x
+    interval: 5s
+    timeout: 10s
+  - 42
+""") == [
+        "CFG: defaults.timout: unknown key (expected one of: interval, timeout, max_response_bytes)",
+        "CFG: defaults.interval: expected a duration like 15s, 2m or 500ms, got 30",
+        "CFG: vsxi[0].name: expected letters, digits and _.:- (at most 63), got 'sbc 1'",
+        "CFG: vsxi[0].url: expected an http:// or https:// URL with a host, got 'ftp://x'",
+        "CFG: vsxi[0]: exactly one of password or password_file is required",
+        "CFG: vsxi[0].format: expected one of xml, json, got 'csv'",
+        "CFG: vsxi[0].tls.verify: unknown key (expected one of: ca_file, insecure_skip_verify)",
+        "CFG: vsxi[0].tls.ca_file: file not found: /nonexistent/ca.pem",
+        "CFG: vsxi[0].collectors[1]: unknown collector 'calls' (expected one of: realtime, resource, "
+        "resource_detail, sip_stats, sub_stats, active_calls, media_server)",
+        "CFG: vsxi[0].collectors[2]: collector 'realtime' listed twice",
+        "CFG: vsxi[1].name: missing required key",
+        "CFG: vsxi[1].username: missing required key",
+        "CFG: vsxi[1].url: credentials in the URL are not allowed; use username and password_file",
+        "CFG: vsxi[1].timeout: timeout (10s) must not exceed interval (5s)",
+        "CFG: vsxi[2]: expected a mapping, got integer",
+    ]
+
+
+def test_duplicate_names_and_missing_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE", raising=False)
+    (tmp_path / "empty.pass").write_text("\n")
+    assert problems(tmp_path, """
+vsxi:
+  - {name: a, url: "http://h", username: u, password: "${NOPE}"}
+  - {name: a, url: "http://h", username: u, password_file: missing.pass}
+  - {name: b, url: "http://h", username: u, password_file: empty.pass}
+""") == [
+        "CFG: vsxi[0].password: environment variable NOPE is not set",
+        f"CFG: vsxi[1].password_file: cannot read {tmp_path}/missing.pass: No such file or directory",
+        f"CFG: vsxi[2].password_file: {tmp_path}/empty.pass is empty",
+        "CFG: vsxi[1].name: duplicate target name 'a' (also vsxi[0])",
+    ]
+
+
+def test_top_level_problems(tmp_path):
+    assert problems(tmp_path, "vsxi: {name: a}\nxivo: [{name: p}]\nglobals: {}\n") == [
+        "CFG: globals: unknown key (expected one of: global, defaults, vsxi, xivo)",
+        "CFG: vsxi: expected a list, got mapping",
+        "CFG: xivo: XiVO targets are not supported by this version yet",
+    ]
+    assert problems(tmp_path, "- just\n- a list\n") == ["CFG: expected a mapping at the top level, got list"]
+    assert problems(tmp_path, "vsxi: [\n") == [
+        "CFG: line 2, column 1: invalid YAML: expected the node content, but found '<stream end>'"]
+    assert problems(tmp_path, "global: {max_concurrent_targets: 0}\n") == [
+        "CFG: global.max_concurrent_targets: expected a positive integer, got 0"]
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "nope.yml"))
+    assert err.value.problems == [f"{tmp_path}/nope.yml: cannot read: No such file or directory"]
+
+
+@pytest.mark.parametrize("text,seconds", [("15s", 15), ("2m", 120), ("1h30m", 5400), ("500ms", 0.5),
+                                          ("1m30s", 90), ("0s", None), ("", None), ("15", None), ("1d", None),
+                                          ("-5s", None)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_example_config_is_valid(tmp_path, monkeypatch):
+    """config.example.yml documents every key; it must load (its password files are created here)."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "config.example.yml").read_text()
+    for path in re.findall(r"password_file: (\S+)", text):
+        local = tmp_path / pathlib.Path(path).name
+        local.write_text("x\n")
+        text = text.replace(path, str(local))
+    for path in re.findall(r"ca_file: (\S+?)[,}\s]", text):
+        (tmp_path / pathlib.Path(path).name).write_text("x")
+        text = text.replace(path, str(tmp_path / pathlib.Path(path).name))
+    monkeypatch.setenv("SBC_LAB_PASSWORD", "x")
+    cfg = load_config(write(tmp_path, text))
+    assert len(cfg.vsxi) >= 2

@@ -1,0 +1,56 @@
+"""Golden expositions: the exact text each table produces, and promtool's verdict on it.
+
+Regenerate after an intended change with ``UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py`` and
+review the diff: these names and labels are what dashboards and alerts depend on.
+"""
+
+import os
+
+import pytest
+from conftest import GOLDEN, encode, fixture
+
+from exporter.families import Builder, merge
+from exporter.simulator.vsxi_model import TABLES
+from exporter.vsxi import parse
+from exporter.vsxi.metrics import BUILDERS
+
+QUIRKS = {"realtime_quirks": ("realtime", "quirks/realtime_nil.xml"),
+          "media_server_quirks": ("media_server", "quirks/media_server_single.json")}
+
+
+def families(table: str, body: bytes, target: str = "sbc-golden"):
+    b = Builder()
+    BUILDERS[table](b, target, parse.PARSERS[table](body))
+    return b.families()
+
+
+def check_golden(name: str, text: bytes) -> None:
+    path = GOLDEN / f"{name}.prom"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_bytes(text)
+    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
+    assert text.decode() == path.read_text()
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_golden_exposition(table, check_metrics):
+    text = encode(families(table, fixture(f"{table}.old.xml")))
+    check_golden(table, text)
+    check_metrics(text)
+
+
+@pytest.mark.parametrize("name", QUIRKS)
+def test_golden_quirks(name, check_metrics):
+    table, path = QUIRKS[name]
+    text = encode(families(table, fixture(path)))
+    check_golden(name, text)
+    check_metrics(text)
+
+
+def test_two_targets_merge_into_valid_exposition(check_metrics):
+    lists = [families(t, fixture(f"{t}.old.xml"), target) for target in ("sbc-a", "sbc-b") for t in TABLES]
+    text = encode(merge(lists))
+    check_metrics(text)
+    assert text.count(b"# TYPE vsxi_up ") == 0  # status metrics come from the engine, not the tables
+    assert text.count(b"# TYPE vsxi_system_active_sessions gauge") == 1
+    assert b'vsxi_system_active_sessions{target="sbc-a"}' in text and b'{target="sbc-b"}' in text

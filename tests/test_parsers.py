@@ -1,0 +1,190 @@
+"""Parsers on fixture files: every table, format and layout, the org.json quirks, and degenerate bodies."""
+
+import pytest
+from conftest import encode, fixture
+
+from exporter.families import Builder
+from exporter.simulator.vsxi_model import TABLES
+from exporter.vsxi import parse
+from exporter.vsxi.metrics import BUILDERS
+from exporter.vsxi.wire import PayloadError, iter_beans, read_mysqldump
+
+VARIANTS = [(layout, fmt) for layout in ("old", "new") for fmt in ("xml", "json")]
+
+
+def exposition(table: str, body: bytes) -> bytes:
+    b = Builder()
+    BUILDERS[table](b, "sbc-1", parse.PARSERS[table](body))
+    return encode(b.families())
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("layout,fmt", VARIANTS)
+def test_every_variant_gives_the_same_metrics(table, layout, fmt):
+    """XML old layout is the reference; the JSON conversion and the new layout must not change a sample."""
+    reference = exposition(table, fixture(f"{table}.old.xml"))
+    assert exposition(table, fixture(f"{table}.{layout}.{fmt}")) == reference
+    assert reference.count(b"\n") > 5
+
+
+def test_realtime_values():
+    rec = parse.parse_realtime(fixture("realtime.old.xml"))
+    assert rec.system.values["max_session_allowed"] == 19750
+    assert rec.system.values["sum_attempt_session"] == 5_000_000 + 40 * 0  # frozen clock, no growth
+    assert rec.system.ha_current_state == "active" and rec.system.ha_pre_state == "standby"
+    assert {(t.trunk_id, t.fqdn) for t in rec.trunks} == {("1001", "Group"), ("1001", "node1.sbc.example.net"),
+                                                         ("1002", "Group"), ("1002", "node1.sbc.example.net")}
+    assert rec.unmapped.names == frozenset()
+
+
+def test_resource_values_and_units():
+    rec = parse.parse_resource(fixture("resource.old.xml"))
+    w = next(w for w in rec.windows if (w.trunk_id, w.direction, w.window) == ("1001", "ingress", "24h"))
+    assert (w.attempts, w.answers, w.failures) == (194, 151, 13)
+    assert w.duration_seconds == 151 * 333
+    assert w.post_dial_delay_seconds == pytest.approx(194 * 2.630)  # pdd_ms / 1000
+    assert rec.aliases["1001"] == "ATL-CHI VSXs"
+
+
+def test_json_single_row_object_missing_content_and_numbers_as_strings():
+    rec = parse.parse_realtime(fixture("quirks/realtime_single_row.json"))
+    assert rec.system.values["sum_active_session"] == 412  # "412" as a string
+    assert "ha_local_status" not in rec.system.values  # no content: absent, never 0
+    assert rec.system.values["current_cps"] == 4.5
+    assert rec.gateways == ()  # an empty table has no "row" key
+    (trunk,) = rec.trunks  # one row arrives as an object, not a list
+    assert (trunk.trunk_id, trunk.values["numOrig"], trunk.values["numTerm"]) == ("20", 7, 3)
+
+
+def test_xsi_nil_whitespace_duplicates_and_unmapped_fields():
+    rec = parse.parse_realtime(fixture("quirks/realtime_nil.xml"))
+    assert "max_session_allowed" not in rec.system.values  # xsi:nil is NULL, not 0
+    assert rec.system.values["cpu_idle_percent"] == 90
+    assert rec.system.ha_current_state == "standalone"
+    assert [t.trunk_id for t in rec.trunks] == ["0042"]  # ids stay strings: leading zeros kept
+    assert rec.duplicates == 1
+    assert rec.unmapped.names == {("system_stat", "firmware_new_gauge")}
+    (u,) = rec.unmapped.values
+    assert (u.section, u.field, u.row, u.value) == ("system_stat", "firmware_new_gauge", "0", 17)
+
+
+def test_unknown_ha_state_gets_its_own_sample():
+    text = encode_realtime = exposition("realtime", fixture("quirks/realtime_nil.xml")).decode()
+    assert 'vsxi_ha_state{state="standalone",target="sbc-1"} 1.0' in text
+    assert 'vsxi_ha_state{state="active",target="sbc-1"} 0.0' in text
+    assert encode_realtime.count("vsxi_trunk_active_sessions{") == 2  # the duplicated row is exported once
+
+
+def test_bean_list_single_object_and_status():
+    (ms,) = parse.parse_media_server(fixture("quirks/media_server_single.json")).servers
+    assert (ms.index, ms.alias, ms.status, ms.max_connections) == ("3", "MS-East", "down", 10000)
+    assert 'vsxi_media_server_up{alias="MS-East",media_server="3",target="sbc-1"} 0.0' in \
+        exposition("media_server", fixture("quirks/media_server_single.json")).decode()
+
+
+@pytest.mark.parametrize("name", ["sub_stats_empty.json", "sub_stats_empty.xml"])
+def test_empty_bean_list_is_zero_registrations_not_an_error(name):
+    rec = parse.parse_sub_stats(fixture(f"quirks/{name}"))
+    assert rec.total == 0 and rec.counts == {}
+
+
+def test_sub_stats_aggregates_without_personal_data():
+    rec = parse.parse_sub_stats(fixture("sub_stats.old.xml"))
+    assert rec.total == sum(rec.counts.values()) > 0
+    text = exposition("sub_stats", fixture("sub_stats.old.xml")).decode()
+    for secret in ("user0", "10.0.", "Yealink", "sip:"):
+        assert secret not in text
+    assert 'vsxi_registrations{protocol="TLS v1.2",state="Authenticated",target="sbc-1",trunk_id="1001"} 1.0' in text
+
+
+def test_active_calls_pairs_answered_and_duration_histogram():
+    rec = parse.parse_active_calls(fixture("quirks/active_calls_single.json"))
+    assert rec.pairs == {("20", "30"): (1, 0)}  # empty ans_time: ringing
+    assert rec.duration_buckets[0] == (10.0, 1) and rec.duration_buckets[-1][1] == 1
+    rec = parse.parse_active_calls(fixture("active_calls.old.xml"))
+    counts = [n for _, n in rec.duration_buckets]
+    assert counts == sorted(counts) and counts[-1] == rec.total == sum(c for c, _ in rec.pairs.values())
+    text = exposition("active_calls", fixture("active_calls.old.xml")).decode()
+    assert "14045" not in text and "@sbc" not in text  # no number, no call id
+
+
+def test_resource_with_one_empty_direction():
+    rec = parse.parse_resource(fixture("quirks/resource_one_direction.xml"))
+    assert {(w.trunk_id, w.direction) for w in rec.windows} == {("20", "ingress")}
+    w24 = next(w for w in rec.windows if w.window == "24h")
+    assert w24.attempts == 194 and w24.post_dial_delay_seconds == pytest.approx(510.51)
+    assert next(w for w in rec.windows if w.window == "1h").attempts is None  # absent field: no sample
+
+
+def test_entities_are_not_expanded():
+    rows = read_mysqldump(fixture("quirks/entity_expansion.xml"))
+    assert "lol" not in repr(rows)
+
+
+def test_assumed_tables_map_known_shapes_and_expose_the_rest():
+    rec = parse.parse_sip_stats(fixture("sip_stats.old.xml"))
+    assert {(m.direction, m.message) for m in rec.messages} >= {("inbound", "INVITE"), ("outbound", "4xx")}
+    assert rec.unmapped.names == frozenset()
+    body = b"""<mysqldump><database><table name="sip_counters"><row><field name="id">1</field>
+        <field name="RX_bye">5</field><field name="registrations_expired">9</field>
+        <field name="note">text</field></row></table></database></mysqldump>"""
+    rec = parse.parse_sip_stats(body)
+    assert [(m.direction, m.message, m.value) for m in rec.messages] == [("inbound", "BYE", 5)]
+    assert rec.unmapped.names == {("sip_counters", "registrations_expired"), ("sip_counters", "note")}
+    assert [(u.field, u.value) for u in rec.unmapped.values] == [("registrations_expired", 9)]
+    detail = parse.parse_resource_detail(b"""<mysqldump><database><table name="rd"><row>
+        <field name="trunkId">7</field><field name="fqdn">n1</field><field name="numOrig">3</field>
+        <field name="numRejected">2</field></row></table></database></mysqldump>""")
+    assert detail.rows[0].values == {"numOrig": 3}
+    assert [(u.section, u.field, u.row) for u in detail.unmapped.values] == [("rd", "numRejected", "7/n1")]
+
+
+@pytest.mark.parametrize("sip_field,expected", [
+    ("in_INVITE", ("inbound", "INVITE")), ("outbound-200", ("outbound", "200")), ("tx5xx", ("outbound", "5xx")),
+    ("BYE_rx", ("inbound", "BYE")), ("invite", None), ("in_FOO", None),
+])
+def test_sip_field_names(sip_field, expected):
+    assert parse.sip_field(sip_field) == expected
+
+
+DEGENERATE = [
+    ("empty_object.json", "degenerate_payload", "empty JSON object {}"),
+    ("empty_database.json", "degenerate_payload", "empty database"),
+    ("empty_database.xml", "degenerate_payload", "empty database"),
+    ("html_page.html", "degenerate_payload", "HTML page"),
+    ("plain_text.txt", "invalid_payload", "neither XML nor JSON"),
+    ("empty_body.txt", "degenerate_payload", "empty body"),
+    ("json_array.json", "invalid_payload", "expected a JSON object"),
+]
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("name,reason,message", DEGENERATE)
+def test_degenerate_bodies_fail_every_table(table, name, reason, message):
+    with pytest.raises(PayloadError) as err:
+        parse.PARSERS[table](fixture(f"degenerate/{name}"))
+    assert err.value.reason == reason
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("fmt,message", [("xml", "malformed XML"), ("json", "malformed JSON")])
+def test_truncated_answers_are_invalid(table, fmt, message):
+    body = fixture(f"{table}.old.{fmt}")
+    with pytest.raises(PayloadError) as err:
+        parse.PARSERS[table](body[: len(body) // 2])
+    assert err.value.reason == "invalid_payload"
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("table,other", [("sub_stats", "realtime.old.xml"), ("media_server", "sub_stats.old.json"),
+                                         ("realtime", "resource.old.xml"), ("resource", "realtime.new.json")])
+def test_answer_of_another_table_is_rejected(table, other):
+    with pytest.raises(PayloadError) as err:
+        parse.PARSERS[table](fixture(other))
+    assert err.value.reason == "degenerate_payload"
+
+
+def test_stream_parse_clears_rows():
+    body = b"<L>" + b"<I><a>1</a></I>" * 1000 + b"</L>"
+    assert sum(1 for _ in iter_beans(body, "L")) == 1000
