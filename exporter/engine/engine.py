@@ -64,12 +64,29 @@ class Engine:
     def _publish(self, state: TargetState) -> None:
         self.states[state.name] = state
 
-    async def start(self) -> None:
+    def _build_pollers(self) -> None:
+        if self.pollers:
+            return
         self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
         for target in self.config.vsxi:
-            poller = VsxiPoller(target, self._publish, self.limiter, self.metrics, self.executor, self.clock)
-            self.pollers.append(poller)
-            self.tasks.append(asyncio.create_task(poller.run(), name=f"poll-{target.name}"))
+            self.pollers.append(
+                VsxiPoller(target, self._publish, self.limiter, self.metrics, self.executor, self.clock))
+
+    async def start(self) -> None:
+        """Start one background polling task per target."""
+        self._build_pollers()
+        for poller in self.pollers:
+            self.tasks.append(asyncio.create_task(poller.run(), name=f"poll-{poller.target.name}"))
+
+    async def poll_once(self) -> None:
+        """One poll round of every target, within the global limit (tests, benchmarks)."""
+        self._build_pollers()
+
+        async def one(poller: VsxiPoller) -> None:
+            async with self.limiter:
+                await poller.poll_round()
+
+        await asyncio.gather(*(one(p) for p in self.pollers))
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -22,6 +22,7 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.families import Builder
 from exporter.logs import log
+from exporter.reasons import REASONS
 from exporter.vsxi.client import FetchError, VsxiClient
 from exporter.vsxi.metrics import BUILDERS, duplicates_of
 from exporter.vsxi.parse import PARSERS
@@ -153,6 +154,7 @@ class VsxiPoller:
 
     def _fail(self, collector: str, reason: str, message: str, duration: float | None,
               response_bytes: int | None = None) -> None:
+        assert reason in REASONS, reason
         previous = self.state.collectors[collector]
         self.metrics.poll_errors.labels("vsxi", self.target.name, collector, reason).inc()
         if duration is not None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter import __version__
+
+# `_created` series double the exporter's own series in the text format and no dashboard uses them.
+disable_created_metrics()
 
 PREFIX = "vsxi_xivo_exporter"
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -26,7 +29,8 @@ class SelfMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        Info(f"{PREFIX}_build", "Version of the exporter.", registry=self.registry).info(
+        self.build = Info(f"{PREFIX}_build", "Version of the exporter.", registry=self.registry)
+        self.build.info(
             {"version": __version__, "python_version": platform.python_version()}
         )
         self.targets = Gauge(f"{PREFIX}_targets", "Configured targets by device family.", ["family"],
@@ -47,3 +51,14 @@ class SelfMetrics:
                                          "/metrics or /probe answer.", ["handler"],
                                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
                                          registry=self.registry)
+
+    def reference(self) -> list[tuple[str, str, tuple[str, ...], str]]:
+        """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
+        out = []
+        for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
+                       self.scrapes, self.encode_duration):
+            type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
+            name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
+            labels = metric._labelnames if type_ != "info" else ("python_version", "version")  # noqa: SLF001
+            out.append((name, type_, tuple(labels), metric._documentation))  # noqa: SLF001
+        return out

@@ -36,12 +36,13 @@ class VsxiModel:
     """Deterministic for a given clock: tests freeze the clock, the demo lets it run."""
 
     def __init__(self, scale: Scale | None = None, clock: Callable[[], float] = time.time,
-                 ha_state: str = "active", extra_fields: bool = False):
+                 ha_state: str = "active", extra_fields: bool = False, busy_gateways: bool = False):
         self.scale = scale or Scale()
         self.clock = clock
         self.start = clock()
         self.ha_state = ha_state
         self.extra_fields = extra_fields  # add fields no firmware we know of has (unmapped-field tests)
+        self.busy_gateways = busy_gateways  # gw_realtime_stat rows, [assumed] shape (only seen empty)
 
     # A slow wave so gauges move visibly in the demo (period ~10 min) and counters grow.
     def _wave(self, phase: float = 0.0) -> float:
@@ -87,9 +88,15 @@ class VsxiModel:
                 trunks.append(self._trunk_rt(tid, f"node{n + 1}.sbc.example.net", orig // 2, term // 2))
         return "mysqldump", [
             ("system_stat", [self._extra(system)]),
-            ("gw_realtime_stat", []),
+            ("gw_realtime_stat", self._gateways() if self.busy_gateways else []),
             ("XBResourceRealTimeStatList", trunks),
         ]
+
+    def _gateways(self) -> list[Row]:
+        ids = self.trunk_ids()
+        return [[("id", i + 1), ("orig_tid", a), ("orig_ip", "203.0.113.5"), ("term_tid", b),
+                 ("term_ip", "203.0.113.9"), ("num_active_session", 40 + i), ("peak_active_session", 90),
+                 ("active_cps", 2)] for i, (a, b) in enumerate(zip(ids, ids[1:]))]
 
     def _trunk_rt(self, tid: int, fqdn: str, orig: int, term: int) -> Row:
         return [("trunkId", tid), ("fqdn", fqdn), ("numOrig", orig), ("numTerm", term), ("cps", 3),

@@ -8,6 +8,7 @@ URL; error messages carry the table and status, never the body of a 2xx or the p
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 
 import aiohttp
@@ -35,6 +36,11 @@ def ssl_context(target: VsxiTarget) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=target.tls.ca_file)
 
 
+def basic_auth(target: VsxiTarget) -> str:
+    token = base64.b64encode(f"{target.username}:{target.password}".encode()).decode()
+    return f"Basic {token}"
+
+
 class VsxiClient:
     def __init__(self, target: VsxiTarget):
         self.target = target
@@ -44,8 +50,7 @@ class VsxiClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
-                auth=aiohttp.BasicAuth(self.target.username, self.target.password),
-                headers={"User-Agent": "vsxi-xivo-exporter"},
+                headers={"User-Agent": "vsxi-xivo-exporter", "Authorization": basic_auth(self.target)},
             )
         return self._session
 

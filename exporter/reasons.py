@@ -1,0 +1,19 @@
+"""Every value of the ``reason`` label, in one place (bounded by construction; documented in docs/metrics.md)."""
+
+REASONS = {
+    "timeout": "no complete answer within `timeout` (retried while the interval allows)",
+    "connection": "cannot connect, or the connection was lost (stops the round)",
+    "http_400": "HTTP 400 `fail - ...`, also the device's answer to concurrent requests (retried)",
+    "http_401": "HTTP 401 `User Not Authorized`: wrong credentials (never retried; stops the round)",
+    "http_402": "HTTP 402 `Load-Balance Slave mode`: HA standby node (stops the round; see vsxi_standby)",
+    "http_4xx": "another 4xx status",
+    "http_5xx": "a 5xx status (retried)",
+    "http_other": "a redirect or other non-200 status",
+    "json_jaxb": "HTTP 500 `convert xml2json failed(JAXB)`: the table is polled as XML from then on",
+    "too_large": "the answer exceeds `max_response_bytes`",
+    "invalid_payload": "malformed XML or JSON (truncated body, not XML nor JSON)",
+    "degenerate_payload": "a well-formed answer that holds no stats: `{}`, an empty database, an HTML page, "
+                          "the wrong table",
+    "parser_error": "a bug in the exporter's parser (logged with a traceback; please report)",
+    "round_overrun": "not polled: the round already took the whole interval",
+}

@@ -1,0 +1,275 @@
+"""The exporter against the VSXi simulator over real HTTP: the happy path and one test per fault.
+
+Each fault test asserts the metric an operator sees and the log line they read.
+"""
+
+import asyncio
+import logging
+
+import aiohttp
+import pytest
+from helpers import PASSWORD, FakeClock, make_engine, make_target, sample
+
+from exporter.config import VSXI_COLLECTORS
+from exporter.web.app import create_app
+
+
+@pytest.fixture
+async def run(aiohttp_client):
+    """run(*targets, clock=None) -> (engine, client); the engine is stopped after the test."""
+    engines = []
+
+    async def start(*targets, clock=None, max_concurrent=16):
+        engine = make_engine(*targets, clock=clock, max_concurrent=max_concurrent)
+        engines.append(engine)
+        client = await aiohttp_client(create_app(engine, manage_engine=False))
+        return engine, client
+
+    yield start
+    for engine in engines:
+        await engine.stop()
+
+
+async def scrape(client, path="/metrics") -> str:
+    resp = await client.get(path)
+    assert resp.status == 200
+    return await resp.text()
+
+
+def poll_log(caplog, **fields):
+    """The 'poll failed' records whose structured fields include ``fields``."""
+    return [r for r in caplog.records if r.getMessage() == "poll failed"
+            and all(r.fields.get(k) == v for k, v in fields.items())]
+
+
+@pytest.mark.parametrize("fmt,layout", [("xml", "old"), ("xml", "new"), ("json", "old"), ("json", "new")])
+async def test_every_collector_succeeds(aiohttp_server, run, check_metrics, fmt, layout):
+    sim, target = await make_target(aiohttp_server, layout=layout, format=fmt)
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-1") == 1
+    for c in VSXI_COLLECTORS:
+        assert sample(text, "vsxi_collector_success", target="sbc-1", collector=c) == 1, c
+    assert sample(text, "vsxi_system_session_limit", target="sbc-1") == 19750
+    assert sample(text, "vsxi_trunk_active_sessions", target="sbc-1", trunk_id="1001", fqdn="Group",
+                  direction="ingress") is not None
+    assert sample(text, "vsxi_xivo_exporter_polls_total", target="sbc-1", collector="realtime") == 1
+    # One request per table, one at a time, never concurrent.
+    assert [r["table"] for r in sim.requests] == list(VSXI_COLLECTORS)
+    assert not any(r["concurrent"] for r in sim.requests)
+    assert {r["format"] for r in sim.requests} == {fmt}
+    check_metrics(text.encode())
+    check_metrics((await scrape(client, "/probe?target=sbc-1")).encode())
+    assert PASSWORD not in text
+
+
+async def test_timeout_is_retried_within_the_interval_then_stops_the_round(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, faults={"latency": 1.0}, timeout=0.3, interval=2.0)
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-1") == 0
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
+    # First try + one retry fit in the 2 s round (0.3 + 0.5 + 0.3); a third would not.
+    assert sample(text, "vsxi_xivo_exporter_device_requests_total", target="sbc-1", outcome="timeout") == 2
+    # Nothing answered: the other tables are not tried against a dead device.
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="media_server",
+                  reason="timeout") == 1
+    assert sample(text, "vsxi_xivo_exporter_device_requests_total", target="sbc-1", outcome="ok") is None
+    (rec,) = poll_log(caplog, collector="realtime", reason="timeout")
+    assert rec.levelno == logging.WARNING and rec.fields["error"] == "realtime: no complete answer within 0.3s"
+
+
+async def test_400_on_a_concurrent_request_is_retried(aiohttp_server, run):
+    sim, target = await make_target(aiohttp_server, faults={"latency": 0.3}, collectors=["realtime"])
+    engine, client = await run(target)
+    # Another tool polls the SBC at the same moment: the device answers 400 to whichever request is second.
+    outsider = asyncio.create_task(aiohttp.ClientSession().get(target.url + "/SSConfig/webresources/stats/realtime"))
+    await asyncio.sleep(0.05)
+    await engine.poll_once()
+    resp = await outsider
+    resp.close()
+    text = await scrape(client)
+    assert sample(text, "vsxi_xivo_exporter_device_requests_total", target="sbc-1", outcome="http_400") == 1
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 1
+    assert sample(text, "vsxi_up", target="sbc-1") == 1
+
+
+async def test_401_is_never_retried_and_logged_once(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, password="wrong-password")
+    engine, client = await run(target)
+    await engine.poll_once()
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-1") == 0
+    assert len(sim.requests) == 2  # one request per round: no retry, the round stops
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="realtime",
+                  reason="http_401") == 2
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="sub_stats",
+                  reason="http_401") == 2
+    warnings = [r for r in poll_log(caplog, collector="realtime") if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].fields["error"] == ("realtime: HTTP 401: Fail - User Not Authorized: invalid username or "
+                                           "password (check username and password; not retried)")
+    assert "wrong-password" not in caplog.text and "wrong-password" not in text
+
+
+async def test_402_standby_node(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, faults={"status": 402})
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-1") == 0
+    assert sample(text, "vsxi_standby", target="sbc-1") == 1
+    assert len(sim.requests) == 1
+    (rec,) = poll_log(caplog, collector="realtime", reason="http_402")
+    assert "Load-Balance Slave mode" in rec.fields["error"]
+
+
+async def test_json_jaxb_500_falls_back_to_xml_for_that_table(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, format="json", faults={"jaxb_above": 3000},
+                                    collectors=["media_server", "sub_stats"])
+    engine, client = await run(target)
+    await engine.poll_once()
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="sub_stats") == 1
+    assert sample(text, "vsxi_collector_json_fallback", target="sbc-1", collector="sub_stats") == 1
+    assert sample(text, "vsxi_collector_json_fallback", target="sbc-1", collector="media_server") == 0
+    assert [(r["table"], r["format"]) for r in sim.requests] == [
+        ("media_server", "json"), ("sub_stats", "json"), ("sub_stats", "xml"),
+        ("media_server", "json"), ("sub_stats", "xml")]  # the fallback sticks
+    assert sum("polling this table as XML" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("fault,reason,message", [
+    ("empty_object", "degenerate_payload", "realtime: empty JSON object {} (the device sends it during HA failover)"),
+    ("empty_database", "degenerate_payload", "realtime: empty database: the response holds no table"),
+    ("html", "degenerate_payload", "realtime: HTML page instead of stats (proxy or login page?)"),
+    ("truncated", "invalid_payload", "realtime: malformed XML: "),
+    ("reset", "connection", "realtime: connection lost: "),
+    ("status:500", "http_5xx", "realtime: HTTP 500: fail - internal error"),
+    ("status:404", "http_4xx", "realtime: HTTP 404: fail"),
+])
+async def test_bad_answers_fail_the_table_not_the_target(aiohttp_server, run, caplog, check_metrics,
+                                                         fault, reason, message):
+    # realtime (first) gets the fault; media_server (second) answers normally unless the round stops.
+    sim, target = await make_target(aiohttp_server, faults={"tables": {"realtime": fault}},
+                                    collectors=["realtime", "media_server"])
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="realtime",
+                  reason=reason) == 1
+    assert sample(text, "vsxi_system_active_sessions", target="sbc-1") is None  # never a zero
+    if reason == "connection":  # a lost connection stops the round: the device may be going down
+        assert sample(text, "vsxi_up", target="sbc-1") == 0
+    else:
+        assert sample(text, "vsxi_collector_success", target="sbc-1", collector="media_server") == 1
+        assert sample(text, "vsxi_up", target="sbc-1") == 1
+    (rec,) = poll_log(caplog, collector="realtime", reason=reason)
+    assert rec.fields["error"].startswith(message)
+    check_metrics(text.encode())
+
+
+async def test_hanging_device_times_out(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, faults={"body": "hang"}, timeout=0.2, interval=0.5)
+    engine, client = await run(target)
+    await asyncio.wait_for(engine.poll_once(), timeout=5)
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-1") == 0
+    assert poll_log(caplog, collector="realtime", reason="timeout")
+
+
+async def test_dead_device(unused_tcp_port, run, caplog):
+    from exporter.config import VsxiTarget
+
+    target = VsxiTarget(name="sbc-dead", url=f"http://127.0.0.1:{unused_tcp_port}", username="u", password="p",
+                        interval=1.0, timeout=0.2)
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-dead") == 0
+    for c in VSXI_COLLECTORS:
+        assert sample(text, "vsxi_collector_success", target="sbc-dead", collector=c) == 0
+    (rec,) = poll_log(caplog, collector="realtime", reason="connection")
+    assert rec.fields["error"].startswith("realtime: cannot connect: ")
+    (rec,) = poll_log(caplog, collector="sub_stats", reason="connection")
+    assert rec.fields["error"].startswith("sub_stats: not polled: realtime: cannot connect")
+
+
+async def test_response_over_the_size_limit(aiohttp_server, run, caplog):
+    sim, target = await make_target(aiohttp_server, collectors=["sub_stats", "realtime"], max_response_bytes=4000)
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="sub_stats") == 0
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="sub_stats",
+                  reason="too_large") == 1
+    (rec,) = poll_log(caplog, collector="sub_stats", reason="too_large")
+    assert "exceeds max_response_bytes (4000)" in rec.fields["error"]
+
+
+async def test_last_data_kept_for_three_intervals_then_dropped(aiohttp_server, run, caplog):
+    caplog.set_level(logging.DEBUG)
+    clock = FakeClock()
+    sim, target = await make_target(aiohttp_server, collectors=["realtime", "media_server"], interval=10.0)
+    engine, client = await run(target, clock=clock)
+    await engine.poll_once()
+    first_success = clock.now
+    sim.faults.update({"tables": {"realtime": "html"}})
+    clock.now += 10
+    await engine.poll_once()
+    text = await scrape(client)
+    # A failed poll keeps the last values (a blip is not a gap) but says so.
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
+    assert sample(text, "vsxi_system_session_limit", target="sbc-1") == 19750
+    clock.now = first_success + 31
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_system_session_limit", target="sbc-1") is None  # older than 3 intervals
+    assert sample(text, "vsxi_collector_last_success_timestamp_seconds", target="sbc-1",
+                  collector="realtime") == first_success
+    assert sample(text, "vsxi_media_server_up", target="sbc-1", media_server="1", alias="MS-1") == 1
+    assert sample(text, "vsxi_up", target="sbc-1") == 1
+    warnings = [r for r in poll_log(caplog, collector="realtime") if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # the repeat is logged at debug
+    sim.faults.update({"tables": {}})
+    await engine.poll_once()
+    assert any(r.getMessage() == "poll recovered" for r in caplog.records)
+    assert sample(await scrape(client), "vsxi_system_session_limit", target="sbc-1") == 19750
+
+
+async def test_unmapped_fields_are_counted_and_exposed(aiohttp_server, run, check_metrics):
+    sim, target = await make_target(aiohttp_server, faults={"extra_fields": True})
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_collector_unmapped_fields", target="sbc-1", collector="realtime") == 2
+    assert sample(text, "vsxi_collector_unmapped_fields", target="sbc-1", collector="sub_stats") == 2
+    assert sample(text, "vsxi_unmapped_field_value", target="sbc-1", collector="sip_stats", section="sip_stat",
+                  field="fw_new_counter", row="1") == 42
+    check_metrics(text.encode())
+
+
+async def test_one_failing_target_never_blanks_the_others(aiohttp_server, run):
+    _, good = await make_target(aiohttp_server, name="sbc-good")
+    _, bad = await make_target(aiohttp_server, name="sbc-bad", faults={"status": 503})
+    engine, client = await run(good, bad)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-good") == 1
+    assert sample(text, "vsxi_up", target="sbc-bad") == 0
+    probe = await scrape(client, "/probe?target=sbc-good")
+    assert sample(probe, "vsxi_up", target="sbc-good") == 1 and "sbc-bad" not in probe
+
+
+async def test_global_limit_bounds_devices_polled_at_once(aiohttp_server, run):
+    pairs = [await make_target(aiohttp_server, name=f"sbc-{i}", faults={"latency": 0.1},
+                               collectors=["realtime"]) for i in range(4)]
+    engine, client = await run(*(t for _, t in pairs), max_concurrent=1)
+    await engine.poll_once()
+    spans = sorted((s.requests[0]["time"], s.requests[0]["time"] + 0.1) for s, _ in pairs)
+    assert all(b[0] >= a[1] - 0.02 for a, b in zip(spans, spans[1:]))  # one device at a time

@@ -1,0 +1,54 @@
+"""docs/metrics.md is generated from the catalogs, and matches what the exporter really emits."""
+
+from pathlib import Path
+
+from helpers import make_engine, make_target
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import reference
+from exporter.engine.selfmetrics import SelfMetrics
+from exporter.simulator.vsxi_model import VsxiModel
+from exporter.vsxi.metrics import C
+from exporter.web.app import create_app
+
+DOC = Path(__file__).parent.parent / "docs" / "metrics.md"
+
+
+def test_reference_file_is_up_to_date():
+    assert DOC.read_text() == reference.render(), "run: python -m exporter.reference > docs/metrics.md"
+
+
+async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_client, check_metrics):
+    sim, xml_target = await make_target(aiohttp_server, name="sbc-xml", faults={"extra_fields": True})
+    sim.model = VsxiModel(sim.model.scale, busy_gateways=True, extra_fields=True)
+    _, json_target = await make_target(aiohttp_server, name="sbc-json", format="json", layout="new")
+    _, faulty = await make_target(aiohttp_server, name="sbc-faulty", format="json",
+                                  faults={"jaxb_above": 3000, "tables": {"realtime": "html"}})
+    engine = make_engine(xml_target, json_target, faulty)
+    client = await aiohttp_client(create_app(engine, manage_engine=False))
+    await engine.poll_once()
+    await client.get("/metrics")  # the exporter's own request counters appear from the second scrape on
+    text = await (await client.get("/metrics")).text()
+    await engine.stop()
+    check_metrics(text.encode())
+
+    emitted = {}
+    for fam in text_string_to_metric_families(text):
+        labels = set()
+        for s in fam.samples:
+            labels |= set(s.labels) - {"le"}
+        emitted[fam.name] = (fam.type, labels)
+
+    documented = {}
+    for spec in C.specs.values():
+        name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
+        type_ = "histogram" if spec.type == "gaugehistogram" else spec.type  # as the text format reads it
+        documented[name] = (type_, set(spec.labels))
+    for name, type_, labels, _ in SelfMetrics().reference():
+        name = name.removesuffix("_total") if type_ == "counter" else name
+        documented[name] = ("gauge" if type_ == "info" else type_, set(labels))
+
+    ours = {n: v for n, v in emitted.items() if n.startswith("vsxi_") and not n.endswith(("_gsum", "_gcount"))}
+    assert set(ours) == set(documented), (set(ours) ^ set(documented))
+    for name, (type_, labels) in ours.items():
+        assert (type_, labels) == documented[name], name
