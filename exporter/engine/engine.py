@@ -97,7 +97,8 @@ class Engine:
 
     def ready(self) -> bool:
         """Every target has finished one poll round (successful or not)."""
-        return all(s.rounds > 0 for s in self.states.values())
+        names = [t.name for t in self.config.vsxi]
+        return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
     def device_families(self, names: Iterable[str] | None = None) -> list[Metric]:
         now = self.clock()

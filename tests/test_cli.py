@@ -1,0 +1,84 @@
+"""The command line and the demo, run as real subprocesses."""
+
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+from helpers import sample
+
+from exporter import __version__
+
+EXE = [sys.executable, "-m", "exporter"]
+
+
+def run(*args, timeout=30):
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version():
+    proc = run("--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"vsxi-xivo-exporter {__version__}")
+
+
+def test_config_check_reports_every_problem(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("vsxi:\n  - {name: a, url: 'ftp://x', username: u}\n  - {name: a, url: 'http://h', "
+                    "username: u, password: p, interval: 1x}\n")
+    proc = run("--config.check", "--config.file", str(path))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"{path}: vsxi[0].url: expected an http:// or https:// URL with a host, got 'ftp://x'",
+        f"{path}: vsxi[0]: exactly one of password or password_file is required",
+        f"{path}: vsxi[1].interval: expected a duration like 15s, 2m or 500ms, got '1x'",
+        f"{path}: vsxi[1].name: duplicate target name 'a' (also vsxi[0])",
+    ]
+
+
+def test_config_check_ok(tmp_path):
+    path = tmp_path / "ok.yml"
+    path.write_text("vsxi:\n  - {name: a, url: 'http://h', username: u, password: p}\n")
+    proc = run("--config.check", "--config.file", str(path))
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"{path}: OK, 1 VSXi target(s)")
+
+
+def test_bad_config_refuses_to_start(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("vsxi: [{name: a}]\n")
+    proc = run("--config.file", str(path), "--web.listen-address", "127.0.0.1:0")
+    assert proc.returncode == 1
+    assert f"{path}: vsxi[0].url: missing required key" in proc.stderr
+
+
+def test_bad_listen_address():
+    proc = run("--demo", "--web.listen-address", "localhost")
+    assert proc.returncode == 2
+    assert "invalid --web.listen-address 'localhost': expected [host]:port" in proc.stderr
+
+
+def test_demo_is_up_within_5_seconds(check_metrics):
+    proc = subprocess.Popen([*EXE, "--demo", "--web.listen-address", "127.0.0.1:0", "--log.format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        line = proc.stdout.readline()
+        url = re.search(r"metrics at (\S+)", line).group(1)
+        text = ""
+        while time.monotonic() - started < 5:
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+            if text.count("vsxi_collector_success{") == 14 and " 0.0\n" not in "".join(
+                    l + "\n" for l in text.splitlines() if l.startswith(("vsxi_up", "vsxi_collector_success"))):
+                break
+            time.sleep(0.2)
+        for target in ("sbc-demo-xml", "sbc-demo-json"):
+            assert sample(text, "vsxi_up", target=target) == 1, text[:2000]
+            for c in ("realtime", "resource", "resource_detail", "sip_stats", "sub_stats", "active_calls",
+                      "media_server"):
+                assert sample(text, "vsxi_collector_success", target=target, collector=c) == 1
+        check_metrics(text.encode())
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert '"msg": "listening"' in err and '"msg": "shutting down"' in err

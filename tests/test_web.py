@@ -1,0 +1,84 @@
+"""The HTTP server: /probe's contract, content negotiation, gzip, landing page, health and readiness."""
+
+import gzip
+
+import pytest
+from helpers import make_engine, make_target, sample
+
+from exporter.web.app import create_app
+
+
+@pytest.fixture
+async def client(aiohttp_server, aiohttp_client):
+    sim, target = await make_target(aiohttp_server, faults={"tables": {"sip_stats": "html"}})
+    engine = make_engine(target)
+    client = await aiohttp_client(create_app(engine, manage_engine=False))
+    client.engine = engine
+    yield client
+    await engine.stop()
+
+
+async def test_probe_rejects_missing_and_unknown_targets(client):
+    resp = await client.get("/probe")
+    assert (resp.status, await resp.text()) == (400, "missing parameter: target\n")
+    resp = await client.get("/probe", params={"target": "https://evil.example/"})
+    assert resp.status == 400
+    assert await resp.text() == ("unknown target 'https://evil.example/': only configured target names are "
+                                 "accepted\n")
+    resp = await client.get("/probe", params={"target": "x\n" * 100})
+    text = await resp.text()
+    assert resp.status == 400 and text.count("\n") == 1  # one line, whatever was sent
+    await client.engine.poll_once()
+    metrics = await (await client.get("/metrics")).text()
+    assert sample(metrics, "vsxi_xivo_exporter_http_requests_total", handler="probe", code="400") == 3
+
+
+async def test_probe_serves_only_device_metrics(client):
+    await client.engine.poll_once()
+    text = await (await client.get("/probe?target=sbc-1")).text()
+    assert sample(text, "vsxi_up", target="sbc-1") == 1
+    assert "vsxi_xivo_exporter_" not in text and "process_" not in text
+
+
+async def test_openmetrics_and_gzip(client, check_metrics):
+    await client.engine.poll_once()
+    resp = await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0",
+                                                 "Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert resp.headers["Content-Encoding"] == "gzip"
+    body = gzip.decompress(await resp.read()).decode()
+    assert body.endswith("# EOF\n")
+    assert "# TYPE vsxi_active_call_duration_seconds gaugehistogram" in body
+    assert "# TYPE vsxi_system_session_attempts counter" in body
+    resp = await client.get("/metrics", headers={"Accept": "text/plain", "Accept-Encoding": "identity"},
+                            auto_decompress=False)
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "Content-Encoding" not in resp.headers
+    check_metrics(await resp.read())
+
+
+async def test_landing_page_lists_targets_collectors_and_errors(client):
+    await client.engine.poll_once()
+    resp = await client.get("/")
+    page = await resp.text()
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
+    assert "sbc-1" in page and "/probe?target=sbc-1" in page
+    assert "<td>sip_stats</td><td>degenerate_payload</td>" in page
+    assert "HTML page instead of stats" in page
+    assert "<td>realtime</td><td>ok</td>" in page
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/-/healthy")).status == 200
+    resp = await client.get("/-/ready")
+    assert resp.status == 503  # no poll round finished yet
+    await client.engine.poll_once()
+    assert (await client.get("/-/ready")).status == 200
+
+
+async def test_before_the_first_poll_targets_are_down_not_missing(client, check_metrics):
+    client.engine._build_pollers()
+    text = await (await client.get("/metrics")).text()
+    assert sample(text, "vsxi_up", target="sbc-1") == 0
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
+    check_metrics(text.encode())
