@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client.core import Metric
 
@@ -18,6 +17,7 @@ from exporter.config import Config
 from exporter.engine.poller import VsxiPoller
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
+from exporter.engine.workers import ParseWorkers
 from exporter.families import Builder, merge
 from exporter.vsxi import metrics as vm
 
@@ -56,7 +56,7 @@ class Engine:
         self.metrics = SelfMetrics()
         self.metrics.targets.labels("vsxi").set(len(config.vsxi))
         self.states: dict[str, TargetState] = {}
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse")
+        self.workers = ParseWorkers()
         self.limiter: asyncio.Semaphore | None = None
         self.pollers: list[VsxiPoller] = []
         self.tasks: list[asyncio.Task] = []
@@ -70,11 +70,12 @@ class Engine:
         self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
         for target in self.config.vsxi:
             self.pollers.append(
-                VsxiPoller(target, self._publish, self.limiter, self.metrics, self.executor, self.clock))
+                VsxiPoller(target, self._publish, self.limiter, self.metrics, self.workers, self.clock))
 
     async def start(self) -> None:
         """Start one background polling task per target."""
         self._build_pollers()
+        self.tasks.append(asyncio.create_task(self.workers.warm(), name="warm-parse-workers"))
         for poller in self.pollers:
             self.tasks.append(asyncio.create_task(poller.run(), name=f"poll-{poller.target.name}"))
 
@@ -93,7 +94,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await asyncio.gather(*(p.close() for p in self.pollers), return_exceptions=True)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.workers.shutdown()
 
     def ready(self) -> bool:
         """Every target has finished one poll round (successful or not)."""

@@ -14,12 +14,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import replace
 
 from exporter.config import VsxiTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
+from exporter.engine.workers import ParseWorkers
 from exporter.families import Builder
 from exporter.logs import log
 from exporter.reasons import REASONS
@@ -46,12 +46,12 @@ def parse_and_build(collector: str, target: str, body: bytes) -> tuple[tuple, in
 
 class VsxiPoller:
     def __init__(self, target: VsxiTarget, publish: Callable[[TargetState], None], limiter: asyncio.Semaphore,
-                 metrics: SelfMetrics, executor: Executor, clock: Callable[[], float] = time.time):
+                 metrics: SelfMetrics, workers: ParseWorkers, clock: Callable[[], float] = time.time):
         self.target = target
         self.publish = publish
         self.limiter = limiter
         self.metrics = metrics
-        self.executor = executor
+        self.workers = workers
         self.clock = clock
         self.client = VsxiClient(target)
         self.state = TargetState(target.name, target.interval,
@@ -132,8 +132,8 @@ class VsxiPoller:
                 self._fail(collector, exc.reason, str(exc), loop.time() - t0)
                 return exc
         try:
-            families, unmapped, duplicates = await loop.run_in_executor(
-                self.executor, parse_and_build, collector, name, body)
+            families, unmapped, duplicates = await self.workers.run(
+                parse_and_build, collector, name, body, size=len(body))
         except PayloadError as exc:
             self._fail(collector, exc.reason, f"{collector}: {exc}", loop.time() - t0, len(body))
             return exc

@@ -229,15 +229,18 @@ def parse_sub_stats(body: bytes) -> r.Registrations:
     counts: dict[tuple[str, str, str], int] = {}
     nat: dict[str, int] = {}
     total = 0
+    keys: dict[tuple, tuple[str, str, str]] = {}  # raw values -> labels: a handful of distinct values
     for row in iter_beans(body, "XBSubStatsList"):
         total += 1
         if not row.keys() <= SUB_KNOWN:
             sink.names_only("XBSubStats", row, SUB_KNOWN)
-        trunk = label(row.get("trunkId"), "none")
-        key = (trunk, label(row.get("states"), "unknown"), label(row.get("protocol"), "unknown"))
+        raw = (row.get("trunkId"), row.get("states"), row.get("protocol"))
+        key = keys.get(raw)
+        if key is None:
+            key = keys[raw] = (label(raw[0], "none"), label(raw[1], "unknown"), label(raw[2], "unknown"))
         counts[key] = counts.get(key, 0) + 1
         if (row.get("nat") or "").lower() == "yes":
-            nat[trunk] = nat.get(trunk, 0) + 1
+            nat[key[0]] = nat.get(key[0], 0) + 1
     return r.Registrations(counts, nat, total, sink.result())
 
 

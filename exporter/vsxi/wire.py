@@ -39,6 +39,9 @@ class PayloadError(Exception):
         self.reason = reason
         super().__init__(message)
 
+    def __reduce__(self):  # crosses the process boundary when a worker process parses
+        return PayloadError, (self.reason, str(self))
+
 
 def invalid(message: str) -> PayloadError:
     return PayloadError("invalid_payload", message)
@@ -222,26 +225,50 @@ def iter_beans(body: bytes, list_tag: str) -> Iterator[Row]:
         yield from _xml_errors(_xml_beans(body, list_tag))
 
 
-def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
-    root = None
+def _first_child_tag(body: bytes, list_tag: str) -> str | None:
+    """Check the root element and return the first item's tag (None for an empty list)."""
     depth = 0
     for event, el in _iterparse(body):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root = el
-                tag = _local(el.tag)
-                if tag != list_tag:
-                    hint = " (empty database)" if tag == "mysqldump" else ""
-                    raise degenerate(f"unexpected root element <{tag}>{hint}, expected <{list_tag}>")
-            continue
-        depth -= 1
-        if depth == 1:
-            yield {_local(f.tag): _text(f) for f in el if isinstance(f.tag, str)}
-            el.clear()
-            # Drop the already-yielded siblings too, so memory stays flat on 100k rows.
-            while el.getprevious() is not None:
-                del root[0]
+        if event == "end":
+            return None  # the root closed (or its first child was empty): no item
+        depth += 1
+        tag = _local(el.tag)
+        if depth == 1 and tag != list_tag:
+            hint = " (empty database)" if tag == "mysqldump" else ""
+            raise degenerate(f"unexpected root element <{tag}>{hint}, expected <{list_tag}>")
+        if depth == 2:
+            return el.tag
+    return None
+
+
+def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
+    # Two passes over the start of the body are cheaper than tracking depth on every element: with the item
+    # tag known, lxml filters in C and Python only sees one event per row (2x faster on 100k rows). A list
+    # mixing item tags (never seen) would only yield the first kind.
+    item = _first_child_tag(body, list_tag)
+    if item is None:
+        # Still read to the end, so a truncated empty list is reported as malformed.
+        for _ in _iterparse(body):
+            pass
+        return
+    for _, el in etree.iterparse(BytesIO(body), events=("end",), tag=item, resolve_entities=False,
+                                 no_network=True, load_dtd=False, huge_tree=False):
+        # The hot loop of 100k-row answers: no attribute lookup (an xsi:nil element has no text anyway).
+        row: Row = {}
+        for f in el:
+            tag = f.tag
+            if not isinstance(tag, str):
+                continue
+            if tag[0] == "{":
+                tag = tag.rsplit("}", 1)[1]
+            text = f.text
+            row[tag] = (text.strip() or None) if text else None
+        yield row
+        el.clear(keep_tail=False)
+        parent = el.getparent()
+        # Drop the already-yielded siblings too, so memory stays flat on 100k rows.
+        while el.getprevious() is not None:
+            del parent[0]
 
 
 def _json_beans(doc: dict, list_tag: str) -> Iterator[Row]:
