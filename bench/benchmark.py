@@ -68,7 +68,7 @@ async def loop_and_scrape_figures(registrations: int, calls: int) -> bool:
     sim.stdout.readline()
     ok = True
     try:
-        print(f"\n== one poll round against a simulator in another process ==")
+        print("\n== one poll round against a simulator in another process ==")
         for fmt in ("xml", "json"):
             target = VsxiTarget(name="big", url=f"http://127.0.0.1:{port}", username="monitor", password="secret",
                                 format=fmt, interval=60.0, timeout=30.0,
@@ -83,13 +83,13 @@ async def loop_and_scrape_figures(registrations: int, calls: int) -> bool:
             stalls, scrapes = [], []
             done = asyncio.Event()
 
-            async def ticker():
+            async def ticker(done=done, stalls=stalls):
                 while not done.is_set():
                     t0 = time.perf_counter()
                     await asyncio.sleep(0.005)
                     stalls.append(time.perf_counter() - t0 - 0.005)
 
-            async def scraper(session):
+            async def scraper(session, done=done, scrapes=scrapes, url=url):
                 while not done.is_set():
                     t0 = time.perf_counter()
                     async with session.get(url) as resp:

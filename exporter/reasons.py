@@ -3,6 +3,7 @@
 REASONS = {
     "timeout": "no complete answer within `timeout` (retried while the interval allows)",
     "connection": "cannot connect, or the connection was lost (stops the round)",
+    "tls": "the device's certificate is not trusted or the TLS handshake failed (not retried; stops the round)",
     "http_400": "HTTP 400 `fail - ...`, also the device's answer to concurrent requests (retried)",
     "http_401": "HTTP 401 `User Not Authorized`: wrong credentials (never retried; stops the round)",
     "http_402": "HTTP 402 `Load-Balance Slave mode`: HA standby node (stops the round; see vsxi_standby)",

@@ -67,8 +67,8 @@ def test_demo_is_up_within_5_seconds(check_metrics):
         text = ""
         while time.monotonic() - started < 5:
             text = urllib.request.urlopen(url, timeout=2).read().decode()
-            if text.count("vsxi_collector_success{") == 14 and " 0.0\n" not in "".join(
-                    l + "\n" for l in text.splitlines() if l.startswith(("vsxi_up", "vsxi_collector_success"))):
+            status = [line for line in text.splitlines() if line.startswith(("vsxi_up{", "vsxi_collector_success{"))]
+            if len(status) == 16 and all(line.endswith(" 1.0") for line in status):
                 break
             time.sleep(0.2)
         for target in ("sbc-demo-xml", "sbc-demo-json"):

@@ -33,7 +33,7 @@ logger = logging.getLogger("exporter.poller")
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
 JITTER = 0.1  # +-10% of the interval between rounds
-ROUND_STOPPERS = {"http_401", "http_402", "connection"}
+ROUND_STOPPERS = {"http_401", "http_402", "connection", "tls"}
 
 
 def parse_and_build(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:

@@ -96,7 +96,7 @@ class VsxiModel:
         ids = self.trunk_ids()
         return [[("id", i + 1), ("orig_tid", a), ("orig_ip", "203.0.113.5"), ("term_tid", b),
                  ("term_ip", "203.0.113.9"), ("num_active_session", 40 + i), ("peak_active_session", 90),
-                 ("active_cps", 2)] for i, (a, b) in enumerate(zip(ids, ids[1:]))]
+                 ("active_cps", 2)] for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False))]
 
     def _trunk_rt(self, tid: int, fqdn: str, orig: int, term: int) -> Row:
         return [("trunkId", tid), ("fqdn", fqdn), ("numOrig", orig), ("numTerm", term), ("cps", 3),

@@ -7,7 +7,6 @@ URL; error messages carry the table and status, never the body of a 2xx or the p
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ssl
 
@@ -81,9 +80,14 @@ class VsxiClient:
                 return b"".join(chunks)
         except FetchError:
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise FetchError("timeout", f"{table}: no complete answer within {self.target.timeout:g}s",
                              retryable=True) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise FetchError("tls", f"{table}: TLS certificate not trusted: {exc.certificate_error} (set "
+                             f"tls.ca_file to the device's CA, or tls.insecure_skip_verify)") from None
+        except aiohttp.ClientSSLError as exc:
+            raise FetchError("tls", f"{table}: TLS handshake failed: {exc}") from None
         except aiohttp.ClientConnectorError as exc:
             raise FetchError("connection", f"{table}: cannot connect: {exc.os_error or exc}",
                              retryable=True) from None
