@@ -25,6 +25,11 @@ VSXI_COLLECTORS = (
     "active_calls",
     "media_server",
 )
+XIVO_COLLECTORS = ("objects", "devices", "agents", "queues", "channels", "sip")
+XIVO_DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
+XIVO_SERVICES = ("auth", "confd", "agentd", "amid", "calld")
+XIVO_AUTH = ("token", "digest")
+XIVO_BACKENDS = ("xivo_service", "wazo_user")
 FORMATS = ("xml", "json")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -62,6 +67,25 @@ class VsxiTarget:
     interval: float = DEFAULT_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    family: str = field(default="vsxi", init=False)
+
+
+@dataclass(frozen=True)
+class XivoTarget:
+    name: str
+    url: str  # https://HOST: service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
+    username: str
+    password: str = field(repr=False)
+    services: dict[str, str] = field(default_factory=dict)  # per-service base URL overrides
+    api_gateway: bool = False
+    auth: str = "token"
+    backend: str = "xivo_service"
+    tls: TLSConfig = TLSConfig()
+    collectors: tuple[str, ...] = XIVO_COLLECTORS
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    family: str = field(default="xivo", init=False)
 
 
 @dataclass(frozen=True)
@@ -69,9 +93,14 @@ class Config:
     path: str
     max_concurrent_targets: int = DEFAULT_MAX_CONCURRENT_TARGETS
     vsxi: tuple[VsxiTarget, ...] = ()
+    xivo: tuple[XivoTarget, ...] = ()
 
-    def target(self, name: str) -> VsxiTarget | None:
-        return next((t for t in self.vsxi if t.name == name), None)
+    @property
+    def targets(self) -> tuple[VsxiTarget | XivoTarget, ...]:
+        return (*self.vsxi, *self.xivo)
+
+    def target(self, name: str) -> VsxiTarget | XivoTarget | None:
+        return next((t for t in self.targets if t.name == name), None)
 
 
 def parse_duration(text: str) -> float | None:
@@ -223,28 +252,31 @@ def _check_tls(c: _Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
     return TLSConfig(ca_file, c.boolean(node, "insecure_skip_verify", path, False))
 
 
-def _check_collectors(c: _Checker, node: dict, path: str) -> tuple[str, ...]:
+def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...] = VSXI_COLLECTORS,
+                      default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    default = default or known
     if "collectors" not in node:
-        return VSXI_COLLECTORS
+        return default
     value = node["collectors"]
     if not isinstance(value, list) or not value:
         c.error(f"{path}.collectors", f"expected a non-empty list, got {_type_name(value)}")
-        return VSXI_COLLECTORS
+        return default
     seen: list[str] = []
     for i, name in enumerate(value):
-        if name not in VSXI_COLLECTORS:
-            c.error(f"{path}.collectors[{i}]", f"unknown collector {name!r} (expected one of: "
-                    f"{', '.join(VSXI_COLLECTORS)})")
+        if name not in known:
+            c.error(f"{path}.collectors[{i}]", f"unknown collector {name!r} (expected one of: {', '.join(known)})")
         elif name in seen:
             c.error(f"{path}.collectors[{i}]", f"collector {name!r} listed twice")
         else:
             seen.append(name)
-    return tuple(seen) or VSXI_COLLECTORS
+    return tuple(seen) or default
 
 
 VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
              "interval", "timeout", "max_response_bytes")
 DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes")
+XIVO_KEYS = ("name", "url", "services", "api_gateway", "username", "password", "password_file", "auth", "backend",
+             "tls", "collectors", "interval", "timeout", "max_response_bytes")
 TOP_KEYS = ("global", "defaults", "vsxi", "xivo")
 
 
@@ -252,29 +284,69 @@ def _check_vsxi(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str
     node = c.mapping(node, path, VSXI_KEYS, ("name", "url", "username"))
     if not node:
         return None
+    return VsxiTarget(
+        **_common(c, node, path, defaults, base_dir),
+        format=c.choice(node, "format", path, FORMATS, "xml"),
+        collectors=_check_collectors(c, node, path),
+    )
+
+
+def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
+    """The keys VSXi and XiVO targets share."""
     name = c.string(node, "name", path)
     if name is not None and not NAME_RE.match(name):
         c.error(f"{path}.name", f"expected letters, digits and _.:- (at most 63), got {name!r}")
-    url = _check_url(c, c.string(node, "url", path), f"{path}.url")
-    username = c.string(node, "username", path)
-    password = _read_password(c, node, path, base_dir)
     interval = c.duration(node, "interval", path, defaults["interval"])
     timeout = c.duration(node, "timeout", path, defaults["timeout"])
     if timeout > interval:
         c.error(f"{path}.timeout", f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
-    target = VsxiTarget(
+    return dict(
         name=name or "",
-        url=url or "",
-        username=username or "",
-        password=password or "",
-        format=c.choice(node, "format", path, FORMATS, "xml"),
+        url=_check_url(c, c.string(node, "url", path), f"{path}.url") or "",
+        username=c.string(node, "username", path) or "",
+        password=_read_password(c, node, path, base_dir) or "",
         tls=_check_tls(c, node.get("tls"), f"{path}.tls", base_dir),
-        collectors=_check_collectors(c, node, path),
         interval=interval,
         timeout=timeout,
         max_response_bytes=c.positive_int(node, "max_response_bytes", path, defaults["max_response_bytes"]),
     )
-    return target
+
+
+def _check_xivo(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:
+    node = c.mapping(node, path, XIVO_KEYS, ("name", "url", "username"))
+    if not node:
+        return None
+    common = _common(c, node, path, defaults, base_dir)
+    services: dict[str, str] = {}
+    raw = node.get("services") or {}
+    for key, value in c.mapping(raw, f"{path}.services", XIVO_SERVICES).items():
+        if key not in XIVO_SERVICES:
+            continue
+        if not isinstance(value, str):
+            c.error(f"{path}.services.{key}", f"expected a URL, got {_type_name(value)}")
+            continue
+        url = _check_url(c, value, f"{path}.services.{key}")
+        if url:
+            services[key] = url
+    auth = c.choice(node, "auth", path, XIVO_AUTH, "token")
+    default_collectors = XIVO_DIGEST_COLLECTORS if auth == "digest" else XIVO_COLLECTORS
+    collectors = _check_collectors(c, node, path, XIVO_COLLECTORS, default_collectors)
+    if auth == "digest":
+        for name in collectors:
+            if name not in XIVO_DIGEST_COLLECTORS:
+                c.error(f"{path}.collectors", f"collector {name!r} needs auth: token (digest auth only reaches "
+                        f"confd: {', '.join(XIVO_DIGEST_COLLECTORS)})")
+    api_gateway = c.boolean(node, "api_gateway", path, False)
+    if auth == "digest" and api_gateway:
+        c.error(f"{path}.auth", "digest auth is a legacy XiVO confd mechanism; it does not exist with api_gateway")
+    return XivoTarget(
+        **common,
+        services=services,
+        api_gateway=api_gateway,
+        auth=auth,
+        backend=c.choice(node, "backend", path, XIVO_BACKENDS, "xivo_service"),
+        collectors=collectors,
+    )
 
 
 def _check_list(c: _Checker, root: dict, key: str, item: Callable[[Any, str], Any]) -> list:
@@ -324,17 +396,19 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT),
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
     }
-    targets = [t for t in _check_list(c, root, "vsxi", lambda n, p: _check_vsxi(c, n, p, defaults, base_dir))
-               if t is not None]
-    if root.get("xivo"):
-        # Reserved for the XiVO collectors; refusing it beats silently ignoring configured PBXs.
-        c.error("xivo", "XiVO targets are not supported by this version yet")
+    vsxi = _check_list(c, root, "vsxi", lambda n, p: _check_vsxi(c, n, p, defaults, base_dir))
+    xivo = _check_list(c, root, "xivo", lambda n, p: _check_xivo(c, n, p, defaults, base_dir))
 
-    seen: dict[str, int] = {}
-    for i, t in enumerate(targets):
-        if t.name and t.name in seen:
-            c.error(f"vsxi[{i}].name", f"duplicate target name {t.name!r} (also vsxi[{seen[t.name]}])")
-        seen.setdefault(t.name, i)
+    # Names are the `target` label and the /probe name: unique across both device families.
+    seen: dict[str, str] = {}
+    for key, targets in (("vsxi", vsxi), ("xivo", xivo)):
+        for i, t in enumerate(targets):
+            if t is None or not t.name:
+                continue
+            if t.name in seen:
+                c.error(f"{key}[{i}].name", f"duplicate target name {t.name!r} (also {seen[t.name]})")
+            else:
+                seen[t.name] = f"{key}[{i}]"
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path=path, max_concurrent_targets=max_concurrent, vsxi=tuple(targets))
+    return Config(path=path, max_concurrent_targets=max_concurrent, vsxi=tuple(vsxi), xivo=tuple(xivo))

@@ -4,8 +4,12 @@ REASONS = {
     "timeout": "no complete answer within `timeout` (retried while the interval allows)",
     "connection": "cannot connect, or the connection was lost (stops the round)",
     "tls": "the device's certificate is not trusted or the TLS handshake failed (not retried; stops the round)",
+    "auth_failed": "xivo-auth refused the credentials or the backend (never retried; stops the round)",
+    "auth_unavailable": "xivo-auth is down or unreachable (services answer 503): not the PBX itself",
+    "ami_error": "amid answered an AMI error (Response: Error), e.g. a missing amid.action ACL",
     "http_400": "HTTP 400 `fail - ...`, also the device's answer to concurrent requests (retried)",
-    "http_401": "HTTP 401 `User Not Authorized`: wrong credentials (never retried; stops the round)",
+    "http_401": "HTTP 401: VSXi `User Not Authorized` (wrong credentials), or a XiVO token refused even after "
+                "re-authenticating (missing ACL); never retried; stops the round",
     "http_402": "HTTP 402 `Load-Balance Slave mode`: HA standby node (stops the round; see vsxi_standby)",
     "http_4xx": "another 4xx status",
     "http_5xx": "a 5xx status (retried)",

@@ -71,16 +71,16 @@ vsxi:
         "CFG: vsxi[0].name: expected letters, digits and _.:- (at most 63), got 'sbc 1'",
         "CFG: vsxi[0].url: expected an http:// or https:// URL with a host, got 'ftp://x'",
         "CFG: vsxi[0]: exactly one of password or password_file is required",
-        "CFG: vsxi[0].format: expected one of xml, json, got 'csv'",
         "CFG: vsxi[0].tls.verify: unknown key (expected one of: ca_file, insecure_skip_verify)",
         "CFG: vsxi[0].tls.ca_file: file not found: /nonexistent/ca.pem",
+        "CFG: vsxi[0].format: expected one of xml, json, got 'csv'",
         "CFG: vsxi[0].collectors[1]: unknown collector 'calls' (expected one of: realtime, resource, "
         "resource_detail, sip_stats, sub_stats, active_calls, media_server)",
         "CFG: vsxi[0].collectors[2]: collector 'realtime' listed twice",
         "CFG: vsxi[1].name: missing required key",
         "CFG: vsxi[1].username: missing required key",
-        "CFG: vsxi[1].url: credentials in the URL are not allowed; use username and password_file",
         "CFG: vsxi[1].timeout: timeout (10s) must not exceed interval (5s)",
+        "CFG: vsxi[1].url: credentials in the URL are not allowed; use username and password_file",
         "CFG: vsxi[2]: expected a mapping, got integer",
     ]
 
@@ -102,10 +102,9 @@ vsxi:
 
 
 def test_top_level_problems(tmp_path):
-    assert problems(tmp_path, "vsxi: {name: a}\nxivo: [{name: p}]\nglobals: {}\n") == [
+    assert problems(tmp_path, "vsxi: {name: a}\nglobals: {}\n") == [
         "CFG: globals: unknown key (expected one of: global, defaults, vsxi, xivo)",
         "CFG: vsxi: expected a list, got mapping",
-        "CFG: xivo: XiVO targets are not supported by this version yet",
     ]
     assert problems(tmp_path, "- just\n- a list\n") == ["CFG: expected a mapping at the top level, got list"]
     assert problems(tmp_path, "vsxi: [\n") == [
@@ -143,3 +142,61 @@ def test_example_config_is_valid(tmp_path, monkeypatch):
     monkeypatch.setenv("SBC_LAB_PASSWORD", "x")
     cfg = load_config(write(tmp_path, text))
     assert len(cfg.vsxi) >= 2
+
+
+def test_xivo_targets(tmp_path):
+    (tmp_path / "pbx.pass").write_text("pw\n")
+    cfg = load_config(write(tmp_path, """
+vsxi:
+  - {name: sbc-1, url: "http://h", username: u, password: p}
+xivo:
+  - name: pbx-paris
+    url: https://192.0.2.20
+    services: {confd: "https://192.0.2.20:9486/1.1"}
+    username: exporter
+    password_file: pbx.pass
+    collectors: [objects, queues]
+    interval: 1m
+  - name: wazo-lyon
+    url: https://192.0.2.30
+    api_gateway: true
+    backend: wazo_user
+    username: exporter
+    password: pw
+  - name: pbx-old
+    url: https://192.0.2.40
+    auth: digest
+    username: ws
+    password: pw
+"""))
+    paris, lyon, old = cfg.xivo
+    assert (paris.services, paris.collectors, paris.interval, paris.password, paris.auth) == (
+        {"confd": "https://192.0.2.20:9486/1.1"}, ("objects", "queues"), 60.0, "pw", "token")
+    assert (lyon.api_gateway, lyon.backend, len(lyon.collectors)) == (True, "wazo_user", 6)
+    assert old.collectors == ("objects", "devices")  # digest only reaches confd
+    assert [t.name for t in cfg.targets] == ["sbc-1", "pbx-paris", "wazo-lyon", "pbx-old"]
+
+
+def test_xivo_problems(tmp_path):
+    assert problems(tmp_path, """
+vsxi:
+  - {name: shared, url: "http://h", username: u, password: p}
+xivo:
+  - name: shared
+    url: https://192.0.2.20
+    services: {confd: "ftp://x", ctid: "https://h"}
+    username: u
+    password: p
+    auth: digest
+    backend: ldap
+    api_gateway: true
+    collectors: [objects, queues]
+""") == [
+        "CFG: xivo[0].services.ctid: unknown key (expected one of: auth, confd, agentd, amid, calld)",
+        "CFG: xivo[0].services.confd: expected an http:// or https:// URL with a host, got 'ftp://x'",
+        "CFG: xivo[0].collectors: collector 'queues' needs auth: token (digest auth only reaches confd: "
+        "objects, devices)",
+        "CFG: xivo[0].auth: digest auth is a legacy XiVO confd mechanism; it does not exist with api_gateway",
+        "CFG: xivo[0].backend: expected one of xivo_service, wazo_user, got 'ldap'",
+        "CFG: xivo[0].name: duplicate target name 'shared' (also vsxi[0])",
+    ]

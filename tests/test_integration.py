@@ -190,6 +190,7 @@ async def test_hanging_device_times_out(aiohttp_server, run, caplog):
 async def test_dead_device(unused_tcp_port, run, caplog):
     from exporter.config import VsxiTarget
 
+    caplog.set_level(logging.DEBUG)
     target = VsxiTarget(name="sbc-dead", url=f"http://127.0.0.1:{unused_tcp_port}", username="u", password="p",
                         interval=1.0, timeout=0.2)
     engine, client = await run(target)
@@ -202,6 +203,8 @@ async def test_dead_device(unused_tcp_port, run, caplog):
     assert rec.fields["error"].startswith("realtime: cannot connect: ")
     (rec,) = poll_log(caplog, collector="sub_stats", reason="connection")
     assert rec.fields["error"].startswith("sub_stats: not polled: realtime: cannot connect")
+    # One warning for a dead device, not one per table.
+    assert [r.fields["collector"] for r in poll_log(caplog) if r.levelno == logging.WARNING] == ["realtime"]
 
 
 async def test_response_over_the_size_limit(aiohttp_server, run, caplog):

@@ -14,30 +14,35 @@ from collections.abc import Callable, Iterable
 from prometheus_client.core import Metric
 
 from exporter.config import Config
-from exporter.engine.poller import VsxiPoller
+from exporter.engine.poller import BasePoller, VsxiPoller, XivoPoller
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.engine.workers import ParseWorkers
 from exporter.families import Builder, merge
 from exporter.vsxi import metrics as vm
+from exporter.xivo import metrics as xm
 
 STALE_INTERVALS = 3
 
 
-def status_families(state: TargetState, json_configured: bool) -> list[Metric]:
+def status_families(state: TargetState, json_configured: bool = False) -> list[Metric]:
+    """``<family>_up`` and the per-collector status gauges, from the state alone."""
+    m = vm if state.family == "vsxi" else xm
     b = Builder()
     t = state.name
-    b.add(vm.UP, (t,), 1.0 if state.up else 0.0)
-    b.add(vm.STANDBY, (t,), 1.0 if state.standby else 0.0)
+    b.add(m.UP, (t,), 1.0 if state.up else 0.0)
     for name, c in state.collectors.items():
-        b.add(vm.COLLECTOR_SUCCESS, (t, name), 1.0 if c.success else 0.0)
-        b.add(vm.COLLECTOR_LAST_SUCCESS, (t, name), c.last_success)
-        b.add(vm.COLLECTOR_DURATION, (t, name), c.duration)
-        b.add(vm.COLLECTOR_BYTES, (t, name), c.response_bytes)
-        b.add(vm.COLLECTOR_UNMAPPED, (t, name), c.unmapped_fields)
-        b.add(vm.COLLECTOR_DUPLICATES, (t, name), c.duplicate_rows)
-        if json_configured:
-            b.add(vm.COLLECTOR_FALLBACK, (t, name), 1.0 if name in state.json_fallback else 0.0)
+        b.add(m.COLLECTOR_SUCCESS, (t, name), 1.0 if c.success else 0.0)
+        b.add(m.COLLECTOR_LAST_SUCCESS, (t, name), c.last_success)
+        b.add(m.COLLECTOR_DURATION, (t, name), c.duration)
+        b.add(m.COLLECTOR_BYTES, (t, name), c.response_bytes)
+    if state.family == "vsxi":
+        b.add(vm.STANDBY, (t,), 1.0 if state.standby else 0.0)
+        for name, c in state.collectors.items():
+            b.add(vm.COLLECTOR_UNMAPPED, (t, name), c.unmapped_fields)
+            b.add(vm.COLLECTOR_DUPLICATES, (t, name), c.duplicate_rows)
+            if json_configured:
+                b.add(vm.COLLECTOR_FALLBACK, (t, name), 1.0 if name in state.json_fallback else 0.0)
     return b.families()
 
 
@@ -55,10 +60,11 @@ class Engine:
         self.clock = clock
         self.metrics = SelfMetrics()
         self.metrics.targets.labels("vsxi").set(len(config.vsxi))
+        self.metrics.targets.labels("xivo").set(len(config.xivo))
         self.states: dict[str, TargetState] = {}
         self.workers = ParseWorkers()
         self.limiter: asyncio.Semaphore | None = None
-        self.pollers: list[VsxiPoller] = []
+        self.pollers: list[BasePoller] = []
         self.tasks: list[asyncio.Task] = []
 
     def _publish(self, state: TargetState) -> None:
@@ -68,9 +74,9 @@ class Engine:
         if self.pollers:
             return
         self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
-        for target in self.config.vsxi:
-            self.pollers.append(
-                VsxiPoller(target, self._publish, self.limiter, self.metrics, self.workers, self.clock))
+        for target in self.config.targets:
+            kind = VsxiPoller if target.family == "vsxi" else XivoPoller
+            self.pollers.append(kind(target, self._publish, self.limiter, self.metrics, self.workers, self.clock))
 
     async def start(self) -> None:
         """Start one background polling task per target."""
@@ -83,7 +89,7 @@ class Engine:
         """One poll round of every target, within the global limit (tests, benchmarks)."""
         self._build_pollers()
 
-        async def one(poller: VsxiPoller) -> None:
+        async def one(poller: BasePoller) -> None:
             async with self.limiter:
                 await poller.poll_round()
 
@@ -98,13 +104,13 @@ class Engine:
 
     def ready(self) -> bool:
         """Every target has finished one poll round (successful or not)."""
-        names = [t.name for t in self.config.vsxi]
+        names = [t.name for t in self.config.targets]
         return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
     def device_families(self, names: Iterable[str] | None = None) -> list[Metric]:
         now = self.clock()
         wanted = self.states.keys() if names is None else names
-        formats = {t.name: t.format for t in self.config.vsxi}
+        formats = {t.name: t.format for t in self.config.vsxi}  # the JSON fallback gauge is for JSON targets
         lists: list[Iterable[Metric]] = []
         for name in sorted(wanted):
             state = self.states.get(name)

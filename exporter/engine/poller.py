@@ -1,10 +1,12 @@
-"""One background task per VSXi: polls its tables one at a time, every interval, and publishes snapshots.
+"""One background task per device: polls its collectors one at a time, every interval, and publishes snapshots.
 
-Protecting the device comes first: one request at a time with a small gap (the SBC answers 400 to requests
-that arrive within milliseconds of each other), retries only for 400/5xx/timeouts and only while the round's
-deadline allows, never after a 401 (a lockout or a storm of failed logins helps nobody), and a round stops at
-the first sign that the device is unreachable or refusing (401, 402, connection lost) instead of hammering it
-with the remaining tables.
+Protecting the device comes first: one request at a time, retries only for transient errors (400 from the
+SBC, 5xx, timeouts) and only while the round's deadline allows, never after an authentication failure (a
+storm of failed logins helps nobody and may lock the account), and a round stops at the first sign that the
+device is unreachable or refusing us instead of sending it the remaining collectors.
+
+``BasePoller`` is the family-independent part; ``VsxiPoller`` and ``XivoPoller`` say how one collector is
+fetched and which function parses it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from exporter.config import VsxiTarget
+from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.workers import ParseWorkers
@@ -27,36 +29,62 @@ from exporter.vsxi.client import FetchError, VsxiClient
 from exporter.vsxi.metrics import BUILDERS, duplicates_of
 from exporter.vsxi.parse import PARSERS
 from exporter.vsxi.wire import PayloadError
+from exporter.xivo import fetch as xf
+from exporter.xivo import metrics as xm
+from exporter.xivo.client import XivoClient
 
 logger = logging.getLogger("exporter.poller")
 
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
 JITTER = 0.1  # +-10% of the interval between rounds
-ROUND_STOPPERS = {"http_401", "http_402", "connection", "tls"}
+ROUND_STOPPERS = {"http_401", "http_402", "connection", "tls", "auth_failed", "auth_unavailable"}
+AUTH_REASONS = {"auth_failed", "auth_unavailable", "http_401"}
 
 
-def parse_and_build(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
-    """Runs in a worker thread: the answer's records reduced to metric families and two counts."""
+def parse_vsxi(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
+    """Runs in a parse worker: the answer's records reduced to metric families and two counts."""
     rec = PARSERS[collector](body)
     b = Builder()
     BUILDERS[collector](b, target, rec)
     return tuple(b.families()), len(rec.unmapped.names), duplicates_of(rec)
 
 
-class VsxiPoller:
-    def __init__(self, target: VsxiTarget, publish: Callable[[TargetState], None], limiter: asyncio.Semaphore,
-                 metrics: SelfMetrics, workers: ParseWorkers, clock: Callable[[], float] = time.time):
+parse_and_build = parse_vsxi  # name kept for the tests and benchmark
+
+
+def _size(raw: object) -> int:
+    if isinstance(raw, bytes | bytearray):
+        return len(raw)
+    if isinstance(raw, dict):
+        return sum(_size(v) for v in raw.values())
+    if isinstance(raw, list | tuple):
+        return sum(_size(v) for v in raw)
+    return 0
+
+
+class BasePoller:
+    family = ""
+    parse: Callable[[str, str, object], tuple[tuple, int, int]]
+
+    def __init__(self, target: VsxiTarget | XivoTarget, publish: Callable[[TargetState], None],
+                 limiter: asyncio.Semaphore, metrics: SelfMetrics, workers: ParseWorkers,
+                 clock: Callable[[], float] = time.time):
         self.target = target
         self.publish = publish
         self.limiter = limiter
         self.metrics = metrics
         self.workers = workers
         self.clock = clock
-        self.client = VsxiClient(target)
-        self.state = TargetState(target.name, target.interval,
-                                 {c: CollectorState(c) for c in target.collectors})
+        self.state = TargetState(target.name, target.interval, {c: CollectorState(c) for c in target.collectors},
+                                 family=self.family)
         self.publish(self.state)
+
+    async def fetch(self, collector: str, deadline: float) -> object:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -73,94 +101,91 @@ class VsxiPoller:
             interval = self.target.interval * random.uniform(1 - JITTER, 1 + JITTER)
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
-    async def close(self) -> None:
-        await self.client.close()
-
     async def poll_round(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.target.interval
-        got_table = auth_failed = standby = False
+        got_one = auth_failed = standby = False
         stop: FetchError | None = None
         for i, collector in enumerate(self.target.collectors):
             if stop is None and loop.time() >= deadline:
                 stop = FetchError("round_overrun", f"round exceeded the {self.target.interval:g}s interval")
             if stop is not None:
-                self._fail(collector, stop.reason, f"{collector}: not polled: {stop}", None)
+                self._fail(collector, stop.reason, f"{collector}: not polled: {stop}", None, skipped=True)
                 continue
             if i:
                 await asyncio.sleep(REQUEST_GAP)
             error = await self.poll_collector(collector, deadline)
             if error is None:
-                got_table = True
+                got_one = True
                 continue
-            auth_failed |= error.reason == "http_401"
+            auth_failed |= error.reason in AUTH_REASONS
             standby |= error.reason == "http_402"
-            if error.reason in ROUND_STOPPERS or (error.reason == "timeout" and not got_table):
+            if error.reason in ROUND_STOPPERS or (error.reason == "timeout" and not got_one):
                 stop = error
-        self.state = replace(self.state, rounds=self.state.rounds + 1, up=got_table and not auth_failed,
+        if stop is not None and stop.reason in AUTH_REASONS:
+            self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
+        self.state = replace(self.state, rounds=self.state.rounds + 1, up=got_one and not auth_failed,
                              standby=standby)
         self.publish(self.state)
+
+    async def retrying(self, op: Callable[[], Awaitable[object]], deadline: float, collector: str) -> object:
+        """``op()`` with retries for transient errors, as long as the round's deadline allows."""
+        loop = asyncio.get_running_loop()
+        retries = 0
+        while True:
+            try:
+                result = await op()
+                self.metrics.requests.labels(self.family, self.target.name, "ok").inc()
+                return result
+            except FetchError as exc:
+                self.metrics.requests.labels(self.family, self.target.name, exc.reason).inc()
+                backoff = BACKOFF[retries] if retries < len(BACKOFF) else None
+                if not exc.retryable or backoff is None or loop.time() + backoff + self.target.timeout > deadline:
+                    raise
+                retries += 1
+                log(logger, logging.DEBUG, "retrying", target=self.target.name, collector=collector,
+                    reason=exc.reason, retry=retries)
+                await asyncio.sleep(backoff)
 
     async def poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         name = self.target.name
-        self.metrics.polls.labels("vsxi", name, collector).inc()
-        fmt = "xml" if collector in self.state.json_fallback else self.target.format
-        retries = 0
-        while True:
-            try:
-                body = await self.client.fetch(collector, fmt)
-                self.metrics.requests.labels("vsxi", name, "ok").inc()
-                break
-            except FetchError as exc:
-                self.metrics.requests.labels("vsxi", name, exc.reason).inc()
-                if exc.reason == "json_jaxb" and fmt == "json":
-                    fmt = "xml"
-                    self.state = replace(self.state, json_fallback=self.state.json_fallback | {collector})
-                    log(logger, logging.WARNING, "JSON conversion failed on the device; polling this table as "
-                        "XML from now on", target=name, collector=collector)
-                    continue
-                backoff = BACKOFF[retries] if retries < len(BACKOFF) else None
-                if exc.retryable and backoff is not None and \
-                        loop.time() + backoff + self.target.timeout <= deadline:
-                    retries += 1
-                    log(logger, logging.DEBUG, "retrying", target=name, collector=collector, reason=exc.reason,
-                        retry=retries)
-                    await asyncio.sleep(backoff)
-                    continue
-                self._fail(collector, exc.reason, str(exc), loop.time() - t0)
-                return exc
+        self.metrics.polls.labels(self.family, name, collector).inc()
         try:
-            families, unmapped, duplicates = await self.workers.run(
-                parse_and_build, collector, name, body, size=len(body))
-        except PayloadError as exc:
-            self._fail(collector, exc.reason, f"{collector}: {exc}", loop.time() - t0, len(body))
+            raw = await self.fetch(collector, deadline)
+        except FetchError as exc:
+            self._fail(collector, exc.reason, str(exc), loop.time() - t0)
             return exc
-        except Exception as exc:  # a parser bug is one failed table, not a dead poller
+        size = _size(raw)
+        try:
+            families, unmapped, duplicates = await self.workers.run(self.parse, collector, name, raw, size=size)
+        except PayloadError as exc:
+            self._fail(collector, exc.reason, f"{collector}: {exc}", loop.time() - t0, size)
+            return exc
+        except Exception as exc:  # a parser bug is one failed collector, not a dead poller
             logger.exception("parser crashed", extra={"fields": {"target": name, "collector": collector}})
             error = PayloadError("parser_error", f"{collector}: parser error: {type(exc).__name__}")
-            self._fail(collector, error.reason, str(error), loop.time() - t0, len(body))
+            self._fail(collector, error.reason, str(error), loop.time() - t0, size)
             return error
         duration = loop.time() - t0
-        previous = self.state.collectors[collector]
-        if previous.reason is not None:
+        if self.state.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=name, collector=collector)
-        self._set(CollectorState(
-            collector, True, families, self.clock(), self.clock(), duration, len(body), unmapped, duplicates,
-        ))
-        self.metrics.poll_duration.labels("vsxi", collector).observe(duration)
+        now = self.clock()
+        self._set(CollectorState(collector, True, families, now, now, duration, size, unmapped, duplicates))
+        self.metrics.poll_duration.labels(self.family, collector).observe(duration)
         return None
 
     def _fail(self, collector: str, reason: str, message: str, duration: float | None,
-              response_bytes: int | None = None) -> None:
+              response_bytes: int | None = None, skipped: bool = False) -> None:
         assert reason in REASONS, reason
         previous = self.state.collectors[collector]
-        self.metrics.poll_errors.labels("vsxi", self.target.name, collector, reason).inc()
+        self.metrics.poll_errors.labels(self.family, self.target.name, collector, reason).inc()
         if duration is not None:
-            self.metrics.poll_duration.labels("vsxi", collector).observe(duration)
-        # One warning when a table starts failing or fails differently; repeats go to debug.
-        level = logging.DEBUG if previous.reason == reason else logging.WARNING
+            self.metrics.poll_duration.labels(self.family, collector).observe(duration)
+        # One warning when a collector starts failing or fails differently; repeats, and collectors a stopped
+        # round did not poll, go to debug: a wrong password is one clear line, not one per table.
+        level = logging.DEBUG if skipped or previous.reason == reason else logging.WARNING
         log(logger, level, "poll failed", target=self.target.name, collector=collector, reason=reason,
             error=message)
         self._set(replace(previous, success=False, last_attempt=self.clock(), duration=duration,
@@ -169,3 +194,58 @@ class VsxiPoller:
     def _set(self, state: CollectorState) -> None:
         self.state = replace(self.state, collectors={**self.state.collectors, state.collector: state})
         self.publish(self.state)
+
+
+class VsxiPoller(BasePoller):
+    family = "vsxi"
+    parse = staticmethod(parse_vsxi)
+
+    def __init__(self, target: VsxiTarget, *args, **kwargs):
+        super().__init__(target, *args, **kwargs)
+        self.client = VsxiClient(target)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def fetch(self, collector: str, deadline: float) -> bytes:
+        while True:
+            fmt = "xml" if collector in self.state.json_fallback else self.target.format
+            try:
+                return await self.retrying(lambda fmt=fmt: self.client.fetch(collector, fmt), deadline, collector)
+            except FetchError as exc:
+                if exc.reason != "json_jaxb" or fmt != "json":
+                    raise
+                self.state = replace(self.state, json_fallback=self.state.json_fallback | {collector})
+                log(logger, logging.WARNING, "JSON conversion failed on the device; polling this table as XML "
+                    "from now on", target=self.target.name, collector=collector)
+
+
+class XivoPoller(BasePoller):
+    family = "xivo"
+    parse = staticmethod(xm.parse_and_build)
+
+    def __init__(self, target: XivoTarget, *args, **kwargs):
+        super().__init__(target, *args, **kwargs)
+        self.client = XivoClient(target, on_token=self.metrics.token_renewals.labels(target.name).inc)
+        self.unsupported: set[str] = set()  # confd collections this PBX answered 404 for
+        self._reported: set[str] = set()
+
+    async def close(self) -> None:
+        await self.client.close()  # revokes the token
+
+    async def fetch(self, collector: str, deadline: float) -> object:
+        ops = {
+            "objects": lambda: xf.fetch_objects(self.client, self.unsupported),
+            "devices": lambda: xf.fetch_devices(self.client),
+            "agents": lambda: xf.fetch_agents(self.client),
+            "queues": lambda: xf.fetch_queues(self.client),
+            "channels": lambda: xf.fetch_channels(self.client),
+            "sip": lambda: xf.fetch_sip(self.client),
+        }
+        raw = await self.retrying(ops[collector], deadline, collector)
+        new = sorted(self.unsupported - self._reported)
+        if new:
+            self._reported.update(new)
+            log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
+                target=self.target.name, kinds=",".join(new))
+        return raw

@@ -35,3 +35,4 @@ class TargetState:
     up: bool = False
     standby: bool = False
     json_fallback: frozenset[str] = frozenset()
+    family: str = "vsxi"

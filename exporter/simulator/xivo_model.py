@@ -1,0 +1,149 @@
+"""Simulated XiVO 16 / Wazo PBX data, following ``shared/reference/xivo-api.md``.
+
+Two generations: ``xivo16`` (separate ports, backend xivo_service, no agent pause state, chan_sip peers and
+registrations through amid) and ``wazo`` (API gateway paths, backend wazo_user, paused agents, more confd
+collections, calld trunks and lines).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+XIVO16_COLLECTIONS = (
+    "users", "lines", "extensions", "devices", "voicemails", "trunks", "incalls", "outcalls", "ivr", "groups",
+    "contexts", "endpoints/sip", "endpoints/sccp", "endpoints/custom", "callpermissions", "switchboards",
+    "entities", "funckeys/templates", "cti_profiles",
+)
+WAZO_EXTRA_COLLECTIONS = ("queues", "agents", "conferences", "pagings", "parkinglots", "schedules", "moh",
+                          "callpickups", "applications", "tenants")
+BACKENDS = {"xivo16": "xivo_service", "wazo": "wazo_user"}
+CHANNEL_STATES = ("Up", "Up", "Up", "Ring", "Ringing", "Down")
+PEER_STATUSES = ("OK (12 ms)",) * 8 + ("LAGGED (2100 ms)", "UNREACHABLE", "UNKNOWN", "Unmonitored")
+
+
+@dataclass
+class XivoScale:
+    users: int = 120
+    devices: int = 90
+    agents: int = 12
+    queues: int = 3
+    channels: int = 14
+    trunks: int = 3
+
+
+class XivoModel:
+    def __init__(self, generation: str = "xivo16", scale: XivoScale | None = None,
+                 clock: Callable[[], float] = time.time):
+        assert generation in BACKENDS, generation
+        self.generation = generation
+        self.scale = scale or XivoScale()
+        self.clock = clock
+        self.start = clock()
+
+    @property
+    def wazo(self) -> bool:
+        return self.generation == "wazo"
+
+    def _wave(self, phase: float = 0.0) -> float:
+        return 0.75 + 0.25 * math.sin((self.clock() - self.start) / 60.0 + phase)
+
+    # --- confd ----------------------------------------------------------------------------------------
+    def collections(self) -> tuple[str, ...]:
+        return XIVO16_COLLECTIONS + (WAZO_EXTRA_COLLECTIONS if self.wazo else ())
+
+    def items(self, collection: str) -> list[dict]:
+        s = self.scale
+        if collection == "users":
+            # XiVO 16 user items carry secrets: the exporter must never log a body.
+            return [{"id": i, "firstname": f"User{i}", "lastname": "Test", "password": f"secret{i}",
+                     "enabled": True} for i in range(1, s.users + 1)]
+        if collection == "lines":
+            protos = ("sip",) * 8 + ("sccp", "custom")
+            return [{"id": i, "protocol": protos[i % len(protos)], "context": "default"}
+                    for i in range(1, s.users + 1)]
+        if collection == "devices":
+            statuses = ["configured"] * 7 + ["autoprov", "not_configured"] + (["corrupted"] if self.wazo else [])
+            return [{"id": f"{i:032x}", "status": statuses[i % len(statuses)], "ip": f"10.1.0.{i % 250}",
+                     "mac": f"00:15:65:00:{i // 256:02x}:{i % 256:02x}", "vendor": "Yealink", "model": "T46S",
+                     "plugin": "xivo-yealink-v84"} for i in range(s.devices)]
+        if collection == "trunks":
+            return [{"id": i, "context": "to-extern"} for i in range(1, s.trunks + 1)]
+        if collection == "queues":
+            return [{"id": i, "name": f"queue{i}"} for i in range(1, s.queues + 1)]
+        if collection == "agents":
+            return [{"id": i, "number": f"{1000 + i}"} for i in range(1, s.agents + 1)]
+        if collection.startswith("endpoints/"):
+            proto = collection.split("/", 1)[1]
+            return [line for line in self.items("lines") if line["protocol"] == proto]
+        count = {"extensions": s.users + 10, "voicemails": s.users // 2, "contexts": 6, "groups": 4}.get(collection, 2)
+        return [{"id": i} for i in range(1, count + 1)]
+
+    # --- agentd ---------------------------------------------------------------------------------------
+    def agents(self) -> list[dict]:
+        out = []
+        for i in range(1, self.scale.agents + 1):
+            logged = i % 3 != 0
+            agent = {"id": i, "number": f"{1000 + i}", "logged": logged, "extension": f"{2000 + i}" if logged
+                     else None, "context": "default", "state_interface": f"SIP/abc{i}" if logged else None}
+            if self.wazo:
+                agent["paused"] = logged and i % 4 == 0
+                agent["paused_reason"] = "lunch" if agent["paused"] else None
+            out.append(agent)
+        return out
+
+    # --- amid (all values strings, AMI message order) -------------------------------------------------
+    def ami(self, action: str) -> list[dict] | None:
+        ok = {"Response": "Success"}
+        if action == "CoreStatus":
+            return [{**ok, "CoreStartupDate": "2026-11-20", "CoreStartupTime": "08:00:00",
+                     "CoreReloadDate": "2026-11-21", "CoreReloadTime": "03:00:00",
+                     "CoreCurrentCalls": str(self._calls())}]
+        if action == "CoreShowChannels":
+            n = int(self.scale.channels * self._wave())
+            events = [{"Event": "CoreShowChannel", "Channel": f"SIP/trunk-{i:08x}",
+                       "ChannelStateDesc": CHANNEL_STATES[i % len(CHANNEL_STATES)], "Duration": f"00:0{i % 10}:12",
+                       "BridgeId": f"br-{i // 2}"} for i in range(n)]
+            return [{**ok, "EventList": "start", "Message": "Channels will follow"}, *events,
+                    {"Event": "CoreShowChannelsComplete", "EventList": "Complete", "ListItems": str(n)}]
+        if action == "QueueSummary":
+            events = []
+            for q in range(1, self.scale.queues + 1):
+                callers = int(3 * self._wave(q)) if q != 2 else 2
+                available = 0 if q == 2 else 2  # queue2: callers waiting and nobody available
+                events.append({"Event": "QueueSummary", "Queue": f"queue{q}", "LoggedIn": str(2 + q),
+                               "Available": str(available), "Callers": str(callers), "HoldTime": "14",
+                               "TalkTime": "180", "LongestHoldTime": str(35 * callers)})
+            return [{**ok, "EventList": "start", "Message": "Queue summary will follow"}, *events,
+                    {"Event": "QueueSummaryComplete", "EventList": "Complete", "ListItems": str(len(events))}]
+        if action == "SIPpeers" and not self.wazo:
+            peers = [{"Event": "PeerEntry", "Channeltype": "SIP", "ObjectName": f"peer{i}", "ChanObjectType": "peer",
+                      "IPaddress": f"10.1.0.{i}", "Status": PEER_STATUSES[i % len(PEER_STATUSES)]}
+                     for i in range(self.scale.users // 4)]
+            return [{**ok, "EventList": "start", "Message": "Peer status list will follow"}, *peers,
+                    {"Event": "PeerlistComplete", "EventList": "Complete", "ListItems": str(len(peers))}]
+        if action == "SIPshowregistry" and not self.wazo:
+            regs = [{"Event": "RegistryEntry", "Host": f"sip{i}.carrier.example", "Port": "5060",
+                     "Username": f"trunk{i}", "Refresh": "120", "State": "Registered" if i != 2 else "Rejected"}
+                    for i in range(1, self.scale.trunks + 1)]
+            return [{**ok, "EventList": "start", "Message": "Registrations will follow"}, *regs,
+                    {"Event": "RegistrationsComplete", "EventList": "Complete", "ListItems": str(len(regs))}]
+        return None
+
+    def _calls(self) -> int:
+        return int(self.scale.channels * self._wave()) // 2
+
+    # --- ctid-ng / calld ------------------------------------------------------------------------------
+    def calls(self) -> list[dict]:
+        return [{"call_id": f"{i}.1", "status": "Up", "on_hold": False, "bridges": [], "user_uuid": None}
+                for i in range(self._calls())]
+
+    def calld_trunks(self) -> list[dict]:
+        return [{"id": i, "name": f"carrier-{i}", "technology": "sip", "registered": i != 2,
+                 "current_call_count": i} for i in range(1, self.scale.trunks + 1)]
+
+    def calld_lines(self) -> list[dict]:
+        return [{"id": i, "name": f"line{i}", "technology": "sip", "registered": i % 5 != 0,
+                 "current_call_count": 0} for i in range(1, self.scale.users + 1)]

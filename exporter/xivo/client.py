@@ -1,0 +1,179 @@
+"""HTTP I/O with one XiVO/Wazo PBX: service URLs, the xivo-auth token lifecycle, digest for legacy confd.
+
+One token per target, shared by its collectors: issued with ``POST /0.1/token`` (Basic, JSON body with
+backend and expiration), renewed at 80% of its lifetime measured on the local clock (``expires_at`` is local
+time without a zone, useless across time zones), re-issued once when any service answers 401, revoked at
+shutdown. Response bodies are never logged: XiVO 16 user items carry SIP and CTI passwords.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from exporter.config import XivoTarget
+from exporter.vsxi.client import FetchError, ssl_context
+
+# service -> (XiVO port, API version). calld is ctid-ng on XiVO (same port, same /1.0 paths we use).
+SERVICES = {"auth": (9497, "0.1"), "confd": (9486, "1.1"), "agentd": (9493, "1.0"), "amid": (9491, "1.0"),
+            "calld": (9500, "1.0")}
+TOKEN_EXPIRATION = 3600
+RENEW_AT = 0.8
+
+
+def service_urls(target: XivoTarget) -> dict[str, str]:
+    parts = urlsplit(target.url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    urls = {}
+    for service, (port, version) in SERVICES.items():
+        if target.api_gateway:
+            urls[service] = f"{target.url}/api/{service}/{version}"
+        else:
+            urls[service] = f"{parts.scheme}://{host}:{port}/{version}"
+    urls.update(target.services)
+    return urls
+
+
+def _status_error(status: int, service: str, path: str, head: bytes) -> FetchError:
+    where = f"{service} {path}: HTTP {status}"
+    try:
+        reason = json.loads(head).get("reason") if head.lstrip().startswith(b"{") else None
+    except ValueError:
+        reason = None
+    detail = f"{where}: {reason[0][:120]}" if isinstance(reason, list) and reason else where
+    if status == 503 and b"uthentication" in head:
+        return FetchError("auth_unavailable", detail + " (xivo-auth unreachable: the PBX itself may be fine)")
+    if status == 401:
+        return FetchError("http_401", detail + " (token refused: check the account's ACLs)")
+    if status >= 500:
+        return FetchError("http_5xx", detail, retryable=True)
+    return FetchError("http_4xx", detail)
+
+
+class XivoClient:
+    def __init__(self, target: XivoTarget, on_token: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.target = target
+        self.urls = service_urls(target)
+        self.on_token = on_token  # called on every issued token (self-metric)
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._renew_at = 0.0
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            middlewares = ()
+            if self.target.auth == "digest":
+                middlewares = (aiohttp.DigestAuthMiddleware(self.target.username, self.target.password,
+                                                            preemptive=False),)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
+                # The legacy digest nonce lives in a session cookie; PBXs are often addressed by IP.
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                headers={"User-Agent": "vsxi-xivo-exporter"},
+                middlewares=middlewares,
+            )
+        return self._session
+
+    async def _send(self, method: str, url: str, **kwargs) -> tuple[int, bytes]:
+        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
+        limit = self.target.max_response_bytes
+        try:
+            async with self._ensure_session().request(method, url, timeout=timeout, allow_redirects=False,
+                                                      **kwargs) as resp:
+                chunks, size = [], 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FetchError("too_large", f"{url}: answer exceeds max_response_bytes ({limit})")
+                    chunks.append(chunk)
+                return resp.status, b"".join(chunks)
+        except FetchError:
+            raise
+        except asyncio.TimeoutError:
+            raise FetchError("timeout", f"{urlsplit(url).path}: no complete answer within "
+                             f"{self.target.timeout:g}s", retryable=True) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise FetchError("tls", f"{urlsplit(url).path}: TLS certificate not trusted: "
+                             f"{exc.certificate_error} (set tls.ca_file or tls.insecure_skip_verify)") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise FetchError("connection", f"{urlsplit(url).path}: cannot connect: {exc.os_error or exc}",
+                             retryable=True) from None
+        except aiohttp.ClientError as exc:
+            raise FetchError("connection", f"{urlsplit(url).path}: {type(exc).__name__}", retryable=True) from None
+
+    # --- token ----------------------------------------------------------------------------------------
+    async def token(self) -> str:
+        if self._token is None or self.clock() >= self._renew_at:
+            await self._issue()
+        return self._token
+
+    async def _issue(self) -> None:
+        basic = base64.b64encode(f"{self.target.username}:{self.target.password}".encode()).decode()
+        issued_at = self.clock()
+        try:
+            status, body = await self._send(
+                "POST", f"{self.urls['auth']}/token",
+                headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
+                data=json.dumps({"backend": self.target.backend, "expiration": TOKEN_EXPIRATION}))
+        except FetchError as exc:
+            if exc.reason in ("connection", "timeout"):
+                raise FetchError("auth_unavailable", f"xivo-auth unreachable: {exc}") from None
+            raise
+        if status == 401:
+            raise FetchError("auth_failed", f"xivo-auth refused the credentials of {self.target.username!r} "
+                             f"with backend {self.target.backend} (check username, password and backend)")
+        if status != 200:
+            reason = "auth_unavailable" if status >= 500 else "auth_failed"
+            raise FetchError(reason, f"xivo-auth: HTTP {status} on POST /token")
+        try:
+            token = json.loads(body)["data"]["token"]
+            assert isinstance(token, str) and token
+        except (ValueError, KeyError, TypeError, AssertionError):
+            raise FetchError("invalid_payload", "xivo-auth: answer without data.token") from None
+        old = self._token
+        self._token, self._renew_at = token, issued_at + RENEW_AT * TOKEN_EXPIRATION
+        self.on_token()
+        if old:
+            await self._revoke(old)  # tidy: the replaced token would otherwise live until it expires
+
+    async def _revoke(self, token: str) -> None:
+        try:
+            await self._send("DELETE", f"{self.urls['auth']}/token/{token}", headers={"X-Auth-Token": token})
+        except FetchError:
+            pass  # best effort: it expires anyway
+
+    async def close(self) -> None:
+        if self._token:
+            await self._revoke(self._token)
+            self._token = None
+        if self._session is not None:
+            await self._session.close()
+
+    # --- service calls --------------------------------------------------------------------------------
+    async def call(self, service: str, method: str, path: str, *, params: dict | None = None,
+                   json_body: object = None, allow: tuple[int, ...] = ()) -> tuple[int, bytes]:
+        """One call; a 401 re-issues the token once and retries. Statuses in ``allow`` are returned."""
+        url = self.urls[service] + path
+        kwargs: dict = {"params": params}
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body)
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        for attempt in (1, 2):
+            if self.target.auth == "token":
+                kwargs.setdefault("headers", {})["X-Auth-Token"] = await self.token()
+            status, body = await self._send(method, url, **kwargs)
+            if status == 401 and attempt == 1 and self.target.auth == "token":
+                self._token = None  # expired or revoked under us: re-authenticate once
+                continue
+            if status == 200 or status in allow:
+                return status, body
+            raise _status_error(status, service, path, body[:512])
+        raise AssertionError("unreachable")

@@ -1,0 +1,88 @@
+"""What each XiVO collector requests: I/O only, raw bodies out (parsing is in parse.py).
+
+Only reads, and only cheap ones: confd counts with ``?limit=1`` (``limit=0`` is refused with 400 on
+XiVO), devices listed page by page (status cannot be filtered), amid's QueueSummary / CoreStatus /
+CoreShowChannels / SIPpeers / SIPshowregistry, and never ctid-ng ``/calls`` (several lookups per channel on
+the PBX) nor the device ``autoprov`` / ``synchronize`` endpoints (they change the phone).
+"""
+
+from __future__ import annotations
+
+import json
+
+from exporter.vsxi.client import FetchError
+from exporter.xivo.client import XivoClient
+
+OBJECT_KINDS = (
+    "users", "lines", "extensions", "trunks", "voicemails", "groups", "queues", "agents", "contexts", "incalls",
+    "outcalls", "ivr", "conferences", "switchboards", "callpickups", "schedules", "pagings", "parkinglots",
+    "endpoints/sip", "endpoints/sccp", "endpoints/custom",
+)
+LINE_PROTOCOLS = ("sip", "sccp", "custom")
+DEVICE_PAGE = 500
+MAX_DEVICE_PAGES = 400  # 200k devices: a bound against a PBX whose `total` keeps moving
+
+
+async def fetch_objects(client: XivoClient, unsupported: set[str]) -> dict[str, bytes | None]:
+    """``{kind: body}``; None for a collection this PBX does not have (404), remembered in ``unsupported``
+    so it is asked once per process, not every round."""
+    out: dict[str, bytes | None] = {}
+    for kind in OBJECT_KINDS:
+        if kind in unsupported:
+            out[kind] = None
+            continue
+        status, body = await client.call("confd", "GET", f"/{kind}", params={"limit": "1"}, allow=(404,))
+        if status == 404:
+            unsupported.add(kind)
+            out[kind] = None
+        else:
+            out[kind] = body
+    if "lines" not in unsupported:
+        for proto in LINE_PROTOCOLS:
+            _, out[f"lines?protocol={proto}"] = await client.call(
+                "confd", "GET", "/lines", params={"limit": "1", "protocol": proto})
+    return out
+
+
+async def fetch_devices(client: XivoClient) -> list[bytes]:
+    pages: list[bytes] = []
+    offset = 0
+    while len(pages) < MAX_DEVICE_PAGES:
+        _, body = await client.call("confd", "GET", "/devices",
+                                    params={"limit": str(DEVICE_PAGE), "offset": str(offset)})
+        pages.append(body)
+        try:
+            doc = json.loads(body)
+            total, got = int(doc["total"]), len(doc["items"])
+        except (ValueError, KeyError, TypeError):
+            break  # the parser reports the malformed page
+        offset += got
+        if got == 0 or offset >= total:
+            break
+    else:
+        raise FetchError("too_large", f"devices: more than {MAX_DEVICE_PAGES} pages of {DEVICE_PAGE}")
+    return pages
+
+
+async def fetch_agents(client: XivoClient) -> bytes:
+    return (await client.call("agentd", "GET", "/agents"))[1]
+
+
+async def ami(client: XivoClient, action: str) -> bytes:
+    return (await client.call("amid", "POST", f"/action/{action}"))[1]
+
+
+async def fetch_queues(client: XivoClient) -> bytes:
+    return await ami(client, "QueueSummary")
+
+
+async def fetch_channels(client: XivoClient) -> dict[str, bytes]:
+    return {"CoreStatus": await ami(client, "CoreStatus"),
+            "CoreShowChannels": await ami(client, "CoreShowChannels")}
+
+
+async def fetch_sip(client: XivoClient) -> dict[str, bytes]:
+    if client.target.api_gateway:  # Wazo: PJSIP, whose state calld summarises cheaply
+        return {"trunks": (await client.call("calld", "GET", "/trunks"))[1],
+                "lines": (await client.call("calld", "GET", "/lines"))[1]}
+    return {"SIPpeers": await ami(client, "SIPpeers"), "SIPshowregistry": await ami(client, "SIPshowregistry")}

@@ -1,0 +1,146 @@
+"""XiVO metrics: the catalog, and pure functions from parsed records to metric families.
+
+Users, lines and devices are counted, never labelled; queue and trunk names are bounded and fine as labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from exporter.families import Builder, Catalog
+from exporter.xivo import parse as p
+
+C = Catalog("xivo")
+T = ("target",)
+TC = ("target", "collector")
+
+UP = C.gauge("xivo_up", T, "1 when the last poll round of the PBX authenticated and got at least one collector.",
+             "status")
+COLLECTOR_SUCCESS = C.gauge("xivo_collector_success", TC, "1 when the last poll of this collector succeeded.",
+                            "status")
+COLLECTOR_LAST_SUCCESS = C.gauge("xivo_collector_last_success_timestamp_seconds", TC,
+                                 "Unix time of the last successful poll of this collector; its series are dropped "
+                                 "when older than 3 poll intervals.", "status")
+COLLECTOR_DURATION = C.gauge("xivo_collector_duration_seconds", TC,
+                             "Duration of the last poll of this collector (all its requests and parsing).", "status")
+COLLECTOR_BYTES = C.gauge("xivo_collector_response_bytes", TC,
+                          "Bytes received by the last poll of this collector.", "status")
+
+OBJECTS = C.gauge("xivo_objects", ("target", "kind"),
+                  "Objects configured on the PBX, by confd collection (confd GET /1.1/<kind>?limit=1, total).",
+                  "objects")
+OBJECTS_UNSUPPORTED = C.gauge("xivo_objects_unsupported", ("target", "kind"),
+                              "1 for a confd collection this PBX does not have (404; older XiVO); not an error.",
+                              "objects")
+LINES = C.gauge("xivo_lines", ("target", "protocol"),
+                "Lines by protocol (confd GET /1.1/lines?protocol=<protocol>&limit=1, total).", "objects")
+DEVICES = C.gauge("xivo_devices", ("target", "status"),
+                  "Devices by provisioning status (confd GET /1.1/devices, all pages, status).", "devices")
+AGENTS = C.gauge("xivo_agents", T, "Agents (agentd GET /1.0/agents).", "agents")
+AGENTS_LOGGED_IN = C.gauge("xivo_agents_logged_in", T, "Agents logged in (agentd GET /1.0/agents, logged).",
+                           "agents")
+AGENTS_PAUSED = C.gauge("xivo_agents_paused", T, "Agents paused (agentd GET /1.0/agents, paused); absent on PBXs "
+                        "without a pause state (upstream XiVO).", "agents")
+Q = ("target", "queue")
+QUEUE_CALLERS = C.gauge("xivo_queue_callers", Q, "Callers waiting in the queue (amid QueueSummary Callers).",
+                        "queues")
+QUEUE_AVAILABLE = C.gauge("xivo_queue_agents_available", Q,
+                          "Queue members available to take a call (amid QueueSummary Available).", "queues")
+QUEUE_LOGGED_IN = C.gauge("xivo_queue_agents_logged_in", Q, "Queue members logged in (amid QueueSummary LoggedIn).",
+                          "queues")
+QUEUE_LONGEST_HOLD = C.gauge("xivo_queue_longest_hold_seconds", Q,
+                             "Longest wait of a caller now in the queue (amid QueueSummary LongestHoldTime).",
+                             "queues")
+QUEUE_HOLD = C.gauge("xivo_queue_hold_time_seconds", Q, "Average hold time (amid QueueSummary HoldTime).",
+                     "queues")
+QUEUE_TALK = C.gauge("xivo_queue_talk_time_seconds", Q, "Average talk time (amid QueueSummary TalkTime).",
+                     "queues")
+CURRENT_CALLS = C.gauge("xivo_current_calls", T, "Calls in progress (amid CoreStatus CoreCurrentCalls).",
+                        "channels")
+CHANNELS = C.gauge("xivo_channels", ("target", "state"),
+                   "Asterisk channels by state (amid CoreShowChannels, ChannelStateDesc); channels are not calls.",
+                   "channels")
+SIP_PEERS = C.gauge("xivo_sip_peers", ("target", "status"),
+                    "chan_sip peers by status: ok, lagged, unreachable, unknown, unmonitored (amid SIPpeers).", "sip")
+TRUNK_REGISTERED = C.gauge("xivo_trunk_registered", ("target", "trunk"),
+                           "1 when the trunk registration is up (amid SIPshowregistry State on XiVO, as "
+                           "username@host; calld GET /1.0/trunks registered on Wazo, by name).", "sip")
+TRUNK_CALLS = C.gauge("xivo_trunk_current_calls", ("target", "trunk"),
+                      "Calls on the trunk (Wazo calld GET /1.0/trunks current_call_count).", "sip")
+LINES_REGISTRATION = C.gauge("xivo_lines_registration", ("target", "state"),
+                             "Lines registered or not (Wazo calld GET /1.0/lines registered).", "sip")
+
+
+def build_objects(b: Builder, target: str, rec: p.Objects) -> None:
+    """xivo_objects{kind="users",target="pbx-1"} 120
+    xivo_objects_unsupported{kind="queues",target="pbx-1"} 1"""
+    for kind, total in rec.totals.items():
+        b.add(OBJECTS, (target, kind), total)
+    for kind in rec.unsupported:
+        b.add(OBJECTS_UNSUPPORTED, (target, kind), 1)
+    for proto, total in rec.lines_by_protocol.items():
+        b.add(LINES, (target, proto), total)
+
+
+def build_devices(b: Builder, target: str, rec: p.Devices) -> None:
+    """xivo_devices{status="configured",target="pbx-1"} 70"""
+    for status in sorted({"configured", "autoprov", "not_configured", *rec.by_status}):
+        b.add(DEVICES, (target, status), rec.by_status.get(status, 0))
+
+
+def build_agents(b: Builder, target: str, rec: p.Agents) -> None:
+    """xivo_agents{target="pbx-1"} 12"""
+    b.add(AGENTS, (target,), rec.total)
+    b.add(AGENTS_LOGGED_IN, (target,), rec.logged_in)
+    b.add(AGENTS_PAUSED, (target,), rec.paused)
+
+
+def build_queues(b: Builder, target: str, rec: tuple[p.QueueStats, ...]) -> None:
+    """xivo_queue_callers{queue="support",target="pbx-1"} 3"""
+    for q in rec:
+        labels = (target, q.queue)
+        b.add(QUEUE_CALLERS, labels, q.callers)
+        b.add(QUEUE_AVAILABLE, labels, q.available)
+        b.add(QUEUE_LOGGED_IN, labels, q.logged_in)
+        b.add(QUEUE_LONGEST_HOLD, labels, q.longest_hold_time)
+        b.add(QUEUE_HOLD, labels, q.hold_time)
+        b.add(QUEUE_TALK, labels, q.talk_time)
+
+
+def build_channels(b: Builder, target: str, rec: p.Channels) -> None:
+    """xivo_current_calls{target="pbx-1"} 7
+    xivo_channels{state="Up",target="pbx-1"} 9"""
+    b.add(CURRENT_CALLS, (target,), rec.current_calls)
+    for state, n in sorted(rec.by_state.items()):
+        b.add(CHANNELS, (target, state), n)
+
+
+def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
+    """xivo_sip_peers{status="ok",target="pbx-1"} 24
+    xivo_trunk_registered{target="pbx-1",trunk="trunk1@sip1.carrier.example"} 1"""
+    for status, n in (rec.peers_by_status or {}).items():
+        b.add(SIP_PEERS, (target, status), n)
+    for trunk, registered in sorted(rec.trunks.items()):
+        b.add(TRUNK_REGISTERED, (target, trunk), 1 if registered else 0)
+    for trunk, n in sorted(rec.trunk_calls.items()):
+        b.add(TRUNK_CALLS, (target, trunk), n)
+    for state, n in (rec.lines_by_state or {}).items():
+        b.add(LINES_REGISTRATION, (target, state), n)
+
+
+PARSERS: dict[str, Callable] = {
+    "objects": p.parse_objects, "devices": p.parse_devices, "agents": p.parse_agents,
+    "queues": p.parse_queue_summary, "channels": p.parse_channels, "sip": p.parse_sip,
+}
+BUILDERS: dict[str, Callable] = {
+    "objects": build_objects, "devices": build_devices, "agents": build_agents,
+    "queues": build_queues, "channels": build_channels, "sip": build_sip,
+}
+
+
+def parse_and_build(collector: str, target: str, raw: object) -> tuple[tuple, int, int]:
+    """Runs in a parse worker, like the VSXi one: same result shape."""
+    rec = PARSERS[collector](raw)
+    b = Builder()
+    BUILDERS[collector](b, target, rec)
+    return tuple(b.families()), 0, 0

@@ -1,0 +1,204 @@
+"""Pure functions from XiVO/Wazo answers (JSON bytes) to typed records.
+
+A body that is not what the API documents raises PayloadError (a failed collector, never zeros).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.vsxi.parse import label
+from exporter.vsxi.wire import PayloadError, degenerate, invalid
+
+
+def _json(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise invalid(f"{what}: malformed JSON: {exc}") from None
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise invalid(f"{what}: expected a number, got {str(value)[:40]!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Objects:
+    totals: dict[str, int]
+    unsupported: tuple[str, ...]
+    lines_by_protocol: dict[str, int]
+
+
+def parse_objects(bodies: dict[str, bytes | None]) -> Objects:
+    totals, protocols, unsupported = {}, {}, []
+    for key, body in bodies.items():
+        if body is None:
+            unsupported.append(key)
+            continue
+        doc = _json(body, f"confd /{key}")
+        if not isinstance(doc, dict) or "total" not in doc:
+            raise degenerate(f"confd /{key}: no 'total' in the answer")
+        total = _int(doc["total"], f"confd /{key} total")
+        if key.startswith("lines?protocol="):
+            protocols[key.split("=", 1)[1]] = total
+        else:
+            totals[key] = total
+    return Objects(totals, tuple(unsupported), protocols)
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    by_status: dict[str, int]
+    total: int
+
+
+def parse_devices(pages: list[bytes]) -> Devices:
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    total = 0
+    for body in pages:
+        doc = _json(body, "confd /devices")
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            raise degenerate("confd /devices: no 'items' list in the answer")
+        total = _int(doc.get("total"), "confd /devices total")
+        for item in doc["items"]:
+            if not isinstance(item, dict):
+                continue
+            ident = str(item.get("id"))
+            if ident in seen:  # a device added while paging shifts the next page: count it once
+                continue
+            seen.add(ident)
+            status = label(item.get("status"), "unknown")
+            counts[status] = counts.get(status, 0) + 1
+    return Devices(counts, total)
+
+
+@dataclass(frozen=True, slots=True)
+class Agents:
+    total: int
+    logged_in: int
+    paused: int | None  # None: this PBX reports no pause state (upstream XiVO)
+
+
+def parse_agents(body: bytes) -> Agents:
+    doc = _json(body, "agentd /agents")
+    if not isinstance(doc, list):
+        raise degenerate(f"agentd /agents: expected a list, got {type(doc).__name__}")
+    agents = [a for a in doc if isinstance(a, dict)]
+    has_pause = any("paused" in a for a in agents)
+    return Agents(len(agents), sum(1 for a in agents if a.get("logged") is True),
+                  sum(1 for a in agents if a.get("paused") is True) if has_pause else None)
+
+
+def ami_events(body: bytes, action: str) -> tuple[dict, list[dict]]:
+    """An amid answer: ``(response, events)``. An AMI error (permission, unknown action) is a failure."""
+    doc = _json(body, f"amid {action}")
+    if not isinstance(doc, list) or not doc or not isinstance(doc[0], dict):
+        raise degenerate(f"amid {action}: expected a list of AMI messages")
+    response = doc[0]
+    if response.get("Response") != "Success":
+        raise PayloadError("ami_error", f"amid {action}: {response.get('Response')}: "
+                           f"{str(response.get('Message'))[:120]}")
+    return response, [m for m in doc[1:] if isinstance(m, dict) and "Event" in m]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str
+    logged_in: int
+    available: int
+    callers: int
+    hold_time: float
+    talk_time: float
+    longest_hold_time: float
+
+
+def parse_queue_summary(body: bytes) -> tuple[QueueStats, ...]:
+    _, events = ami_events(body, "QueueSummary")
+    queues = {}
+    for e in events:
+        if e.get("Event") != "QueueSummary" or not e.get("Queue"):
+            continue
+        q = label(e["Queue"], "")
+        queues.setdefault(q, QueueStats(
+            q, _int(e.get("LoggedIn"), "LoggedIn"), _int(e.get("Available"), "Available"),
+            _int(e.get("Callers"), "Callers"), _int(e.get("HoldTime", 0), "HoldTime"),
+            _int(e.get("TalkTime", 0), "TalkTime"), _int(e.get("LongestHoldTime", 0), "LongestHoldTime")))
+    return tuple(queues.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    current_calls: int
+    by_state: dict[str, int]
+
+
+def parse_channels(bodies: dict[str, bytes]) -> Channels:
+    status, _ = ami_events(bodies["CoreStatus"], "CoreStatus")
+    if "CoreCurrentCalls" not in status:
+        raise degenerate("amid CoreStatus: no CoreCurrentCalls")
+    _, events = ami_events(bodies["CoreShowChannels"], "CoreShowChannels")
+    states: dict[str, int] = {}
+    for e in events:
+        if e.get("Event") == "CoreShowChannel":
+            state = label(e.get("ChannelStateDesc"), "unknown")
+            states[state] = states.get(state, 0) + 1
+    return Channels(_int(status["CoreCurrentCalls"], "CoreCurrentCalls"), states)
+
+
+PEER_STATUSES = ("ok", "lagged", "unreachable", "unknown", "unmonitored")
+_PEER_STATUS = re.compile(r"^\s*(OK|LAGGED|UNREACHABLE|UNKNOWN|Unmonitored)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Sip:
+    peers_by_status: dict[str, int] | None  # chan_sip (XiVO)
+    trunks: dict[str, bool]  # trunk -> registered
+    trunk_calls: dict[str, int]  # Wazo calld current_call_count
+    lines_by_state: dict[str, int] | None  # Wazo calld lines: registered / unregistered
+
+
+def peer_status(text: str | None) -> str:
+    """``OK (12 ms)`` -> ok, ``LAGGED (2100 ms)`` -> lagged, anything unknown -> unknown."""
+    m = _PEER_STATUS.match(text or "")
+    return m.group(1).lower() if m else "unknown"
+
+
+def parse_sip(bodies: dict[str, bytes]) -> Sip:
+    if "SIPpeers" in bodies:
+        _, peers = ami_events(bodies["SIPpeers"], "SIPpeers")
+        by_status = dict.fromkeys(PEER_STATUSES, 0)
+        for e in peers:
+            if e.get("Event") == "PeerEntry":
+                by_status[peer_status(e.get("Status"))] += 1
+        _, regs = ami_events(bodies["SIPshowregistry"], "SIPshowregistry")
+        trunks = {}
+        for e in regs:
+            if e.get("Event") == "RegistryEntry" and e.get("Host"):
+                name = label(f"{e.get('Username') or ''}@{e['Host']}".lstrip("@"), "")
+                trunks[name] = str(e.get("State", "")).lower() == "registered"
+        return Sip(by_status, trunks, {}, None)
+    trunks, calls = {}, {}
+    for item in _calld_items(bodies["trunks"], "trunks"):
+        name = label(str(item.get("name") or item.get("id") or ""), "")
+        if name:
+            trunks[name] = item.get("registered") is True
+            if isinstance(item.get("current_call_count"), int):
+                calls[name] = item["current_call_count"]
+    lines = {"registered": 0, "unregistered": 0}
+    for item in _calld_items(bodies["lines"], "lines"):
+        lines["registered" if item.get("registered") is True else "unregistered"] += 1
+    return Sip(None, trunks, calls, lines)
+
+
+def _calld_items(body: bytes, what: str) -> list[dict]:
+    doc = _json(body, f"calld /{what}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise degenerate(f"calld /{what}: no 'items' list in the answer")
+    return [i for i in doc["items"] if isinstance(i, dict)]
