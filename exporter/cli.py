@@ -60,9 +60,10 @@ async def serve(args: argparse.Namespace) -> int:
     bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
     shown = f"http://{host or 'localhost'}:{bound}"
     logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
-             targets=len(config.vsxi), demo=args.demo)
+             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo)
     if args.demo:
-        print(f"Demo: polling {len(config.vsxi)} simulated SBCs; metrics at {shown}/metrics", flush=True)
+        print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
+              f"metrics at {shown}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             return 1
-        print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi target(s)")
+        print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi and {len(config.xivo)} XiVO target(s)")
         return 0
     try:
         return asyncio.run(serve(args))

@@ -1,26 +1,37 @@
-"""``--demo``: two simulated SBCs on loopback, and the config that polls them.
+"""``--demo``: two simulated SBCs and two simulated PBXs on loopback, and the config that polls them.
 
-One speaks XML in the old mysqldump layout, the other JSON in the new layout (``table_data`` with
-``xsi:nil``), so the demo exercises both wire families end to end.
+One SBC speaks XML in the old mysqldump layout, the other JSON in the new layout (``table_data`` with
+``xsi:nil``); one PBX is a XiVO 16 (a port per service, backend xivo_service, chan_sip) and the other a Wazo
+(API gateway, backend wazo_user, calld trunks and lines), so the demo exercises every wire variant.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from exporter.config import Config, VsxiTarget
+from exporter.config import Config, VsxiTarget, XivoTarget
 from exporter.simulator.vsxi_app import VsxiSimulator, start_simulator
+from exporter.simulator.xivo_app import XivoSimulator, start_xivo
+from exporter.simulator.xivo_model import BACKENDS
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
-DEMO_DEVICES = (("sbc-demo-xml", "xml", "old"), ("sbc-demo-json", "json", "new"))
+DEMO_SBCS = (("sbc-demo-xml", "xml", "old"), ("sbc-demo-json", "json", "new"))
+DEMO_PBXS = (("pbx-demo-xivo16", "xivo16"), ("pbx-demo-wazo", "wazo"))
 
 
 async def start_demo(interval: float = 10.0) -> tuple[Config, list[web.AppRunner]]:
-    runners, targets = [], []
-    for name, fmt, layout in DEMO_DEVICES:
+    runners: list[web.AppRunner] = []
+    sbcs, pbxs = [], []
+    for name, fmt, layout in DEMO_SBCS:
         sim = VsxiSimulator(username="monitor", password=DEMO_PASSWORD, layout=layout)
         runner, url = await start_simulator(sim)
         runners.append(runner)
-        targets.append(VsxiTarget(name=name, url=url, username="monitor", password=DEMO_PASSWORD, format=fmt,
-                                  interval=interval, timeout=5.0))
-    return Config(path="<demo>", vsxi=tuple(targets)), runners
+        sbcs.append(VsxiTarget(name=name, url=url, username="monitor", password=DEMO_PASSWORD, format=fmt,
+                               interval=interval, timeout=5.0))
+    for name, generation in DEMO_PBXS:
+        sim = XivoSimulator(generation, username="exporter", password=DEMO_PASSWORD)
+        started, where = await start_xivo(sim)
+        runners.extend(started)
+        pbxs.append(XivoTarget(name=name, username="exporter", password=DEMO_PASSWORD,
+                               backend=BACKENDS[generation], interval=interval, timeout=5.0, **where))
+    return Config(path="<demo>", vsxi=tuple(sbcs), xivo=tuple(pbxs)), runners

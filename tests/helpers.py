@@ -30,8 +30,9 @@ async def make_target(aiohttp_server, name="sbc-1", faults=None, layout="old", p
                            password=password, **options)
 
 
-def make_engine(*targets: VsxiTarget, clock=None, max_concurrent: int = 16) -> Engine:
-    config = Config(path="test", vsxi=tuple(targets), max_concurrent_targets=max_concurrent)
+def make_engine(*targets, clock=None, max_concurrent: int = 16) -> Engine:
+    config = Config(path="test", vsxi=tuple(t for t in targets if t.family == "vsxi"),
+                    xivo=tuple(t for t in targets if t.family == "xivo"), max_concurrent_targets=max_concurrent)
     return Engine(config, clock=clock) if clock else Engine(config)
 
 
@@ -47,3 +48,18 @@ def sample(text: str, name: str, **labels: str) -> float | None:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(m.group(3))
     return None
+
+
+async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=None, auth="token", acls=None,
+                    scale=None, **target):
+    """A simulated PBX and a target for it; returns (sim, target, runners)."""
+    from exporter.config import XivoTarget
+    from exporter.simulator.xivo_app import XivoSimulator, start_xivo
+    from exporter.simulator.xivo_model import BACKENDS
+
+    sim = XivoSimulator(generation, username="exporter", password="xivo-Pw7", faults=faults, acls=acls,
+                        scale=scale)
+    runners, where = await start_xivo(sim)
+    options = {"interval": 5.0, "timeout": 2.0, **target}
+    return sim, XivoTarget(name=name or f"pbx-{generation}", username="exporter", password=password,
+                           backend=BACKENDS[generation], auth=auth, **where, **options), runners

@@ -40,7 +40,7 @@ def test_config_check_ok(tmp_path):
     path = tmp_path / "ok.yml"
     path.write_text("vsxi:\n  - {name: a, url: 'http://h', username: u, password: p}\n")
     proc = run("--config.check", "--config.file", str(path))
-    assert (proc.returncode, proc.stdout.strip()) == (0, f"{path}: OK, 1 VSXi target(s)")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"{path}: OK, 1 VSXi and 0 XiVO target(s)")
 
 
 def test_bad_config_refuses_to_start(tmp_path):
@@ -67,8 +67,9 @@ def test_demo_is_up_within_5_seconds(check_metrics):
         text = ""
         while time.monotonic() - started < 5:
             text = urllib.request.urlopen(url, timeout=2).read().decode()
-            status = [line for line in text.splitlines() if line.startswith(("vsxi_up{", "vsxi_collector_success{"))]
-            if len(status) == 16 and all(line.endswith(" 1.0") for line in status):
+            status = [line for line in text.splitlines() if line.startswith(
+                ("vsxi_up{", "vsxi_collector_success{", "xivo_up{", "xivo_collector_success{"))]
+            if len(status) == 16 + 14 and all(line.endswith(" 1.0") for line in status):
                 break
             time.sleep(0.2)
         for target in ("sbc-demo-xml", "sbc-demo-json"):
@@ -76,9 +77,14 @@ def test_demo_is_up_within_5_seconds(check_metrics):
             for c in ("realtime", "resource", "resource_detail", "sip_stats", "sub_stats", "active_calls",
                       "media_server"):
                 assert sample(text, "vsxi_collector_success", target=target, collector=c) == 1
+        for target in ("pbx-demo-xivo16", "pbx-demo-wazo"):
+            assert sample(text, "xivo_up", target=target) == 1, text[:2000]
+            for c in ("objects", "devices", "agents", "queues", "channels", "sip"):
+                assert sample(text, "xivo_collector_success", target=target, collector=c) == 1
         check_metrics(text.encode())
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert '"msg": "listening"' in err and '"msg": "shutting down"' in err
+    assert '"level": "warn"' not in err and '"level": "error"' not in err

@@ -141,7 +141,7 @@ def test_example_config_is_valid(tmp_path, monkeypatch):
         text = text.replace(path, str(tmp_path / pathlib.Path(path).name))
     monkeypatch.setenv("SBC_LAB_PASSWORD", "x")
     cfg = load_config(write(tmp_path, text))
-    assert len(cfg.vsxi) >= 2
+    assert len(cfg.vsxi) >= 2 and len(cfg.xivo) >= 2
 
 
 def test_xivo_targets(tmp_path):

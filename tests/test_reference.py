@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from helpers import make_engine, make_target
+from helpers import make_engine, make_target, make_xivo
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import reference
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.simulator.vsxi_model import VsxiModel
 from exporter.vsxi.metrics import C
+from exporter.xivo.metrics import C as XC
 from exporter.web.app import create_app
 
 DOC = Path(__file__).parent.parent / "docs" / "metrics.md"
@@ -24,12 +25,17 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
     _, json_target = await make_target(aiohttp_server, name="sbc-json", format="json", layout="new")
     _, faulty = await make_target(aiohttp_server, name="sbc-faulty", format="json",
                                   faults={"jaxb_above": 3000, "tables": {"realtime": "html"}})
-    engine = make_engine(xml_target, json_target, faulty)
+    _, xivo16, runners16 = await make_xivo("xivo16")
+    _, wazo, runners_wazo = await make_xivo("wazo")
+    _, locked_out, runners_locked = await make_xivo("xivo16", name="pbx-locked", password="wrong")
+    engine = make_engine(xml_target, json_target, faulty, xivo16, wazo, locked_out)
     client = await aiohttp_client(create_app(engine, manage_engine=False))
     await engine.poll_once()
     await client.get("/metrics")  # the exporter's own request counters appear from the second scrape on
     text = await (await client.get("/metrics")).text()
     await engine.stop()
+    for runner in (*runners16, *runners_wazo, *runners_locked):
+        await runner.cleanup()
     check_metrics(text.encode())
 
     emitted = {}
@@ -40,7 +46,7 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
         emitted[fam.name] = (fam.type, labels)
 
     documented = {}
-    for spec in C.specs.values():
+    for spec in (*C.specs.values(), *XC.specs.values()):
         name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
         type_ = "histogram" if spec.type == "gaugehistogram" else spec.type  # as the text format reads it
         documented[name] = (type_, set(spec.labels))
@@ -48,7 +54,8 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
         name = name.removesuffix("_total") if type_ == "counter" else name
         documented[name] = ("gauge" if type_ == "info" else type_, set(labels))
 
-    ours = {n: v for n, v in emitted.items() if n.startswith("vsxi_") and not n.endswith(("_gsum", "_gcount"))}
+    ours = {n: v for n, v in emitted.items()
+            if n.startswith(("vsxi_", "xivo_")) and not n.endswith(("_gsum", "_gcount"))}
     assert set(ours) == set(documented), (set(ours) ^ set(documented))
     for name, (type_, labels) in ours.items():
         assert (type_, labels) == documented[name], name

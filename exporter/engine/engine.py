@@ -8,6 +8,7 @@ targets into one family per metric name.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 
@@ -23,6 +24,7 @@ from exporter.vsxi import metrics as vm
 from exporter.xivo import metrics as xm
 
 STALE_INTERVALS = 3
+logger = logging.getLogger("exporter.engine")
 
 
 def status_families(state: TargetState, json_configured: bool = False) -> list[Metric]:
@@ -116,6 +118,9 @@ class Engine:
             state = self.states.get(name)
             if state is None:
                 continue
-            lists.append(status_families(state, formats.get(name) == "json"))
-            lists.extend(fresh_families(state, now))
+            try:
+                lists.append(status_families(state, formats.get(name) == "json"))
+                lists.extend(fresh_families(state, now))
+            except Exception:  # one target's bug must not turn the whole scrape into a 500
+                logger.exception("cannot build the metrics of a target", extra={"fields": {"target": name}})
         return merge(lists)

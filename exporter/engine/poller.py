@@ -38,8 +38,6 @@ logger = logging.getLogger("exporter.poller")
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
 JITTER = 0.1  # +-10% of the interval between rounds
-ROUND_STOPPERS = {"http_401", "http_402", "connection", "tls", "auth_failed", "auth_unavailable"}
-AUTH_REASONS = {"auth_failed", "auth_unavailable", "http_401"}
 
 
 def parse_vsxi(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
@@ -66,6 +64,8 @@ def _size(raw: object) -> int:
 class BasePoller:
     family = ""
     parse: Callable[[str, str, object], tuple[tuple, int, int]]
+    round_stoppers: frozenset[str] = frozenset({"connection", "tls"})  # the device cannot answer anything now
+    auth_reasons: frozenset[str] = frozenset()  # we are not let in: the target is down, whatever else answered
 
     def __init__(self, target: VsxiTarget | XivoTarget, publish: Callable[[TargetState], None],
                  limiter: asyncio.Semaphore, metrics: SelfMetrics, workers: ParseWorkers,
@@ -118,11 +118,11 @@ class BasePoller:
             if error is None:
                 got_one = True
                 continue
-            auth_failed |= error.reason in AUTH_REASONS
+            auth_failed |= error.reason in self.auth_reasons
             standby |= error.reason == "http_402"
-            if error.reason in ROUND_STOPPERS or (error.reason == "timeout" and not got_one):
+            if error.reason in self.round_stoppers or (error.reason == "timeout" and not got_one):
                 stop = error
-        if stop is not None and stop.reason in AUTH_REASONS:
+        if stop is not None and stop.reason in self.auth_reasons:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
         self.state = replace(self.state, rounds=self.state.rounds + 1, up=got_one and not auth_failed,
                              standby=standby)
@@ -199,6 +199,9 @@ class BasePoller:
 class VsxiPoller(BasePoller):
     family = "vsxi"
     parse = staticmethod(parse_vsxi)
+    # 401: wrong credentials (every table would fail the same way); 402: HA standby refuses every table.
+    round_stoppers = BasePoller.round_stoppers | {"http_401", "http_402"}
+    auth_reasons = frozenset({"http_401"})
 
     def __init__(self, target: VsxiTarget, *args, **kwargs):
         super().__init__(target, *args, **kwargs)
@@ -223,6 +226,9 @@ class VsxiPoller(BasePoller):
 class XivoPoller(BasePoller):
     family = "xivo"
     parse = staticmethod(xm.parse_and_build)
+    # A 401 that survives re-authentication is an ACL missing for one service: that collector only.
+    round_stoppers = BasePoller.round_stoppers | {"auth_failed", "auth_unavailable"}
+    auth_reasons = frozenset({"auth_failed", "auth_unavailable"})
 
     def __init__(self, target: XivoTarget, *args, **kwargs):
         super().__init__(target, *args, **kwargs)

@@ -231,7 +231,10 @@ class XivoSimulator:
 
     # --- agentd, amid, ctid-ng / calld ----------------------------------------------------------------
     def _routes_agentd(self, r: web.UrlDispatcher, v: str) -> None:
-        r.add_get(f"{v}/agents", lambda req: web.json_response(self.model.agents()))
+        async def agents(request: web.Request) -> web.Response:
+            return web.json_response(self.model.agents())
+
+        r.add_get(f"{v}/agents", agents)
 
     def _routes_amid(self, r: web.UrlDispatcher, v: str) -> None:
         r.add_post(f"{v}/action/{{action}}", self.ami_action)
@@ -243,11 +246,17 @@ class XivoSimulator:
         return web.json_response(messages)
 
     def _routes_calld(self, r: web.UrlDispatcher, v: str) -> None:
-        r.add_get(f"{v}/calls", lambda req: web.json_response({"items": self.model.calls()}))
+        def listing(items):
+            async def handler(request: web.Request) -> web.Response:
+                found = items()
+                return web.json_response({"items": found, "total": len(found), "filtered": len(found)})
+
+            return handler
+
+        r.add_get(f"{v}/calls", listing(self.model.calls))  # expensive on a real XiVO: never polled
         if self.model.wazo:
-            for name, items in (("trunks", self.model.calld_trunks), ("lines", self.model.calld_lines)):
-                r.add_get(f"{v}/{name}", lambda req, items=items: web.json_response(
-                    {"items": items(), "total": len(items()), "filtered": len(items())}))
+            r.add_get(f"{v}/trunks", listing(self.model.calld_trunks))
+            r.add_get(f"{v}/lines", listing(self.model.calld_lines))
 
     # --- control --------------------------------------------------------------------------------------
     def control_app(self) -> web.Application:
@@ -265,7 +274,10 @@ class XivoSimulator:
             return web.json_response(asdict(self.faults))
 
         app.router.add_route("*", "/faults", faults)
-        app.router.add_get("/log", lambda req: web.json_response(self.log[-2000:]))
+        async def log(request: web.Request) -> web.Response:
+            return web.json_response(self.log[-2000:])
+
+        app.router.add_get("/log", log)
         return app
 
 

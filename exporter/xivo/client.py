@@ -50,7 +50,8 @@ def _status_error(status: int, service: str, path: str, head: bytes) -> FetchErr
     if status == 503 and b"uthentication" in head:
         return FetchError("auth_unavailable", detail + " (xivo-auth unreachable: the PBX itself may be fine)")
     if status == 401:
-        return FetchError("http_401", detail + " (token refused: check the account's ACLs)")
+        return FetchError("http_401", detail + " (refused after re-authenticating: check the account's "
+                          "ACLs, or the digest login and password)")
     if status >= 500:
         return FetchError("http_5xx", detail, retryable=True)
     return FetchError("http_4xx", detail)
@@ -71,8 +72,9 @@ class XivoClient:
         if self._session is None or self._session.closed:
             middlewares = ()
             if self.target.auth == "digest":
+                # Preemptive: once challenged, every request carries its answer (one round trip, not two).
                 middlewares = (aiohttp.DigestAuthMiddleware(self.target.username, self.target.password,
-                                                            preemptive=False),)
+                                                            preemptive=True),)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
                 # The legacy digest nonce lives in a session cookie; PBXs are often addressed by IP.
@@ -170,8 +172,10 @@ class XivoClient:
             if self.target.auth == "token":
                 kwargs.setdefault("headers", {})["X-Auth-Token"] = await self.token()
             status, body = await self._send(method, url, **kwargs)
-            if status == 401 and attempt == 1 and self.target.auth == "token":
-                self._token = None  # expired or revoked under us: re-authenticate once
+            if status == 401 and attempt == 1:
+                # Token: expired or revoked under us. Digest: the nonce lives in a session cookie that the
+                # middleware's own retry cannot carry; a new request takes it from the cookie jar.
+                self._token = None
                 continue
             if status == 200 or status in allow:
                 return status, body

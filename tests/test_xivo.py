@@ -1,0 +1,270 @@
+"""XiVO collectors against the XiVO 16 and Wazo simulators over real HTTP: values, the token lifecycle,
+digest auth, and each fault, asserting the metric an operator sees and the log line they read."""
+
+import logging
+
+import pytest
+from helpers import make_engine, make_xivo, sample
+
+from exporter.config import XIVO_COLLECTORS
+from exporter.simulator.xivo_model import XivoScale
+from exporter.web.app import create_app
+
+
+@pytest.fixture
+async def pbx(aiohttp_client):
+    """pbx(generation, **options) -> (sim, engine, client); everything is stopped after the test."""
+    cleanup = []
+
+    async def start(generation="xivo16", **options):
+        sim, target, runners = await make_xivo(generation, **options)
+        engine = make_engine(target)
+        client = await aiohttp_client(create_app(engine, manage_engine=False))
+        cleanup.append((engine, runners))
+        return sim, engine, client
+
+    yield start
+    for engine, runners in cleanup:
+        await engine.stop()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def scrape(client) -> str:
+    return await (await client.get("/metrics")).text()
+
+
+def requests_of(sim, service=None, method=None):
+    return [r for r in sim.log if (service is None or r["service"] == service)
+            and (method is None or r["method"] == method)]
+
+
+def failures(caplog, level=logging.WARNING):
+    return [r for r in caplog.records if r.getMessage() == "poll failed" and r.levelno == level]
+
+
+async def test_xivo16_every_collector(pbx, check_metrics):
+    sim, engine, client = await pbx("xivo16")
+    await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-xivo16"}
+    assert sample(text, "xivo_up", **t) == 1
+    for c in XIVO_COLLECTORS:
+        assert sample(text, "xivo_collector_success", collector=c, **t) == 1, c
+    assert sample(text, "xivo_objects", kind="users", **t) == 120
+    assert sample(text, "xivo_objects", kind="endpoints/sccp", **t) == 12
+    assert sample(text, "xivo_objects", kind="queues", **t) is None
+    assert sample(text, "xivo_objects_unsupported", kind="queues", **t) == 1  # XiVO 16 has no confd queues
+    assert sample(text, "xivo_lines", protocol="sip", **t) == 96
+    assert [sample(text, "xivo_devices", status=s, **t) for s in ("configured", "autoprov", "not_configured")] \
+        == [70, 10, 10]
+    assert (sample(text, "xivo_agents", **t), sample(text, "xivo_agents_logged_in", **t)) == (12, 8)
+    assert sample(text, "xivo_agents_paused", **t) is None  # upstream XiVO has no pause state: absent, not 0
+    assert sample(text, "xivo_queue_callers", queue="queue2", **t) == 2
+    assert sample(text, "xivo_queue_agents_available", queue="queue2", **t) == 0
+    assert sample(text, "xivo_current_calls", **t) is not None
+    assert sample(text, "xivo_sip_peers", status="unreachable", **t) == 2
+    assert sample(text, "xivo_trunk_registered", trunk="trunk2@sip2.carrier.example", **t) == 0
+    assert sample(text, "xivo_trunk_registered", trunk="trunk1@sip1.carrier.example", **t) == 1
+    check_metrics(text.encode())
+    # Cheap, read-only requests only.
+    paths = [(r["method"], r["path"], r["query"]) for r in sim.log]
+    assert not [p for p in paths if p[2].get("limit") == "0"]
+    assert not [p for p in paths if p[1].endswith(("/autoprov", "/synchronize", "/calls"))]
+    assert {p[0] for p in paths if not p[1].endswith("/token")} <= {"GET", "POST"}
+    assert all(p[1].startswith("/1.0/action/") for p in paths if p[0] == "POST" and "/token" not in p[1])
+    assert "secret1" not in text  # user items carry passwords on XiVO 16
+
+
+async def test_wazo_every_collector(pbx, check_metrics):
+    sim, engine, client = await pbx("wazo")
+    await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-wazo"}
+    assert sample(text, "xivo_up", **t) == 1
+    for c in XIVO_COLLECTORS:
+        assert sample(text, "xivo_collector_success", collector=c, **t) == 1, c
+    assert sample(text, "xivo_objects", kind="queues", **t) == 3
+    assert "xivo_objects_unsupported{" not in text
+    assert sample(text, "xivo_devices", status="corrupted", **t) == 9
+    assert sample(text, "xivo_agents_paused", **t) == 2
+    assert sample(text, "xivo_trunk_registered", trunk="carrier-2", **t) == 0
+    assert sample(text, "xivo_trunk_current_calls", trunk="carrier-3", **t) == 3
+    assert sample(text, "xivo_lines_registration", state="unregistered", **t) == 24
+    assert "xivo_sip_peers{" not in text  # PJSIP: no chan_sip peers
+    assert all(r["path"].startswith("/api/") for r in sim.log if r["service"] != "control")
+    check_metrics(text.encode())
+
+
+async def test_devices_are_paginated(pbx):
+    sim, engine, client = await pbx("xivo16", scale=XivoScale(devices=1201), collectors=["devices"])
+    await engine.poll_once()
+    text = await scrape(client)
+    offsets = [r["query"]["offset"] for r in requests_of(sim, "confd") if r["path"].endswith("/devices")]
+    assert offsets == ["0", "500", "1000"]
+    total = sum(sample(text, "xivo_devices", target="pbx-xivo16", status=s) for s in
+                ("configured", "autoprov", "not_configured"))
+    assert total == 1201
+
+
+async def test_one_token_shared_renewed_from_the_local_clock_and_revoked(pbx):
+    sim, engine, client = await pbx("xivo16")
+    await engine.poll_once()
+    await engine.poll_once()
+    assert sim.issued == 1  # one token for all collectors and rounds
+    poller = engine.pollers[0]
+    first = poller.client._token
+    now = poller.client.clock()
+    poller.client.clock = lambda: now + 0.81 * 3600  # past 80% of the 3600 s lifetime
+    await engine.poll_once()
+    assert sim.issued == 2 and first in sim.revoked  # renewed before expiry, the old one revoked
+    text = await scrape(client)
+    assert sample(text, "vsxi_xivo_exporter_token_renewals_total", target="pbx-xivo16") == 2
+    await engine.stop()
+    assert poller.client._token is None and len(sim.revoked) == 2  # revoked at shutdown
+    assert sim.tokens == {}
+
+
+async def test_401_reauthenticates_once_and_retries(pbx, caplog):
+    sim, engine, client = await pbx("xivo16", collectors=["agents"])
+    await engine.poll_once()
+    sim.tokens.clear()  # the PBX forgot our token (restart of xivo-auth)
+    await engine.poll_once()
+    assert sim.issued == 2
+    text = await scrape(client)
+    assert sample(text, "xivo_collector_success", target="pbx-xivo16", collector="agents") == 1
+    assert not failures(caplog)
+
+
+async def test_token_expiring_mid_poll(pbx, caplog):
+    collectors = ["agents", "queues", "channels", "sip"]
+    sim, engine, client = await pbx("wazo", faults={"max_token_lifetime": 0.15, "latency": 0.06},
+                                    collectors=collectors)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_up", target="pbx-wazo") == 1
+    for c in collectors:
+        assert sample(text, "xivo_collector_success", target="pbx-wazo", collector=c) == 1
+    assert sim.issued > 2  # re-authenticated as tokens expired under the poll
+    assert not failures(caplog)
+
+
+async def test_bad_credentials_one_line_no_storm(pbx, caplog):
+    sim, engine, client = await pbx("xivo16", password="wrong")
+    await engine.poll_once()
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_up", target="pbx-xivo16") == 0
+    assert len(requests_of(sim)) == 2  # one token request per round, nothing else
+    assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="xivo", target="pbx-xivo16",
+                  reason="auth_failed") == 2
+    (line,) = failures(caplog)
+    assert line.fields["reason"] == "auth_failed"
+    assert line.fields["error"] == ("xivo-auth refused the credentials of 'exporter' with backend xivo_service "
+                                    "(check username, password and backend)")
+    assert "wrong" not in caplog.text.replace("(check", "")
+
+
+async def test_wrong_backend_is_an_auth_failure(aiohttp_client):
+    sim, target, runners = await make_xivo("wazo")
+    target = target.__class__(**{**{k: v for k, v in target.__dict__.items() if k != "family"},
+                                 "backend": "xivo_service"})
+    engine = make_engine(target)
+    await engine.poll_once()
+    assert engine.states["pbx-wazo"].collectors["objects"].reason == "auth_failed"
+    await engine.stop()
+    for r in runners:
+        await r.cleanup()
+
+
+async def test_auth_server_down_is_not_pbx_down(pbx, caplog):
+    sim, engine, client = await pbx("xivo16", faults={"auth_down": True})
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_up", target="pbx-xivo16") == 0
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="xivo", target="pbx-xivo16",
+                  collector="objects", reason="auth_unavailable") == 1
+    (line,) = failures(caplog)
+    assert line.fields["reason"] == "auth_unavailable"
+    # Auth goes down after a token was issued: services answer 503, still reported as auth, not PBX.
+    sim.faults.update({"auth_down": False})
+    await engine.poll_once()
+    sim.faults.update({"auth_down": True})
+    await engine.poll_once()
+    objects = engine.states["pbx-xivo16"].collectors["objects"]
+    assert objects.reason == "auth_unavailable"
+    assert "xivo-auth unreachable: the PBX itself may be fine" in objects.error
+
+
+async def test_digest_auth_for_legacy_confd(pbx, check_metrics):
+    sim, engine, client = await pbx("xivo16", auth="digest", collectors=["objects", "devices"])
+    await engine.poll_once()
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_up", target="pbx-xivo16") == 1
+    assert sample(text, "xivo_objects", target="pbx-xivo16", kind="users") == 120
+    assert sample(text, "xivo_collector_success", target="pbx-xivo16", collector="devices") == 1
+    assert requests_of(sim, "auth") == []  # no token involved
+    confd = requests_of(sim, "confd")
+    # Round 1: 21 collections (7 answer 404 and are not asked again), 3 line protocols, 1 device page;
+    # round 2: 14 + 3 + 1. Plus 2 for the first challenge (the middleware's retry without the session cookie).
+    assert len(confd) == (21 + 3 + 1) + (14 + 3 + 1) + 2
+    check_metrics(text.encode())
+
+
+async def test_digest_wrong_password(pbx, caplog):
+    sim, engine, client = await pbx("xivo16", auth="digest", password="wrong", collectors=["objects", "devices"])
+    await engine.poll_once()
+    state = engine.states["pbx-xivo16"]
+    assert state.collectors["objects"].reason == "http_401"
+    assert not state.up
+
+
+async def test_missing_acl_fails_that_collector_only(pbx, caplog):
+    from exporter.simulator.xivo_app import DEFAULT_ACLS
+
+    acls = [a for a in DEFAULT_ACLS if a != "amid.action.QueueSummary.create"]
+    sim, engine, client = await pbx("xivo16", acls=acls)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_collector_success", target="pbx-xivo16", collector="queues") == 0
+    assert sample(text, "xivo_collector_success", target="pbx-xivo16", collector="sip") == 1
+    assert sample(text, "xivo_up", target="pbx-xivo16") == 1
+    (line,) = failures(caplog)
+    assert (line.fields["collector"], line.fields["reason"]) == ("queues", "http_401")
+    assert "check the account's ACLs" in line.fields["error"]
+    assert sim.issued == 2  # the 401 re-authenticated once, then gave up on that collector
+
+
+@pytest.mark.parametrize("faults,failing,reason,message", [
+    ({"status": {"agentd": 500}}, ["agents"], "http_5xx", "agentd /agents: HTTP 500: simulated failure"),
+    ({"devices_status": 503}, ["devices"], "http_5xx", "confd /devices: HTTP 503: provd unreachable"),
+    ({"malformed": ["amid"]}, ["queues", "channels", "sip"], "invalid_payload",
+     "queues: amid QueueSummary: malformed JSON"),
+    ({"malformed": ["confd"]}, ["objects", "devices"], "invalid_payload", "objects: confd /users: malformed JSON"),
+])
+async def test_a_failing_service_fails_its_collectors_only(pbx, caplog, check_metrics, faults, failing, reason,
+                                                           message):
+    collector = failing[0]
+    sim, engine, client = await pbx("xivo16", faults=faults)
+    await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-xivo16"}
+    assert sample(text, "xivo_collector_success", collector=collector, **t) == 0
+    assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="xivo", collector=collector, reason=reason,
+                  **t) == 1
+    assert sample(text, "xivo_up", **t) == 1
+    for c in XIVO_COLLECTORS:
+        assert sample(text, "xivo_collector_success", collector=c, **t) == (0 if c in failing else 1), c
+    line = next(r for r in failures(caplog) if r.fields["collector"] == collector)
+    assert line.fields["reason"] == reason and line.fields["error"].startswith(message)
+    check_metrics(text.encode())
+
+
+async def test_slow_pbx_times_out(pbx, caplog):
+    sim, engine, client = await pbx("xivo16", faults={"latency": 0.5}, timeout=0.2, interval=1.0)
+    await engine.poll_once()
+    state = engine.states["pbx-xivo16"]
+    assert not state.up
+    assert state.collectors["objects"].reason == "auth_unavailable"  # the token request itself timed out
+    assert "xivo-auth unreachable" in state.collectors["objects"].error
