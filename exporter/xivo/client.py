@@ -8,7 +8,6 @@ shutdown. Response bodies are never logged: XiVO 16 user items carry SIP and CTI
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -99,7 +98,7 @@ class XivoClient:
                 return resp.status, b"".join(chunks)
         except FetchError:
             raise
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise FetchError("timeout", f"{urlsplit(url).path}: no complete answer within "
                              f"{self.target.timeout:g}s", retryable=True) from None
         except aiohttp.ClientConnectorCertificateError as exc:

@@ -1,0 +1,99 @@
+"""XiVO parsers on hand-written fixtures (from the reference, not from the simulator), golden expositions."""
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import GOLDEN, encode
+
+from exporter.families import Builder
+from exporter.vsxi.wire import PayloadError
+from exporter.xivo import parse as p
+from exporter.xivo.metrics import BUILDERS
+
+F = Path(__file__).parent / "fixtures" / "xivo"
+
+
+def fx(name: str) -> bytes:
+    return (F / name).read_bytes()
+
+
+def exposition(collector: str, rec) -> bytes:
+    b = Builder()
+    BUILDERS[collector](b, "pbx-golden", rec)
+    return encode(b.families())
+
+
+CASES = {
+    "objects": lambda: p.parse_objects({"users": fx("users.json"), "queues": None,
+                                        "lines?protocol=sip": fx("users.json")}),
+    "devices": lambda: p.parse_devices([fx("devices_page1.json"), fx("devices_page2.json")]),
+    "agents_xivo": lambda: p.parse_agents(fx("agents_xivo.json")),
+    "agents_wazo": lambda: p.parse_agents(fx("agents_wazo.json")),
+    "queues": lambda: p.parse_queue_summary(fx("queue_summary.json")),
+    "channels": lambda: p.parse_channels({"CoreStatus": fx("core_status.json"),
+                                          "CoreShowChannels": fx("core_show_channels.json")}),
+    "sip_xivo": lambda: p.parse_sip({"SIPpeers": fx("sip_peers.json"), "SIPshowregistry": fx("sip_registry.json")}),
+    "sip_wazo": lambda: p.parse_sip({"trunks": fx("calld_trunks.json"), "lines": fx("calld_lines.json")}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case, check_metrics):
+    text = exposition(case.split("_")[0], CASES[case]())
+    path = GOLDEN / f"xivo_{case}.prom"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_bytes(text)
+    assert text.decode() == path.read_text()
+    check_metrics(text)
+    assert b"should-never-be-seen" not in text
+
+
+def test_values():
+    objects = CASES["objects"]()
+    assert objects.totals == {"users": 120} and objects.unsupported == ("queues",)
+    assert objects.lines_by_protocol == {"sip": 120}
+    devices = CASES["devices"]()
+    assert devices.by_status == {"configured": 1, "autoprov": 1, "not_configured": 1}  # b2 counted once
+    assert CASES["agents_xivo"]() == p.Agents(2, 1, None)  # no pause state: None, not 0
+    assert CASES["agents_wazo"]() == p.Agents(3, 2, 1)
+    support = next(q for q in CASES["queues"]() if q.queue == "support")
+    assert (support.callers, support.available, support.longest_hold_time) == (3, 0, 95)
+    channels = CASES["channels"]()
+    assert (channels.current_calls, channels.by_state) == (2, {"Up": 2, "Ringing": 1})
+    sip = CASES["sip_xivo"]()
+    assert sip.peers_by_status == {"ok": 2, "lagged": 1, "unreachable": 1, "unknown": 1, "unmonitored": 1}
+    assert sip.trunks == {"0123456789@sip.carrier.example": True, "0123456789@backup.carrier.example": False}
+    wazo = CASES["sip_wazo"]()
+    assert wazo.trunks == {"carrier-a": True, "carrier-b": False}
+    assert wazo.lines_by_state == {"registered": 2, "unregistered": 1}
+
+
+@pytest.mark.parametrize("text,expected", [("OK (12 ms)", "ok"), ("LAGGED (2100 ms)", "lagged"),
+                                           ("UNREACHABLE", "unreachable"), ("Unmonitored", "unmonitored"),
+                                           ("UNKNOWN", "unknown"), ("something new", "unknown"), (None, "unknown")])
+def test_peer_status(text, expected):
+    assert p.peer_status(text) == expected
+
+
+@pytest.mark.parametrize("call,reason,message", [
+    (lambda: p.parse_queue_summary(fx("ami_error.json")), "ami_error",
+     "amid QueueSummary: Error: Permission denied"),
+    (lambda: p.parse_queue_summary(b"{}"), "degenerate_payload", "amid QueueSummary: expected a list of AMI"),
+    (lambda: p.parse_queue_summary(b"[{\"Resp"), "invalid_payload", "amid QueueSummary: malformed JSON"),
+    (lambda: p.parse_agents(b'{"items": []}'), "degenerate_payload", "agentd /agents: expected a list, got dict"),
+    (lambda: p.parse_objects({"users": fx("limit_error.json")}), "degenerate_payload",
+     "confd /users: no 'total' in the answer"),
+    (lambda: p.parse_objects({"users": b'{"total": "many"}'}), "invalid_payload",
+     "confd /users total: expected a number, got 'many'"),
+    (lambda: p.parse_devices([b'{"total": 1}']), "degenerate_payload", "confd /devices: no 'items' list"),
+    (lambda: p.parse_channels({"CoreStatus": fx("queue_summary.json"),
+                               "CoreShowChannels": fx("core_show_channels.json")}),
+     "degenerate_payload", "amid CoreStatus: no CoreCurrentCalls"),
+    (lambda: p.parse_sip({"trunks": b"<html>", "lines": b"{}"}), "invalid_payload", "calld /trunks: malformed JSON"),
+])
+def test_bad_answers(call, reason, message):
+    with pytest.raises(PayloadError) as err:
+        call()
+    assert err.value.reason == reason
+    assert str(err.value).startswith(message)
