@@ -67,6 +67,7 @@ class VsxiTarget:
     interval: float = DEFAULT_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    ha_group: str | None = None  # SBCs of one HA pair share it: lets an alert see two active nodes
     family: str = field(default="vsxi", init=False)
 
 
@@ -273,7 +274,7 @@ def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...]
 
 
 VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
-             "interval", "timeout", "max_response_bytes")
+             "interval", "timeout", "max_response_bytes", "ha_group")
 DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes")
 XIVO_KEYS = ("name", "url", "services", "api_gateway", "username", "password", "password_file", "auth", "backend",
              "tls", "collectors", "interval", "timeout", "max_response_bytes")
@@ -288,14 +289,21 @@ def _check_vsxi(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str
         **_common(c, node, path, defaults, base_dir),
         format=c.choice(node, "format", path, FORMATS, "xml"),
         collectors=_check_collectors(c, node, path),
+        ha_group=_check_name(c, node, "ha_group", path),
     )
+
+
+def _check_name(c: _Checker, node: dict, key: str, path: str) -> str | None:
+    value = c.string(node, key, path)
+    if value is not None and not NAME_RE.match(value):
+        c.error(f"{path}.{key}", f"expected letters, digits and _.:- (at most 63), got {value!r}")
+        return None
+    return value
 
 
 def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
     """The keys VSXi and XiVO targets share."""
-    name = c.string(node, "name", path)
-    if name is not None and not NAME_RE.match(name):
-        c.error(f"{path}.name", f"expected letters, digits and _.:- (at most 63), got {name!r}")
+    name = _check_name(c, node, "name", path)
     interval = c.duration(node, "interval", path, defaults["interval"])
     timeout = c.duration(node, "timeout", path, defaults["timeout"])
     if timeout > interval:

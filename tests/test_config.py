@@ -34,6 +34,7 @@ vsxi:
     tls: {ca_file: ca.pem, insecure_skip_verify: false}
     collectors: [realtime, resource]
     interval: 15s
+    ha_group: atl
   - name: sbc-atl-2
     url: http://127.0.0.1:8888
     username: monitor
@@ -43,6 +44,7 @@ vsxi:
     assert (a.name, a.url, a.password, a.format, a.collectors, a.interval, a.timeout) == (
         "sbc-atl-1", "https://192.0.2.10:8888", "s3cret", "json", ("realtime", "resource"), 15.0, 10.0)
     assert a.tls.ca_file == str(tmp_path / "ca.pem")
+    assert (a.ha_group, b.ha_group) == ("atl", None)
     assert (b.password, b.format, b.collectors, b.interval) == ("from-env", "xml", VSXI_COLLECTORS, 30.0)
     assert cfg.max_concurrent_targets == 4
     assert "s3cret" not in repr(a)  # secrets never in reprs (and so never in logs)

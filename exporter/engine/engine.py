@@ -27,7 +27,7 @@ STALE_INTERVALS = 3
 logger = logging.getLogger("exporter.engine")
 
 
-def status_families(state: TargetState, json_configured: bool = False) -> list[Metric]:
+def status_families(state: TargetState, json_configured: bool = False, ha_group: str | None = None) -> list[Metric]:
     """``<family>_up`` and the per-collector status gauges, from the state alone."""
     m = vm if state.family == "vsxi" else xm
     b = Builder()
@@ -40,6 +40,8 @@ def status_families(state: TargetState, json_configured: bool = False) -> list[M
         b.add(m.COLLECTOR_BYTES, (t, name), c.response_bytes)
     if state.family == "vsxi":
         b.add(vm.STANDBY, (t,), 1.0 if state.standby else 0.0)
+        if ha_group:
+            b.add(vm.TARGET_INFO, (t, ha_group), 1.0)
         for name, c in state.collectors.items():
             b.add(vm.COLLECTOR_UNMAPPED, (t, name), c.unmapped_fields)
             b.add(vm.COLLECTOR_DUPLICATES, (t, name), c.duplicate_rows)
@@ -112,14 +114,16 @@ class Engine:
     def device_families(self, names: Iterable[str] | None = None) -> list[Metric]:
         now = self.clock()
         wanted = self.states.keys() if names is None else names
-        formats = {t.name: t.format for t in self.config.vsxi}  # the JSON fallback gauge is for JSON targets
+        vsxi = {t.name: t for t in self.config.vsxi}
         lists: list[Iterable[Metric]] = []
         for name in sorted(wanted):
             state = self.states.get(name)
             if state is None:
                 continue
             try:
-                lists.append(status_families(state, formats.get(name) == "json"))
+                sbc = vsxi.get(name)
+                lists.append(status_families(state, sbc is not None and sbc.format == "json",
+                                             sbc.ha_group if sbc else None))
                 lists.extend(fresh_families(state, now))
             except Exception:  # one target's bug must not turn the whole scrape into a 500
                 logger.exception("cannot build the metrics of a target", extra={"fields": {"target": name}})

@@ -19,6 +19,9 @@ TC = ("target", "collector")
 # --- status, per target and collector (built by the engine) -----------------------------------------------
 UP = C.gauge("vsxi_up", T, "1 when the last poll round of the VSXi authenticated and got at least one table.",
              "status")
+TARGET_INFO = C.gauge("vsxi_target_info", ("target", "ha_group"),
+                      "The SBC's HA pair as configured (ha_group), value 1; join on target to compare the two "
+                      "nodes of a pair.", "status")
 STANDBY = C.gauge("vsxi_standby", T, "1 when the last poll round was refused with HTTP 402 (node in "
                   "Load-Balance Slave mode: the HA standby serves no stats).", "status")
 COLLECTOR_SUCCESS = C.gauge("vsxi_collector_success", TC,
