@@ -1,0 +1,47 @@
+"""Every threshold of the shipped alerts, in one place. Change them here, run ``python -m mixin``.
+
+Durations are PromQL durations; ratios are 0-1. The `for` values are long enough not to page on a blip:
+the exporter polls every 30 s by default, so 5m is ten polls.
+"""
+
+# Prometheus job of the exporter's own /metrics (meta-alerts on the exporter itself).
+EXPORTER_JOB_SELECTOR = 'job=~".*vsxi.*xivo.*|vsxi-xivo-exporter"'
+
+THRESHOLDS = {
+    # exporter and reachability
+    "exporter_down_for": "5m",
+    "device_down_for": "5m",  # vsxi_up / xivo_up == 0
+    "auth_failing_window": "15m",  # any authentication failure in this window
+    "collector_failing_for": "15m",
+    "data_stale_seconds": 600,  # a collector without success for this long
+    # SBC capacity
+    "session_utilisation_high": 0.85,
+    "cps_utilisation_high": 0.85,
+    "utilisation_for": "10m",
+    "exhaustion_lookback": "1h",  # predict_linear input
+    "exhaustion_horizon_seconds": 4 * 3600,  # alert when the licence is predicted full within 4 h
+    "exhaustion_for": "30m",
+    # trunk quality (on the 1h window of stats/resource), guarded by a minimum volume
+    "trunk_window": "1h",
+    "trunk_min_attempts": 20,
+    "trunk_asr_low": 0.30,
+    "trunk_failure_ratio_high": 0.20,
+    "trunk_pdd_high_seconds": 5.0,
+    "trunk_quality_for": "15m",
+    # media and HA
+    "media_server_down_for": "2m",
+    "ha_change_window": "10m",
+    # registrations: sharp drop against a short while ago
+    "registrations_drop_ratio": 0.7,  # below 70% of what it was
+    "registrations_drop_offset": "15m",
+    "registrations_min": 50,
+    "registrations_drop_for": "5m",
+    # XiVO
+    "queue_no_agent_for": "2m",
+    "sip_peers_drop_ratio": 0.8,
+    "sip_peers_drop_offset": "30m",
+    "sip_peers_min": 10,
+    "sip_peers_drop_for": "5m",
+    "trunk_registration_lost_for": "5m",
+    "devices_not_configured_for": "1h",
+}

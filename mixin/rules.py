@@ -1,0 +1,184 @@
+"""Recording rules and alerts, generated from the thresholds in config.py.
+
+Recording rules follow ``level:metric:operations``; ratios are sum(numerator) / sum(denominator) with empty
+denominators filtered out (no NaN, no +Inf). Every alert carries ``severity`` (critical, warning, info) and
+``component`` (exporter, sbc, pbx, trunk, collector, media, queue): the example Alertmanager config inhibits
+on them. ``job`` is kept in every aggregation so dashboards can still filter by it.
+"""
+
+from __future__ import annotations
+
+from mixin.config import EXPORTER_JOB_SELECTOR, THRESHOLDS as T
+
+WINDOW_BY = "job, target, trunk_id, direction, window"
+TW = "target_trunk_id_direction_window"
+
+
+def _ratio(num: str, den: str, by: str) -> str:
+    return f"sum by ({by}) ({num})\n/\n(sum by ({by}) ({den}) > 0)"
+
+
+def recording_rules() -> list[dict]:
+    return [
+        {"record": f"{TW}:vsxi_trunk_window_answer_seizure:ratio",
+         "expr": _ratio("vsxi_trunk_window_call_answers", "vsxi_trunk_window_call_attempts", WINDOW_BY)},
+        {"record": f"{TW}:vsxi_trunk_window_failure:ratio",
+         "expr": _ratio("vsxi_trunk_window_call_failures", "vsxi_trunk_window_call_attempts", WINDOW_BY)},
+        {"record": f"{TW}:vsxi_trunk_window_post_dial_delay_seconds:mean",
+         "expr": _ratio("vsxi_trunk_window_post_dial_delay_seconds", "vsxi_trunk_window_call_attempts", WINDOW_BY)},
+        {"record": f"{TW}:vsxi_trunk_window_call_duration_seconds:mean",
+         "expr": _ratio("vsxi_trunk_window_call_duration_seconds", "vsxi_trunk_window_call_answers", WINDOW_BY)},
+        {"record": "target_direction_window:vsxi_trunk_window_answer_seizure:ratio",
+         "expr": _ratio("vsxi_trunk_window_call_answers", "vsxi_trunk_window_call_attempts",
+                        "job, target, direction, window")},
+        {"record": "target:vsxi_system_session_utilisation:ratio",
+         "expr": _ratio("vsxi_system_active_sessions", "vsxi_system_session_limit", "job, target")},
+        {"record": "target:vsxi_system_cps_utilisation:ratio",
+         "expr": _ratio("vsxi_system_calls_per_second", "vsxi_system_cps_limit", "job, target")},
+        {"record": "target_trunk_id:vsxi_trunk_session_utilisation:ratio",
+         "expr": _ratio('vsxi_trunk_active_sessions{fqdn="Group"}', 'vsxi_trunk_session_limit{fqdn="Group"}',
+                        "job, target, trunk_id")},
+        {"record": "target:vsxi_registrations:sum",
+         "expr": "sum by (job, target) (vsxi_registrations)"},
+        {"record": "target_orig_trunk_id_term_trunk_id:vsxi_active_calls_answered:ratio",
+         "expr": _ratio("vsxi_active_calls_answered", "vsxi_active_calls",
+                        "job, target, orig_trunk_id, term_trunk_id")},
+        {"record": "target:xivo_sip_peers_reachable:ratio",
+         "expr": _ratio('xivo_sip_peers{status=~"ok|lagged"}', "xivo_sip_peers", "job, target")},
+    ]
+
+
+def _alert(name: str, expr: str, for_: str, severity: str, component: str, summary: str,
+           description: str) -> dict:
+    rule = {"alert": f"VsxiXivo{name}", "expr": expr}
+    if for_ != "0m":
+        rule["for"] = for_
+    rule["labels"] = {"severity": severity, "component": component}
+    rule["annotations"] = {"summary": summary, "description": description}
+    return rule
+
+
+def alerts() -> list[dict]:
+    t = T
+    tw = f'window="{t["trunk_window"]}"'
+    guard = f'sum by ({WINDOW_BY}) (vsxi_trunk_window_call_attempts{{{tw}}}) >= {t["trunk_min_attempts"]}'
+    return [
+        # --- the exporter itself ---
+        _alert("ExporterDown", f"up{{{EXPORTER_JOB_SELECTOR}}} == 0", t["exporter_down_for"], "critical",
+               "exporter", "vsxi-xivo-exporter is down",
+               "Prometheus cannot scrape the exporter {{ $labels.instance }}: no SBC or PBX is monitored through "
+               "it."),
+        _alert("CollectorFailing", "vsxi_collector_success == 0 or xivo_collector_success == 0",
+               t["collector_failing_for"], "warning", "collector",
+               "{{ $labels.target }}: collector {{ $labels.collector }} failing",
+               "The {{ $labels.collector }} poll of {{ $labels.target }} has failed for "
+               f"{t['collector_failing_for']}; the reason is in vsxi_xivo_exporter_poll_errors_total and on "
+               "the exporter's landing page."),
+        _alert("DataStale",
+               f"time() - vsxi_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}\n"
+               f"or\ntime() - xivo_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}",
+               "0m", "warning", "collector", "{{ $labels.target }}: {{ $labels.collector }} data is stale",
+               "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "
+               "{{ $value | humanizeDuration }}; its series have been dropped."),
+        # --- reachability and authentication ---
+        _alert("SbcUnreachable", "vsxi_up == 0 unless on (job, target) vsxi_standby == 1", t["device_down_for"],
+               "critical", "sbc", "SBC {{ $labels.target }} unreachable",
+               "The exporter got no stats table from {{ $labels.target }} for " + t["device_down_for"] +
+               " (an HA standby answering 402 is not counted here)."),
+        _alert("SbcAuthFailing",
+               f'increase(vsxi_xivo_exporter_auth_failures_total{{family="vsxi"}}[{t["auth_failing_window"]}]) > 0',
+               "0m", "critical", "sbc", "SBC {{ $labels.target }} refuses the exporter's credentials",
+               "The VSXi answered 401 User Not Authorized: check the username and password file of "
+               "{{ $labels.target }} (the exporter does not retry, to avoid a lockout)."),
+        _alert("PbxUnreachable", "xivo_up == 0", t["device_down_for"], "critical", "pbx",
+               "PBX {{ $labels.target }} unreachable or refusing the exporter",
+               "No collector of {{ $labels.target }} succeeded for " + t["device_down_for"] + "."),
+        _alert("PbxAuthFailing",
+               f'increase(vsxi_xivo_exporter_auth_failures_total{{family="xivo"}}[{t["auth_failing_window"]}]) > 0',
+               "0m", "critical", "pbx", "PBX {{ $labels.target }}: authentication failing ({{ $labels.reason }})",
+               "auth_failed: xivo-auth refused the credentials or backend. auth_unavailable: xivo-auth is down "
+               "while the PBX may be fine."),
+        # --- SBC capacity ---
+        _alert("SbcSessionUtilisationHigh",
+               f"target:vsxi_system_session_utilisation:ratio > {t['session_utilisation_high']}",
+               t["utilisation_for"], "warning", "sbc", "SBC {{ $labels.target }} near its session licence",
+               "{{ $value | humanizePercentage }} of the licensed sessions are in use."),
+        _alert("SbcSessionsPredictedExhaustion",
+               f"predict_linear(vsxi_system_active_sessions[{t['exhaustion_lookback']}], "
+               f"{t['exhaustion_horizon_seconds']})\n> on (job, target) vsxi_system_session_limit",
+               t["exhaustion_for"], "warning", "sbc",
+               "SBC {{ $labels.target }} will run out of licensed sessions",
+               f"At the trend of the last {t['exhaustion_lookback']}, active sessions exceed the licence within "
+               f"{t['exhaustion_horizon_seconds'] // 3600} h."),
+        _alert("SbcCpsUtilisationHigh", f"target:vsxi_system_cps_utilisation:ratio > {t['cps_utilisation_high']}",
+               t["utilisation_for"], "warning", "sbc", "SBC {{ $labels.target }} near its CPS limit",
+               "{{ $value | humanizePercentage }} of the licensed calls per second are in use."),
+        # --- trunk quality ---
+        _alert("TrunkAsrLow",
+               f"{TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}\nand on ({WINDOW_BY})"
+               f"\n{guard}",
+               t["trunk_quality_for"], "warning", "trunk",
+               "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): ASR low",
+               "Answer-seizure ratio {{ $value | humanizePercentage }} over the last " + t["trunk_window"] + "."),
+        _alert("TrunkFailureRatioHigh",
+               f"{TW}:vsxi_trunk_window_failure:ratio{{{tw}}} > {t['trunk_failure_ratio_high']}\n"
+               f"and on ({WINDOW_BY})\n{guard}",
+               t["trunk_quality_for"], "warning", "trunk",
+               "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): many failed calls",
+               "{{ $value | humanizePercentage }} of the call attempts failed over the last " + t["trunk_window"]
+               + "."),
+        _alert("TrunkPddHigh",
+               f"{TW}:vsxi_trunk_window_post_dial_delay_seconds:mean{{{tw}}} > {t['trunk_pdd_high_seconds']}\n"
+               f"and on ({WINDOW_BY})\n{guard}",
+               t["trunk_quality_for"], "warning", "trunk",
+               "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): post-dial delay high",
+               "Mean post-dial delay {{ $value | humanizeDuration }} over the last " + t["trunk_window"] + "."),
+        # --- media and HA ---
+        _alert("MediaServerDown", "vsxi_media_server_up == 0", t["media_server_down_for"], "critical", "media",
+               "{{ $labels.target }}: media server {{ $labels.alias }} down",
+               "Media server {{ $labels.media_server }} ({{ $labels.alias }}) does not report status up."),
+        _alert("HaStateChanged", f'changes(vsxi_ha_state{{state="active"}}[{t["ha_change_window"]}]) > 0', "0m",
+               "warning", "sbc", "SBC {{ $labels.target }} changed HA state",
+               "The node's HA state changed in the last " + t["ha_change_window"] + ": check the failover."),
+        _alert("HaBothNodesActive",
+               'count by (ha_group) (\n  (vsxi_ha_state{state="active"} == 1)\n  * on (job, target) '
+               "group_left (ha_group) vsxi_target_info\n) > 1",
+               "1m", "critical", "sbc", "HA pair {{ $labels.ha_group }}: both nodes active",
+               "Two SBCs of HA group {{ $labels.ha_group }} report ha_current_state active (split brain)."),
+        # --- registrations ---
+        _alert("RegistrationsDropping",
+               f"target:vsxi_registrations:sum\n< {t['registrations_drop_ratio']} * "
+               f"(target:vsxi_registrations:sum offset {t['registrations_drop_offset']})\nand "
+               f"(target:vsxi_registrations:sum offset {t['registrations_drop_offset']}) >= {t['registrations_min']}",
+               t["registrations_drop_for"], "warning", "sbc", "SBC {{ $labels.target }}: registrations dropping",
+               "SIP registrations fell below " + f"{t['registrations_drop_ratio']:.0%}" + " of their level "
+               + t["registrations_drop_offset"] + " ago (now {{ $value }})."),
+        # --- XiVO ---
+        _alert("QueueCallersNoAgent", "xivo_queue_callers > 0\nand on (job, target, queue)\n"
+               "xivo_queue_agents_available == 0", t["queue_no_agent_for"], "warning", "queue",
+               "{{ $labels.target }}: callers waiting in {{ $labels.queue }} and no agent available",
+               "{{ $value }} callers wait in queue {{ $labels.queue }} with no available member."),
+        _alert("SipPeersLost",
+               f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}})\n< {t["sip_peers_drop_ratio"]} * '
+               f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}} offset {t["sip_peers_drop_offset"]})'
+               f'\nand sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}} offset '
+               f'{t["sip_peers_drop_offset"]}) >= {t["sip_peers_min"]}',
+               t["sip_peers_drop_for"], "warning", "pbx", "PBX {{ $labels.target }}: SIP peers lost",
+               "Reachable SIP peers fell below " + f"{t['sip_peers_drop_ratio']:.0%}" + " of their level "
+               + t["sip_peers_drop_offset"] + " ago."),
+        _alert("TrunkRegistrationLost", "xivo_trunk_registered == 0", t["trunk_registration_lost_for"],
+               "critical", "trunk", "PBX {{ $labels.target }}: trunk {{ $labels.trunk }} not registered",
+               "The registration of trunk {{ $labels.trunk }} has been down for "
+               + t["trunk_registration_lost_for"] + ": outgoing and incoming calls on it fail."),
+        _alert("DevicesNotConfigured", 'xivo_devices{status="not_configured"} > 0',
+               t["devices_not_configured_for"], "info", "pbx",
+               "PBX {{ $labels.target }}: {{ $value }} devices not configured",
+               "Phones known to provd but not configured for " + t["devices_not_configured_for"] + "."),
+    ]
+
+
+def rule_files() -> dict[str, dict]:
+    return {
+        "recording.yml": {"groups": [{"name": "vsxi-xivo-recording", "rules": recording_rules()}]},
+        "alerts.yml": {"groups": [{"name": "vsxi-xivo-alerts", "rules": alerts()}]},
+    }
