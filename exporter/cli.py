@@ -28,6 +28,15 @@ def parse_listen_address(text: str) -> tuple[str | None, int]:
     return host, int(port)
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, sep, total = text.partition("/")
+    if not sep or not index.isdigit() or not total.isdigit() or not 0 <= int(index) < int(total):
+        raise ValueError(f"invalid --config.shard {text!r}: expected INDEX/TOTAL with 0 <= INDEX < TOTAL")
+    return int(index), int(total)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsxi-xivo-exporter",
                                 description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.")
@@ -38,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the configuration, print every problem, exit 0 or 1")
+    p.add_argument("--config.shard", dest="shard", default=None, metavar="INDEX/TOTAL",
+                   help="poll only the targets whose name hashes to INDEX of TOTAL, as Prometheus' hashmod "
+                        "relabelling does (one config file for several exporter replicas)")
     p.add_argument("--demo", action="store_true", help="poll two built-in simulated SBCs (no config needed)")
     p.add_argument("--version", action="version", version=f"vsxi-xivo-exporter {__version__}")
     return p
@@ -51,6 +63,9 @@ async def serve(args: argparse.Namespace) -> int:
         config, runners = await start_demo()
     else:
         config = load_config(args.config_file)
+    shard = parse_shard(args.shard)
+    if shard:
+        config = config.shard(*shard)
     host, port = parse_listen_address(args.listen)
     engine = Engine(config)
     runner = web.AppRunner(create_app(engine), access_log=None, handle_signals=False)
@@ -60,7 +75,8 @@ async def serve(args: argparse.Namespace) -> int:
     bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
     shown = f"http://{host or 'localhost'}:{bound}"
     logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
-             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo)
+             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo,
+             shard=args.shard or "-")
     if args.demo:
         print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
               f"metrics at {shown}/metrics", flush=True)
@@ -81,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup(args.log_level, args.log_format)
     try:
         parse_listen_address(args.listen)
+        parse_shard(args.shard)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

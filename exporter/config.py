@@ -7,6 +7,7 @@ fall back to a default.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -102,6 +103,18 @@ class Config:
 
     def target(self, name: str) -> VsxiTarget | XivoTarget | None:
         return next((t for t in self.targets if t.name == name), None)
+
+    def shard(self, index: int, total: int) -> Config:
+        """Only the targets of shard ``index`` of ``total``, as Prometheus' ``hashmod`` splits them."""
+        return Config(path=self.path, max_concurrent_targets=self.max_concurrent_targets,
+                      vsxi=tuple(t for t in self.vsxi if hashmod(t.name, total) == index),
+                      xivo=tuple(t for t in self.xivo if hashmod(t.name, total) == index))
+
+
+def hashmod(value: str, modulus: int) -> int:
+    """Prometheus' relabel ``hashmod``: the last 8 bytes of the MD5, big-endian, modulo ``modulus``."""
+    digest = hashlib.md5(value.encode()).digest()  # noqa: S324 - not for security: Prometheus' own choice
+    return int.from_bytes(digest[8:], "big") % modulus
 
 
 def parse_duration(text: str) -> float | None:

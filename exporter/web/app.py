@@ -65,9 +65,12 @@ async def _serve(request: web.Request, handler: str, registry: CollectorRegistry
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Every device and the exporter's own metrics; ``?devices=false``: only the exporter's own (for the
+    exporter's job when devices are scraped through /probe)."""
     engine = request.app[ENGINE]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(engine.device_families()))
+    if request.query.get("devices", "true").lower() != "false":
+        registry.register(_Families(engine.device_families()))
     registry.register(_Delegate(engine.metrics.registry))
     return await _serve(request, "metrics", registry)
 
