@@ -56,11 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    runners = []
+    runners, controls = [], {}
     if args.demo:
         from exporter.demo import start_demo  # the simulator is only loaded for the demo
 
-        config, runners = await start_demo()
+        config, runners, controls = await start_demo()
     else:
         config = load_config(args.config_file)
     shard = parse_shard(args.shard)
@@ -80,6 +80,10 @@ async def serve(args: argparse.Namespace) -> int:
     if args.demo:
         print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
               f"metrics at {shown}/metrics", flush=True)
+        for name, url in controls.items():
+            polled = "" if config.target(name) else " (not polled by this shard)"
+            fault = '{"status": 503}' if name.startswith("sbc") else '{"auth_down": true}'
+            print(f"  {name}: inject faults with curl -X PATCH {url} -d '{fault}'{polled}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,19 +19,24 @@ DEMO_SBCS = (("sbc-demo-xml", "xml", "old"), ("sbc-demo-json", "json", "new"))
 DEMO_PBXS = (("pbx-demo-xivo16", "xivo16"), ("pbx-demo-wazo", "wazo"))
 
 
-async def start_demo(interval: float = 10.0) -> tuple[Config, list[web.AppRunner]]:
+async def start_demo(interval: float = 10.0) -> tuple[Config, list[web.AppRunner], dict[str, str]]:
+    """The demo config, the simulators' runners, and each simulator's fault-control URL by target name."""
     runners: list[web.AppRunner] = []
     sbcs, pbxs = [], []
+    controls: dict[str, str] = {}
     for name, fmt, layout in DEMO_SBCS:
         sim = VsxiSimulator(username="monitor", password=DEMO_PASSWORD, layout=layout)
         runner, url = await start_simulator(sim)
         runners.append(runner)
+        controls[name] = f"{url}/_sim/faults"
         sbcs.append(VsxiTarget(name=name, url=url, username="monitor", password=DEMO_PASSWORD, format=fmt,
                                interval=interval, timeout=5.0))
     for name, generation in DEMO_PBXS:
         sim = XivoSimulator(generation, username="exporter", password=DEMO_PASSWORD)
         started, where = await start_xivo(sim)
         runners.extend(started)
+        base = where["url"] if where["api_gateway"] else where["services"]["auth"].rsplit("/", 1)[0]
+        controls[name] = f"{base}/_sim/faults"
         pbxs.append(XivoTarget(name=name, username="exporter", password=DEMO_PASSWORD,
                                backend=BACKENDS[generation], interval=interval, timeout=5.0, **where))
-    return Config(path="<demo>", vsxi=tuple(sbcs), xivo=tuple(pbxs)), runners
+    return Config(path="<demo>", vsxi=tuple(sbcs), xivo=tuple(pbxs)), runners, controls

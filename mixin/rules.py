@@ -8,7 +8,8 @@ on them. ``job`` is kept in every aggregation so dashboards can still filter by 
 
 from __future__ import annotations
 
-from mixin.config import EXPORTER_JOB_SELECTOR, THRESHOLDS as T
+from mixin.config import EXPORTER_JOB_SELECTOR
+from mixin.config import THRESHOLDS as T
 
 WINDOW_BY = "job, target, trunk_id, direction, window"
 TW = "target_trunk_id_direction_window"

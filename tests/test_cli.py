@@ -88,3 +88,24 @@ def test_demo_is_up_within_5_seconds(check_metrics):
     assert proc.returncode == 0
     assert '"msg": "listening"' in err and '"msg": "shutting down"' in err
     assert '"level": "warn"' not in err and '"level": "error"' not in err
+
+
+def test_bad_shard():
+    proc = run("--demo", "--config.shard", "2/2")
+    assert proc.returncode == 2
+    assert "invalid --config.shard '2/2': expected INDEX/TOTAL with 0 <= INDEX < TOTAL" in proc.stderr
+
+
+def test_shards_partition_the_targets(tmp_path):
+    from exporter.config import hashmod, load_config
+
+    path = tmp_path / "c.yml"
+    path.write_text("vsxi:\n" + "".join(f"  - {{name: sbc-{i}, url: 'http://h', username: u, password: p}}\n"
+                                          for i in range(20)))
+    config = load_config(str(path))
+    shards = [config.shard(i, 3) for i in range(3)]
+    names = [t.name for s in shards for t in s.vsxi]
+    assert sorted(names) == sorted(t.name for t in config.vsxi)  # each target in exactly one shard
+    assert all(s.vsxi for s in shards)
+    # Prometheus' own hashmod of "sbc-demo-json" by 2 is 0 (tests/test_e2e.py proves the routing live).
+    assert hashmod("sbc-demo-json", 2) == 0

@@ -13,7 +13,7 @@ def readme_commands() -> list[str]:
 def test_readme_opens_with_demo_and_test_commands():
     demo, tests = readme_commands()
     assert demo == "python3 -m pip install . && python3 -m exporter --demo"
-    assert "pytest" in tests and "pip install" in tests and "prometheus" in tests
+    assert "pytest" in tests and "pip install" in tests and "prometheus prometheus-alertmanager" in tests
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

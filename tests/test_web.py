@@ -82,3 +82,10 @@ async def test_before_the_first_poll_targets_are_down_not_missing(client, check_
     assert sample(text, "vsxi_up", target="sbc-1") == 0
     assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
     check_metrics(text.encode())
+
+
+async def test_metrics_without_devices(client):
+    await client.engine.poll_once()
+    text = await (await client.get("/metrics?devices=false")).text()
+    assert "vsxi_xivo_exporter_polls_total" in text
+    assert "vsxi_up" not in text and "vsxi_system_" not in text
