@@ -57,36 +57,35 @@ class TLSConfig:
 
 
 @dataclass(frozen=True)
-class VsxiTarget:
+class Target:
+    """What every device target has; the family classes add their own keys."""
+
     name: str
     url: str
     username: str
     password: str = field(repr=False)
-    format: str = "xml"
     tls: TLSConfig = TLSConfig()
-    collectors: tuple[str, ...] = VSXI_COLLECTORS
     interval: float = DEFAULT_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+@dataclass(frozen=True)
+class VsxiTarget(Target):
+    format: str = "xml"
+    collectors: tuple[str, ...] = VSXI_COLLECTORS
     ha_group: str | None = None  # SBCs of one HA pair share it: lets an alert see two active nodes
     family: str = field(default="vsxi", init=False)
 
 
 @dataclass(frozen=True)
-class XivoTarget:
-    name: str
-    url: str  # https://HOST: service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
-    username: str
-    password: str = field(repr=False)
+class XivoTarget(Target):
+    # url: https://HOST; service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
     services: dict[str, str] = field(default_factory=dict)  # per-service base URL overrides
     api_gateway: bool = False
     auth: str = "token"
     backend: str = "xivo_service"
-    tls: TLSConfig = TLSConfig()
     collectors: tuple[str, ...] = XIVO_COLLECTORS
-    interval: float = DEFAULT_INTERVAL
-    timeout: float = DEFAULT_TIMEOUT
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     family: str = field(default="xivo", init=False)
 
 

@@ -89,3 +89,17 @@ async def test_metrics_without_devices(client):
     text = await (await client.get("/metrics?devices=false")).text()
     assert "vsxi_xivo_exporter_polls_total" in text
     assert "vsxi_up" not in text and "vsxi_system_" not in text
+
+
+async def test_simulator_fault_control(aiohttp_client):
+    """The fault endpoint merges, replaces, and refuses an unknown fault without changing anything."""
+    from exporter.simulator.vsxi_app import VsxiSimulator
+
+    client = await aiohttp_client(VsxiSimulator().app())
+    assert (await (await client.patch("/_sim/faults", json={"latency": 0.5})).json())["latency"] == 0.5
+    resp = await client.patch("/_sim/faults", json={"latencyy": 1})
+    assert (resp.status, await resp.text()) == (400, "unknown fault(s): latencyy")
+    resp = await client.put("/_sim/faults", json={"body": "nonsense"})
+    assert resp.status == 400 and "unknown body fault 'nonsense'" in await resp.text()
+    assert (await (await client.get("/_sim/faults")).json())["latency"] == 0.5  # unchanged by the refusals
+    assert (await (await client.put("/_sim/faults", json={"status": 402})).json())["latency"] == 0.0

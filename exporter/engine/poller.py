@@ -23,9 +23,10 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.workers import ParseWorkers
 from exporter.families import Builder
+from exporter.httpclient import FetchError
 from exporter.logs import log
 from exporter.reasons import REASONS
-from exporter.vsxi.client import FetchError, VsxiClient
+from exporter.vsxi.client import VsxiClient
 from exporter.vsxi.metrics import BUILDERS, duplicates_of
 from exporter.vsxi.parse import PARSERS
 from exporter.vsxi.wire import PayloadError

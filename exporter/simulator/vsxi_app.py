@@ -22,10 +22,11 @@ import asyncio
 import base64
 import binascii
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from exporter.simulator.control import FaultSet, faults_endpoint
 from exporter.simulator.vsxi_model import TABLES, Scale, VsxiModel
 from exporter.simulator.vsxi_render import render
 
@@ -41,7 +42,7 @@ STATUS_TEXT = {
 
 
 @dataclass
-class Faults:
+class Faults(FaultSet):
     latency: float = 0.0
     status: int | None = None
     body: str | None = None
@@ -50,13 +51,7 @@ class Faults:
     reject_concurrent: bool = True
     extra_fields: bool = False
 
-    def update(self, changes: dict) -> None:
-        names = {f.name for f in fields(self)}
-        unknown = set(changes) - names
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        for key, value in changes.items():
-            setattr(self, key, value)
+    def check(self) -> None:
         for fault in [self.body, *self.tables.values()]:
             if fault is not None and fault not in BODY_FAULTS and not str(fault).startswith("status:"):
                 raise ValueError(f"unknown body fault {fault!r} (expected one of {', '.join(BODY_FAULTS)})")
@@ -77,7 +72,7 @@ class VsxiSimulator:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/SSConfig/webresources/stats/{table}", self.stats)
-        app.router.add_route("*", "/_sim/faults", self.control_faults)
+        app.router.add_route("*", "/_sim/faults", faults_endpoint(self, Faults))
         app.router.add_get("/_sim/requests", self.control_requests)
         return app
 
@@ -146,17 +141,6 @@ class VsxiSimulator:
     @staticmethod
     def _status(status: int, text: str | None = None) -> web.Response:
         return web.Response(status=status, text=text or STATUS_TEXT.get(status, "fail"))
-
-    async def control_faults(self, request: web.Request) -> web.Response:
-        if request.method in ("PUT", "PATCH"):
-            changes = await request.json()
-            if request.method == "PUT":
-                self.faults = Faults()
-            try:
-                self.faults.update(changes)
-            except ValueError as exc:
-                return web.Response(status=400, text=str(exc))
-        return web.json_response(asdict(self.faults))
 
     async def control_requests(self, request: web.Request) -> web.Response:
         return web.json_response(self.requests[-1000:])

@@ -24,10 +24,11 @@ import hashlib
 import secrets
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from exporter.simulator.control import FaultSet, faults_endpoint
 from exporter.simulator.xivo_model import BACKENDS, XivoModel, XivoScale
 
 VERSIONS = {"auth": "0.1", "confd": "1.1", "agentd": "1.0", "amid": "1.0", "calld": "1.0"}
@@ -40,20 +41,13 @@ REALM = "XiVO confd"
 
 
 @dataclass
-class XivoFaults:
+class XivoFaults(FaultSet):
     latency: float = 0.0
     auth_down: bool = False
     max_token_lifetime: float | None = None
     status: dict[str, int] = field(default_factory=dict)
     devices_status: int | None = None
     malformed: list[str] = field(default_factory=list)
-
-    def update(self, changes: dict) -> None:
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        for k, v in changes.items():
-            setattr(self, k, v)
 
 
 def _error(status: int, reason: str) -> web.Response:
@@ -262,18 +256,7 @@ class XivoSimulator:
     def control_app(self) -> web.Application:
         app = web.Application()
 
-        async def faults(request: web.Request) -> web.Response:
-            if request.method in ("PUT", "PATCH"):
-                changes = await request.json()
-                if request.method == "PUT":
-                    self.faults = XivoFaults()
-                try:
-                    self.faults.update(changes)
-                except ValueError as exc:
-                    return web.Response(status=400, text=str(exc))
-            return web.json_response(asdict(self.faults))
-
-        app.router.add_route("*", "/faults", faults)
+        app.router.add_route("*", "/faults", faults_endpoint(self, XivoFaults))
         async def log(request: web.Request) -> web.Response:
             return web.json_response(self.log[-2000:])
 

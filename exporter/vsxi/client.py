@@ -8,31 +8,14 @@ URL; error messages carry the table and status, never the body of a 2xx or the p
 from __future__ import annotations
 
 import base64
-import ssl
 
 import aiohttp
 
 from exporter.config import VsxiTarget
+from exporter.httpclient import TRANSPORT_ERRORS, FetchError, read_limited, ssl_context, transport_error
 
 STATS_PATH = "/SSConfig/webresources/stats/"
 JAXB_MARKER = b"xml2json"
-
-
-class FetchError(Exception):
-    """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help."""
-
-    def __init__(self, reason: str, message: str, retryable: bool = False):
-        self.reason = reason
-        self.retryable = retryable
-        super().__init__(message)
-
-
-def ssl_context(target: VsxiTarget) -> ssl.SSLContext | bool:
-    if not target.url.startswith("https://"):
-        return True  # aiohttp's default; unused for http://
-    if target.tls.insecure_skip_verify:
-        return False
-    return ssl.create_default_context(cafile=target.tls.ca_file)
 
 
 def basic_auth(target: VsxiTarget) -> str:
@@ -61,41 +44,15 @@ class VsxiClient:
         url = self.target.url + STATS_PATH + table
         params = {"format": "json"} if fmt == "json" else None
         timeout = aiohttp.ClientTimeout(total=self.target.timeout)
-        limit = self.target.max_response_bytes
         try:
             async with self._ensure_session().get(url, params=params, timeout=timeout,
                                                   allow_redirects=False) as resp:
                 if resp.status != 200:
                     head = await resp.content.read(512)
                     raise _status_error(resp.status, table, head)
-                if resp.content_length is not None and resp.content_length > limit:
-                    raise FetchError("too_large", f"{table}: answer of {resp.content_length} bytes exceeds "
-                                     f"max_response_bytes ({limit})")
-                chunks, size = [], 0
-                async for chunk in resp.content.iter_chunked(1 << 16):
-                    size += len(chunk)
-                    if size > limit:
-                        raise FetchError("too_large", f"{table}: answer exceeds max_response_bytes ({limit})")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except FetchError:
-            raise
-        except TimeoutError:
-            raise FetchError("timeout", f"{table}: no complete answer within {self.target.timeout:g}s",
-                             retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise FetchError("tls", f"{table}: TLS certificate not trusted: {exc.certificate_error} (set "
-                             f"tls.ca_file to the device's CA, or tls.insecure_skip_verify)") from None
-        except aiohttp.ClientSSLError as exc:
-            raise FetchError("tls", f"{table}: TLS handshake failed: {exc}") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise FetchError("connection", f"{table}: cannot connect: {exc.os_error or exc}",
-                             retryable=True) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, ConnectionResetError) as exc:
-            raise FetchError("connection", f"{table}: connection lost: {type(exc).__name__}",
-                             retryable=True) from None
-        except aiohttp.ClientError as exc:
-            raise FetchError("connection", f"{table}: {type(exc).__name__}: {exc}", retryable=True) from None
+                return await read_limited(resp, self.target.max_response_bytes, table)
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, table, self.target.timeout) from None
 
 
 def _status_error(status: int, table: str, head: bytes) -> FetchError:

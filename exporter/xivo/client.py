@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from exporter.config import XivoTarget
-from exporter.vsxi.client import FetchError, ssl_context
+from exporter.httpclient import TRANSPORT_ERRORS, FetchError, read_limited, ssl_context, transport_error
 
 # service -> (XiVO port, API version). calld is ctid-ng on XiVO (same port, same /1.0 paths we use).
 SERVICES = {"auth": (9497, "0.1"), "confd": (9486, "1.1"), "agentd": (9493, "1.0"), "amid": (9491, "1.0"),
@@ -85,30 +85,13 @@ class XivoClient:
 
     async def _send(self, method: str, url: str, **kwargs) -> tuple[int, bytes]:
         timeout = aiohttp.ClientTimeout(total=self.target.timeout)
-        limit = self.target.max_response_bytes
+        what = urlsplit(url).path
         try:
             async with self._ensure_session().request(method, url, timeout=timeout, allow_redirects=False,
                                                       **kwargs) as resp:
-                chunks, size = [], 0
-                async for chunk in resp.content.iter_chunked(1 << 16):
-                    size += len(chunk)
-                    if size > limit:
-                        raise FetchError("too_large", f"{url}: answer exceeds max_response_bytes ({limit})")
-                    chunks.append(chunk)
-                return resp.status, b"".join(chunks)
-        except FetchError:
-            raise
-        except TimeoutError:
-            raise FetchError("timeout", f"{urlsplit(url).path}: no complete answer within "
-                             f"{self.target.timeout:g}s", retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise FetchError("tls", f"{urlsplit(url).path}: TLS certificate not trusted: "
-                             f"{exc.certificate_error} (set tls.ca_file or tls.insecure_skip_verify)") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise FetchError("connection", f"{urlsplit(url).path}: cannot connect: {exc.os_error or exc}",
-                             retryable=True) from None
-        except aiohttp.ClientError as exc:
-            raise FetchError("connection", f"{urlsplit(url).path}: {type(exc).__name__}", retryable=True) from None
+                return resp.status, await read_limited(resp, self.target.max_response_bytes, what)
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, what, self.target.timeout) from None
 
     # --- token ----------------------------------------------------------------------------------------
     async def token(self) -> str:

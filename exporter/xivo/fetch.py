@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from exporter.vsxi.client import FetchError
+from exporter.httpclient import FetchError
 from exporter.xivo.client import XivoClient
 
 OBJECT_KINDS = (

@@ -1,0 +1,64 @@
+"""HTTP plumbing shared by the device clients: TLS settings, bounded reads, and failures as bounded reasons.
+
+Every failure becomes a ``FetchError`` whose ``reason`` is a token of ``exporter.reasons`` (a metric label)
+and whose message names what was asked (table or service path), never a credential or a response body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import aiohttp
+
+
+class FetchError(Exception):
+    """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help."""
+
+    def __init__(self, reason: str, message: str, retryable: bool = False):
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(message)
+
+
+def ssl_context(target) -> ssl.SSLContext | bool:
+    """Verification on by default, with the target's CA file; off only when explicitly asked."""
+    if not target.url.startswith("https://") and not any(u.startswith("https://") for u in
+                                                         getattr(target, "services", {}).values()):
+        return True  # aiohttp's default; unused for http://
+    if target.tls.insecure_skip_verify:
+        return False
+    return ssl.create_default_context(cafile=target.tls.ca_file)
+
+
+async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The body, or FetchError(too_large) as soon as it exceeds ``limit`` (never buffering more)."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
+                         f"max_response_bytes ({limit})")
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise FetchError("too_large", f"{what}: answer exceeds max_response_bytes ({limit})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def transport_error(exc: BaseException, what: str, timeout: float) -> FetchError:
+    """Classify what aiohttp raised while talking to a device."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return FetchError("timeout", f"{what}: no complete answer within {timeout:g}s", retryable=True)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return FetchError("tls", f"{what}: TLS certificate not trusted: {exc.certificate_error} (set "
+                          f"tls.ca_file to the device's CA, or tls.insecure_skip_verify)")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return FetchError("tls", f"{what}: TLS handshake failed: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return FetchError("connection", f"{what}: cannot connect: {exc.os_error or exc}", retryable=True)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError):
+        return FetchError("connection", f"{what}: connection lost: {type(exc).__name__}", retryable=True)
+    return FetchError("connection", f"{what}: {type(exc).__name__}: {exc}", retryable=True)
+
+
+TRANSPORT_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, ConnectionResetError)
