@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -11,8 +12,9 @@ import sys
 from aiohttp import web
 
 from exporter import __version__, logs
-from exporter.config import ConfigError, load_config
+from exporter.config import Config, ConfigError, load_config
 from exporter.engine.engine import Engine
+from exporter.reload import Reloader
 from exporter.web.app import create_app
 
 logger = logging.getLogger("exporter")
@@ -61,14 +63,20 @@ async def serve(args: argparse.Namespace) -> int:
         from exporter.demo import start_demo  # the simulator is only loaded for the demo
 
         config, runners, controls = await start_demo()
-    else:
-        config = load_config(args.config_file)
     shard = parse_shard(args.shard)
-    if shard:
+
+    def load() -> Config:
+        loaded = load_config(args.config_file)
+        return loaded.shard(*shard) if shard else loaded
+
+    if not args.demo:
+        config = load()
+    elif shard:
         config = config.shard(*shard)
     host, port = parse_listen_address(args.listen)
     engine = Engine(config)
-    runner = web.AppRunner(create_app(engine), access_log=None, handle_signals=False)
+    reloader = None if args.demo else Reloader(engine, load)
+    runner = web.AppRunner(create_app(engine, reloader=reloader), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -88,6 +96,15 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if reloader is not None:
+        def on_sighup() -> None:
+            async def apply() -> None:
+                with contextlib.suppress(ConfigError):  # logged by the reloader; the old config stays
+                    await reloader()
+
+            asyncio.ensure_future(apply())
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
     await stop.wait()
     logs.log(logger, logging.INFO, "shutting down")
     await runner.cleanup()

@@ -112,7 +112,7 @@ async def test_one_token_shared_renewed_from_the_local_clock_and_revoked(pbx):
     await engine.poll_once()
     await engine.poll_once()
     assert sim.issued == 1  # one token for all collectors and rounds
-    poller = engine.pollers[0]
+    poller = engine.pollers["pbx-xivo16"]
     first = poller.client._token
     now = poller.client.clock()
     poller.client.clock = lambda: now + 0.81 * 3600  # past 80% of the 3600 s lifetime

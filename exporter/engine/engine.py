@@ -63,31 +63,75 @@ class Engine:
         self.config = config
         self.clock = clock
         self.metrics = SelfMetrics()
-        self.metrics.targets.labels("vsxi").set(len(config.vsxi))
-        self.metrics.targets.labels("xivo").set(len(config.xivo))
         self.states: dict[str, TargetState] = {}
         self.workers = ParseWorkers()
         self.limiter: asyncio.Semaphore | None = None
-        self.pollers: list[BasePoller] = []
-        self.tasks: list[asyncio.Task] = []
+        self.pollers: dict[str, BasePoller] = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.running = False
+        self._count_targets()
+
+    def _count_targets(self) -> None:
+        self.metrics.targets.labels("vsxi").set(len(self.config.vsxi))
+        self.metrics.targets.labels("xivo").set(len(self.config.xivo))
 
     def _publish(self, state: TargetState) -> None:
         self.states[state.name] = state
 
+    def _add(self, target) -> None:
+        kind = VsxiPoller if target.family == "vsxi" else XivoPoller
+        self.pollers[target.name] = kind(target, self._publish, self.limiter, self.metrics, self.workers,
+                                         self.clock)
+        if self.running:
+            self.tasks[target.name] = asyncio.create_task(self.pollers[target.name].run(),
+                                                          name=f"poll-{target.name}")
+
+    async def _remove(self, name: str) -> None:
+        task = self.tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        poller = self.pollers.pop(name)
+        poller.publish = lambda state: None  # whatever it was doing, it no longer shows
+        self.states.pop(name, None)
+        await poller.close()  # revokes a XiVO token
+
     def _build_pollers(self) -> None:
-        if self.pollers:
-            return
-        self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
-        for target in self.config.targets:
-            kind = VsxiPoller if target.family == "vsxi" else XivoPoller
-            self.pollers.append(kind(target, self._publish, self.limiter, self.metrics, self.workers, self.clock))
+        if self.limiter is None:
+            self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
+            for target in self.config.targets:
+                self._add(target)
 
     async def start(self) -> None:
         """Start one background polling task per target."""
         self._build_pollers()
-        self.tasks.append(asyncio.create_task(self.workers.warm(), name="warm-parse-workers"))
-        for poller in self.pollers:
-            self.tasks.append(asyncio.create_task(poller.run(), name=f"poll-{poller.target.name}"))
+        self.running = True
+        self.tasks["<warm>"] = asyncio.create_task(self.workers.warm(), name="warm-parse-workers")
+        for name, poller in self.pollers.items():
+            self.tasks[name] = asyncio.create_task(poller.run(), name=f"poll-{name}")
+
+    async def reload(self, config: Config) -> dict[str, list[str]]:
+        """Apply a new configuration: unchanged targets keep polling untouched (their data, tokens and
+        timers), removed ones stop (their series go), changed and new ones start afresh."""
+        self._build_pollers()
+        if config.max_concurrent_targets != self.config.max_concurrent_targets:
+            self.limiter = asyncio.Semaphore(config.max_concurrent_targets)
+            keep = set()  # every poller must take the new limiter
+        else:
+            keep = {t.name for t in config.targets
+                    if t.name in self.pollers and self.pollers[t.name].target == t}
+        wanted = {t.name for t in config.targets}
+        changes = {"removed": sorted(set(self.pollers) - wanted),
+                   "changed": sorted((set(self.pollers) & wanted) - keep),
+                   "added": sorted(wanted - set(self.pollers))}
+        for name in changes["removed"] + changes["changed"]:
+            await self._remove(name)
+        self.config = config
+        for target in config.targets:
+            if target.name not in keep:
+                self._add(target)
+        self._count_targets()
+        return changes
 
     async def poll_once(self) -> None:
         """One poll round of every target, within the global limit (tests, benchmarks)."""
@@ -97,13 +141,14 @@ class Engine:
             async with self.limiter:
                 await poller.poll_round()
 
-        await asyncio.gather(*(one(p) for p in self.pollers))
+        await asyncio.gather(*(one(p) for p in self.pollers.values()))
 
     async def stop(self) -> None:
-        for task in self.tasks:
+        self.running = False
+        for task in self.tasks.values():
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await asyncio.gather(*(p.close() for p in self.pollers), return_exceptions=True)
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*(p.close() for p in self.pollers.values()), return_exceptions=True)
         self.workers.shutdown()
 
     def ready(self) -> bool:

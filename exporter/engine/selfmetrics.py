@@ -49,6 +49,10 @@ class SelfMetrics:
                                       "first one included.", ["target"], registry=self.registry)
         self.auth_failures = Counter(f"{PREFIX}_auth_failures_total", "Poll rounds stopped by an authentication "
                                      "failure, by reason.", ["family", "target", "reason"], registry=self.registry)
+        self.reload_successful = Gauge(f"{PREFIX}_config_last_reload_successful", "1 when the last configuration "
+                                       "reload (SIGHUP or POST /-/reload) succeeded.", registry=self.registry)
+        self.reload_timestamp = Gauge(f"{PREFIX}_config_last_reload_success_timestamp_seconds", "Unix time of the "
+                                      "last successful configuration load.", registry=self.registry)
         self.scrapes = Counter(f"{PREFIX}_http_requests_total", "Requests served by the exporter, by handler "
                                "and status code.", ["handler", "code"], registry=self.registry)
         self.encode_duration = Histogram(f"{PREFIX}_encode_duration_seconds", "Time to build and encode a "
@@ -60,7 +64,8 @@ class SelfMetrics:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
         out = []
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
-                       self.token_renewals, self.auth_failures, self.scrapes, self.encode_duration):
+                       self.token_renewals, self.auth_failures, self.reload_successful, self.reload_timestamp,
+                       self.scrapes, self.encode_duration):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else ("python_version", "version")  # noqa: SLF001

@@ -20,9 +20,11 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 
 from exporter import __version__
+from exporter.config import ConfigError
 from exporter.engine.engine import Engine
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
+RELOAD: web.AppKey = web.AppKey("reload")
 GZIP_MIN_BYTES = 1024
 
 
@@ -103,6 +105,17 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(status=503, text="Not ready: waiting for the first poll round of every target\n")
 
 
+async def reload(request: web.Request) -> web.Response:
+    reloader = request.app.get(RELOAD)
+    if reloader is None:
+        return web.Response(status=400, text="reload needs --config.file (not available with --demo)\n")
+    try:
+        changes = await reloader()
+    except ConfigError as exc:
+        return web.Response(status=500, text="\n".join(exc.problems) + "\n")
+    return web.Response(text="".join(f"{k}: {', '.join(v) or '-'}\n" for k, v in changes.items()))
+
+
 def _age(now: float, ts: float | None) -> str:
     return "never" if ts is None else f"{now - ts:.0f}s ago"
 
@@ -132,15 +145,20 @@ async def landing(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-def create_app(engine: Engine, manage_engine: bool = True) -> web.Application:
-    """The app; with ``manage_engine`` the engine's pollers start and stop with it."""
+def create_app(engine: Engine, manage_engine: bool = True, reloader=None) -> web.Application:
+    """The app; with ``manage_engine`` the engine's pollers start and stop with it; ``reloader`` (an async
+    callable, see exporter.reload) enables ``POST /-/reload``."""
     app = web.Application()
     app[ENGINE] = engine
+    if reloader is not None:
+        app[RELOAD] = reloader
     app.router.add_get("/", landing)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)
+    app.router.add_put("/-/reload", reload)
     if manage_engine:
         async def lifecycle(app: web.Application):
             await engine.start()
