@@ -8,6 +8,7 @@ import logging
 
 import aiohttp
 import pytest
+from conftest import promtool_check
 from helpers import PASSWORD, FakeClock, make_engine, make_target, sample
 
 from exporter.config import VSXI_COLLECTORS
@@ -31,9 +32,12 @@ async def run(aiohttp_client):
 
 
 async def scrape(client, path="/metrics") -> str:
+    """The exposition, after promtool accepted it (every exposition the tests produce is checked)."""
     resp = await client.get(path)
     assert resp.status == 200
-    return await resp.text()
+    text = await resp.text()
+    promtool_check(text.encode())
+    return text
 
 
 def poll_log(caplog, **fields):

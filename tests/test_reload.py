@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 
+from conftest import promtool_check
 from helpers import PASSWORD, make_engine, make_target, make_xivo, sample
 
 from exporter.config import load_config
@@ -45,6 +46,7 @@ async def test_reload_keeps_unchanged_targets_and_replaces_the_rest(aiohttp_serv
     assert "pbx-xivo16" not in engine.states
     assert len(xsim.revoked) == 1 and xsim.tokens == {}  # the removed PBX's token was revoked
     text = await (await client.get("/metrics")).text()
+    promtool_check(text.encode())
     assert sample(text, "vsxi_up", target="sbc-a") == 1
     assert sample(text, "xivo_up", target="pbx-xivo16") is None
     assert sample(text, "vsxi_xivo_exporter_targets", family="xivo") == 0

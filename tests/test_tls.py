@@ -70,3 +70,37 @@ async def test_explicit_opt_out(tls_sim):
     state = await poll(tls_sim, TLSConfig(insecure_skip_verify=True))
     assert state.up
 
+
+
+@pytest.fixture
+def server_tls(certs):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs / "server.pem", certs / "server.key")
+    return ctx
+
+
+@pytest.mark.parametrize("generation", ["xivo16", "wazo"])
+async def test_xivo_over_tls(certs, server_tls, generation):
+    """Token request and every service over HTTPS, verified with the PBX's CA (XiVO's own server.crt)."""
+    from exporter.config import XivoTarget
+    from exporter.simulator.xivo_app import XivoSimulator, start_xivo
+    from exporter.simulator.xivo_model import BACKENDS
+
+    sim = XivoSimulator(generation, password=PASSWORD)
+    runners, where = await start_xivo(sim, ssl_context=server_tls)
+    try:
+        for tls, up in ((TLSConfig(ca_file=str(certs / "ca.pem")), True), (TLSConfig(), False)):
+            target = XivoTarget(name="pbx-tls", username="exporter", password=PASSWORD, tls=tls,
+                                backend=BACKENDS[generation], collectors=("agents", "queues"), interval=5,
+                                timeout=2, **where)
+            engine = make_engine(target)
+            await engine.poll_once()
+            await engine.stop()
+            state = engine.states["pbx-tls"]
+            assert state.up is up
+            if not up:  # an untrusted certificate on xivo-auth: a clear TLS reason, not "auth down"
+                assert state.collectors["agents"].reason == "tls"
+                assert "TLS certificate not trusted" in state.collectors["agents"].error
+    finally:
+        for runner in runners:
+            await runner.cleanup()

@@ -4,6 +4,7 @@ digest auth, and each fault, asserting the metric an operator sees and the log l
 import logging
 
 import pytest
+from conftest import promtool_check
 from helpers import make_engine, make_xivo, sample
 
 from exporter.config import XIVO_COLLECTORS
@@ -31,7 +32,10 @@ async def pbx(aiohttp_client):
 
 
 async def scrape(client) -> str:
-    return await (await client.get("/metrics")).text()
+    """The exposition, after promtool accepted it (every exposition the tests produce is checked)."""
+    text = await (await client.get("/metrics")).text()
+    promtool_check(text.encode())
+    return text
 
 
 def requests_of(sim, service=None, method=None):

@@ -264,30 +264,33 @@ class XivoSimulator:
         return app
 
 
-async def _serve(app: web.Application, host: str, port: int = 0) -> tuple[web.AppRunner, str]:
+async def _serve(app: web.Application, host: str, ssl_context=None) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
     await site.start()
-    return runner, f"http://{host}:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
+    scheme = "https" if ssl_context else "http"
+    return runner, f"{scheme}://{host}:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
 
 
-async def start_xivo(sim: XivoSimulator, host: str = "127.0.0.1") -> tuple[list[web.AppRunner], dict]:
-    """Serve ``sim`` on loopback. Returns runners and ``{"url": ..., "services": {...}, "api_gateway": bool}``,
-    the keys of a xivo target. XiVO 16: one port per service (ephemeral here, so given as overrides)."""
+async def start_xivo(sim: XivoSimulator, host: str = "127.0.0.1", ssl_context=None) -> tuple[list[web.AppRunner],
+                                                                                             dict]:
+    """Serve ``sim`` on loopback (HTTPS with ``ssl_context``). Returns runners and ``{"url": ...,
+    "services": {...}, "api_gateway": bool}``, the keys of a xivo target. XiVO 16: one port per service
+    (ephemeral here, so given as overrides)."""
     if sim.model.wazo:
         gateway = web.Application()
         for service in VERSIONS:
             gateway.add_subapp(f"/api/{service}", sim._service_app(service))
         gateway.add_subapp("/_sim", sim.control_app())
-        runner, url = await _serve(gateway, host)
+        runner, url = await _serve(gateway, host, ssl_context)
         return [runner], {"url": url, "services": {}, "api_gateway": True}
     runners, services = [], {}
     for service, version in VERSIONS.items():
         app = sim._service_app(service)
         if service == "auth":
             app.add_subapp("/_sim", sim.control_app())
-        runner, url = await _serve(app, host)
+        runner, url = await _serve(app, host, ssl_context)
         runners.append(runner)
         services[service] = f"{url}/{version}"
     return runners, {"url": services["confd"].rsplit(":", 1)[0], "services": services, "api_gateway": False}
