@@ -1,5 +1,6 @@
 """The command line and the demo, run as real subprocesses."""
 
+import json
 import re
 import subprocess
 import sys
@@ -109,3 +110,21 @@ def test_shards_partition_the_targets(tmp_path):
     assert all(s.vsxi for s in shards)
     # Prometheus' own hashmod of "sbc-demo-json" by 2 is 0 (tests/test_e2e.py proves the routing live).
     assert hashmod("sbc-demo-json", 2) == 0
+
+
+def test_standalone_pbx_simulator():
+    proc = subprocess.Popen([*EXE[:1], "-m", "exporter.simulator", "--pbx", "wazo", "--password", "pw"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("wazo simulator; a xivo target for it (username exporter")
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            lines.append(proc.stdout.readline())
+        url = json.loads("".join(lines))["url"]
+        request = urllib.request.Request(f"{url}/api/auth/0.1/token", data=b'{"backend": "wazo_user"}',
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": "Basic ZXhwb3J0ZXI6cHc="})
+        assert '"token"' in urllib.request.urlopen(request, timeout=5).read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
