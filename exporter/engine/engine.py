@@ -156,13 +156,17 @@ class Engine:
         names = [t.name for t in self.config.targets]
         return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
-    def device_families(self, names: Iterable[str] | None = None) -> list[Metric]:
+    def device_families(self, names: Iterable[str] | None = None,
+                        states: dict[str, TargetState] | None = None) -> list[Metric]:
+        """Status and fresh data of the ``names`` targets (all by default), from ``states`` (a copy taken on
+        the event loop, so this can run in a worker thread while pollers publish)."""
+        states = self.states if states is None else states
         now = self.clock()
-        wanted = self.states.keys() if names is None else names
+        wanted = list(states) if names is None else names
         vsxi = {t.name: t for t in self.config.vsxi}
         lists: list[Iterable[Metric]] = []
         for name in sorted(wanted):
-            state = self.states.get(name)
+            state = states.get(name)
             if state is None:
                 continue
             try:

@@ -28,14 +28,18 @@ RELOAD: web.AppKey = web.AppKey("reload")
 GZIP_MIN_BYTES = 1024
 
 
-class _Families:
-    """A registry collector yielding prepared families (no describe: never collected at registration)."""
+class _DeviceFamilies:
+    """A registry collector building the device families when collected, i.e. in the encoding thread, from a
+    copy of the states taken on the event loop (no describe: never collected at registration)."""
 
-    def __init__(self, families: Iterable[Metric]):
-        self._families = list(families)
+    def __init__(self, engine: Engine, names: list[str] | None = None):
+        self._engine = engine
+        self._names = names
+        # The dict changes as pollers publish, its values never do: a shallow copy is a consistent snapshot.
+        self._states = dict(engine.states)
 
     def collect(self) -> Iterable[Metric]:
-        return iter(self._families)
+        return iter(self._engine.device_families(self._names, self._states))
 
 
 class _Delegate:
@@ -72,7 +76,7 @@ async def metrics(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     registry = CollectorRegistry(auto_describe=False)
     if request.query.get("devices", "true").lower() != "false":
-        registry.register(_Families(engine.device_families()))
+        registry.register(_DeviceFamilies(engine))
     registry.register(_Delegate(engine.metrics.registry))
     return await _serve(request, "metrics", registry)
 
@@ -91,7 +95,7 @@ async def probe(request: web.Request) -> web.Response:
         shown = target if len(target) <= 64 and target.isprintable() else target[:64].encode("unicode_escape").decode()
         return _bad_request(request, f"unknown target {shown!r}: only configured target names are accepted")
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(engine.device_families([target])))
+    registry.register(_DeviceFamilies(engine, [target]))
     return await _serve(request, "probe", registry)
 
 
