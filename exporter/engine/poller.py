@@ -25,11 +25,11 @@ from exporter.engine.workers import ParseWorkers
 from exporter.families import Builder
 from exporter.httpclient import FetchError
 from exporter.logs import log
+from exporter.payload import PayloadError
 from exporter.reasons import REASONS
 from exporter.vsxi.client import VsxiClient
 from exporter.vsxi.metrics import BUILDERS, duplicates_of
 from exporter.vsxi.parse import PARSERS
-from exporter.vsxi.wire import PayloadError
 from exporter.xivo import fetch as xf
 from exporter.xivo import metrics as xm
 from exporter.xivo.client import XivoClient

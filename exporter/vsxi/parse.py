@@ -12,26 +12,11 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable
 
+from exporter.payload import degenerate, label, num
 from exporter.vsxi import records as r
-from exporter.vsxi.wire import Row, degenerate, iter_beans, read_mysqldump
+from exporter.vsxi.wire import Row, iter_beans, read_mysqldump
 
 MAX_UNMAPPED_VALUES = 500  # per answer: bounds the generic series a strange firmware can create
-MAX_LABEL_LEN = 64
-
-
-def num(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def label(text: str | None, default: str) -> str:
-    text = (text or "").strip()
-    return text[:MAX_LABEL_LEN] if text else default
 
 
 def _numeric(row: Row, fields: Iterable[str]) -> dict[str, float]:

@@ -26,29 +26,14 @@ from typing import Any
 
 from lxml import etree
 
+from exporter.payload import PayloadError, degenerate, invalid
+
+__all__ = ["PayloadError", "Row", "as_list", "iter_beans", "iter_mysqldump", "read_mysqldump"]
+
 Row = dict[str, str | None]
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 TABLE_TAGS = ("table", "table_data")
-
-
-class PayloadError(Exception):
-    """The body is not a usable answer. ``reason`` is a bounded token used as a metric label."""
-
-    def __init__(self, reason: str, message: str):
-        self.reason = reason
-        super().__init__(message)
-
-    def __reduce__(self):  # crosses the process boundary when a worker process parses
-        return PayloadError, (self.reason, str(self))
-
-
-def invalid(message: str) -> PayloadError:
-    return PayloadError("invalid_payload", message)
-
-
-def degenerate(message: str) -> PayloadError:
-    return PayloadError("degenerate_payload", message)
 
 
 def _local(tag: Any) -> str:

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.vsxi.parse import label
-from exporter.vsxi.wire import PayloadError, degenerate, invalid
+from exporter.payload import PayloadError, degenerate, invalid, label
 
 
 def _json(body: bytes, what: str) -> Any:
