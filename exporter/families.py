@@ -25,8 +25,7 @@ class Spec:
 
 
 class Catalog:
-    def __init__(self, family: str):
-        self.family = family
+    def __init__(self) -> None:
         self.specs: dict[str, Spec] = {}
 
     def _add(self, name: str, type_: str, labels: Sequence[str], help_: str, collector: str) -> Spec:

@@ -3,8 +3,8 @@
 import pytest
 from conftest import fixture
 
-from exporter.engine.poller import parse_and_build
 from exporter.engine.workers import ParseWorkers
+from exporter.vsxi.metrics import parse_and_build
 from exporter.vsxi.wire import PayloadError
 
 

@@ -22,14 +22,12 @@ from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.workers import ParseWorkers
-from exporter.families import Builder
 from exporter.httpclient import FetchError
 from exporter.logs import log
 from exporter.payload import PayloadError
 from exporter.reasons import REASONS
+from exporter.vsxi import metrics as vm
 from exporter.vsxi.client import VsxiClient
-from exporter.vsxi.metrics import BUILDERS, duplicates_of
-from exporter.vsxi.parse import PARSERS
 from exporter.xivo import fetch as xf
 from exporter.xivo import metrics as xm
 from exporter.xivo.client import XivoClient
@@ -39,17 +37,6 @@ logger = logging.getLogger("exporter.poller")
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
 JITTER = 0.1  # +-10% of the interval between rounds
-
-
-def parse_vsxi(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
-    """Runs in a parse worker: the answer's records reduced to metric families and two counts."""
-    rec = PARSERS[collector](body)
-    b = Builder()
-    BUILDERS[collector](b, target, rec)
-    return tuple(b.families()), len(rec.unmapped.names), duplicates_of(rec)
-
-
-parse_and_build = parse_vsxi  # name kept for the tests and benchmark
 
 
 def _size(raw: object) -> int:
@@ -173,7 +160,8 @@ class BasePoller:
         if self.state.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=name, collector=collector)
         now = self.clock()
-        self._set(CollectorState(collector, True, families, now, now, duration, size, unmapped, duplicates))
+        self._set(CollectorState(collector, True, families, last_success=now, duration=duration,
+                                 response_bytes=size, unmapped_fields=unmapped, duplicate_rows=duplicates))
         self.metrics.poll_duration.labels(self.family, collector).observe(duration)
         return None
 
@@ -189,7 +177,7 @@ class BasePoller:
         level = logging.DEBUG if skipped or previous.reason == reason else logging.WARNING
         log(logger, level, "poll failed", target=self.target.name, collector=collector, reason=reason,
             error=message)
-        self._set(replace(previous, success=False, last_attempt=self.clock(), duration=duration,
+        self._set(replace(previous, success=False, duration=duration,
                           response_bytes=response_bytes, reason=reason, error=message))
 
     def _set(self, state: CollectorState) -> None:
@@ -199,7 +187,7 @@ class BasePoller:
 
 class VsxiPoller(BasePoller):
     family = "vsxi"
-    parse = staticmethod(parse_vsxi)
+    parse = staticmethod(vm.parse_and_build)
     # 401: wrong credentials (every table would fail the same way); 402: HA standby refuses every table.
     round_stoppers = BasePoller.round_stoppers | {"http_401", "http_402"}
     auth_reasons = frozenset({"http_401"})

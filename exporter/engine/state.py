@@ -17,7 +17,6 @@ class CollectorState:
     success: bool = False
     families: tuple[Metric, ...] = ()  # device metrics of the last success
     last_success: float | None = None  # unix time
-    last_attempt: float | None = None
     duration: float | None = None
     response_bytes: int | None = None
     unmapped_fields: int | None = None

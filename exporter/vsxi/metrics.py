@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from exporter.families import Builder, Catalog
 from exporter.vsxi import records as r
+from exporter.vsxi.parse import PARSERS
 
-C = Catalog("vsxi")
+C = Catalog()
 T = ("target",)
 TC = ("target", "collector")
 
@@ -313,5 +314,10 @@ BUILDERS: dict[str, Callable[[Builder, str, object], None]] = {
 }
 
 
-def duplicates_of(rec: object) -> int:
-    return getattr(rec, "duplicates", 0)
+def parse_and_build(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
+    """Runs in a parse worker: the answer reduced to metric families, its unmapped-field and duplicate-row
+    counts."""
+    rec = PARSERS[collector](body)
+    b = Builder()
+    BUILDERS[collector](b, target, rec)
+    return tuple(b.families()), len(rec.unmapped.names), getattr(rec, "duplicates", 0)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from exporter.families import Builder, Catalog
 from exporter.xivo import parse as p
 
-C = Catalog("xivo")
+C = Catalog()
 T = ("target",)
 TC = ("target", "collector")
 
