@@ -1,0 +1,410 @@
+"""Fleet benchmark: N SBCs on one exporter, measured side by side with the cost floor, in one run.
+
+    python bench/fleet.py [--devices 1000] [--trunks 20] [--interval 30] [--rounds 3] [--no-tables]
+
+Starts ``bench/devices.py`` (a cheap loopback fleet serving the simulator's renderings, XML and JSON, old and
+new layout), then measures, each in its own process:
+
+* the floor: a plain aiohttp client GETting the same seven answers of every device, one connection per
+  device, ``lxml.etree.fromstring`` / ``json.loads`` on each body, nothing else: CPU per device round;
+* the exporter (``python -m exporter``, a separate process) polling the fleet every ``--interval``: its CPU
+  (worker processes included) over ``--rounds`` rounds and the ratio to the floor, while a client sends
+  ``/probe`` at 10 req/s (p50/p99); then ``/metrics`` of the whole fleet during polling (plain and gzip), the
+  share of collectors whose last success is older than interval + 10%, RSS, exposition bytes and samples;
+* per table (unless ``--no-tables``): the exporter's own poll path (fetch, parse, build, encode, publish)
+  against the floor for the same bytes, for each of the seven tables in both formats.
+
+It prints its figures and whether each goal is met (exit 1 if one is missed); it is not a timed unit test.
+Absolute times drift on shared machines: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import aiohttp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from devices import TABLES, variant  # noqa: E402
+
+GOAL_CPU_RATIO = 1.5
+GOAL_PROBE_P99_MS = 20.0
+GOAL_METRICS_S = 1.0
+GOAL_RSS_MB = 400.0
+GOAL_TABLE_RATIO = 1.5
+TABLE_RATIO_MIN_BYTES = 10_000
+PROBE_RATE = 10.0
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- process figures from /proc ------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st is not None and int(st[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo.extend(_children(p))
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU of a process and its live descendants, plus what its reaped children used."""
+    total = 0.0
+    for i, p in enumerate(tree(pid)):
+        st = _stat(p)
+        if st is not None:
+            # fields after the command: state=0, ppid=1, ... utime=11, stime=12, cutime=13, cstime=14
+            total += (int(st[11]) + int(st[12]) + (int(st[13]) + int(st[14]) if i == 0 else 0)) / TICK
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+def self_cpu() -> float:
+    return time.process_time() + sum(cpu_seconds(p) for p in _children(os.getpid()))
+
+
+# --- the fleet -------------------------------------------------------------------------------------------------
+
+
+def start_devices(trunks: int) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "devices.py"), "--trunks", str(trunks)],
+                            stdout=subprocess.PIPE, text=True)
+    return proc, int(proc.stdout.readline().split()[1])
+
+
+def device_url(port: int, index: int) -> str:
+    return f"http://127.0.0.1:{port}/dev/{index}"
+
+
+def stats_url(port: int, index: int, table: str, fmt: str) -> str:
+    return device_url(port, index) + "/SSConfig/webresources/stats/" + table + ("?format=json" if fmt == "json"
+                                                                               else "")
+
+
+# --- the floor ---------------------------------------------------------------------------------------------------
+
+
+async def _floor_rounds(port: int, devices: list[tuple[int, str]], tables: tuple[str, ...], rounds: int,
+                        concurrency: int = 16) -> tuple[float, int]:
+    """CPU seconds for ``rounds`` rounds of GET + bare parse over ``devices`` ((index, format) pairs)."""
+    from lxml import etree
+
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in devices]
+    limiter = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
+    size = 0
+
+    async def device(session, index, fmt):
+        nonlocal size
+        async with limiter:
+            for table in tables:
+                async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
+                    body = await resp.read()
+                size += len(body)
+                json.loads(body) if fmt == "json" else etree.fromstring(body)
+
+    async def one_round():
+        await asyncio.gather(*(device(s, i, f) for s, (i, f) in zip(sessions, devices, strict=True)))
+
+    await one_round()  # connections opened, caches warm
+    size = 0
+    c0 = time.process_time()
+    for _ in range(rounds):
+        await one_round()
+    cpu = time.process_time() - c0
+    for s in sessions:
+        await s.close()
+    return cpu, size // rounds
+
+
+def floor_main(port: int, devices: int, rounds: int) -> None:
+    fleet = [(i, variant(i)[0]) for i in range(devices)]
+    cpu, _ = asyncio.run(_floor_rounds(port, fleet, TABLES, rounds))
+    print(json.dumps({"cpu_per_device_round": cpu / rounds / devices}))
+
+
+def measure_floor(port: int, devices: int, rounds: int) -> float:
+    out = subprocess.run([sys.executable, __file__, "floor", "--port", str(port), "--devices", str(devices),
+                          "--rounds", str(rounds)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])["cpu_per_device_round"]
+
+
+# --- per table: the exporter's poll path against the floor, in this process ----------------------------------
+
+
+async def _exporter_table(port: int, devices: list[int], table: str, fmt: str, rounds: int) -> float:
+    from exporter.config import Config, VsxiTarget
+    from exporter.engine.engine import Engine
+
+    targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench",
+                               password="bench", format=fmt, interval=60.0, timeout=10.0,
+                               collectors=(table,)) for i in devices)
+    engine = Engine(Config(path="bench", vsxi=targets))
+    await engine.poll_once()
+    c0 = self_cpu()
+    for _ in range(rounds):
+        await engine.poll_once()
+    cpu = self_cpu() - c0
+    failed = [n for n, s in engine.states.items() if not s.collectors[table].success]
+    await engine.stop()
+    if failed:
+        raise SystemExit(f"{table}/{fmt}: {len(failed)} polls failed, e.g. {engine.states[failed[0]]}")
+    return cpu / rounds / len(devices)
+
+
+def table_figures(port: int, devices: int, rounds: int) -> list[tuple[str, str, int, float, float]]:
+    rows = []
+    for fmt in ("xml", "json"):
+        fleet = list(range(devices))  # both layouts: the device's own, in the asked format
+        for table in TABLES:
+            floor, size = asyncio.run(_floor_rounds(port, [(i, fmt) for i in fleet], (table,), rounds))
+            cost = asyncio.run(_exporter_table(port, fleet, table, fmt, rounds))
+            rows.append((table, fmt, size // devices, floor / rounds / devices, cost))
+    return rows
+
+
+# --- the exporter under load --------------------------------------------------------------------------------
+
+
+def write_config(path: str, port: int, devices: int, interval: float) -> None:
+    lines = ["defaults:", f"  interval: {interval:g}s", f"  timeout: {min(10.0, interval):g}s", "vsxi:"]
+    for i in range(devices):
+        lines += [f"  - name: sbc-{i:04d}", f"    url: {device_url(port, i)}", "    username: bench",
+                  "    password: bench", f"    format: {variant(i)[0]}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+async def _wait_ready(base: str, proc: subprocess.Popen, limit: float) -> float:
+    t0 = time.monotonic()
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() - t0 < limit:
+            if proc.poll() is not None:
+                raise SystemExit("the exporter exited")
+            try:
+                async with s.get(base + "/-/ready") as r:
+                    if r.status == 200:
+                        return time.monotonic() - t0
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the exporter was not ready within {limit:.0f}s")
+
+
+async def _probe_load(base: str, names: list[str], seconds: float, pid: int) -> tuple[list[float], float, int]:
+    """Open-loop /probe at PROBE_RATE for ``seconds``: latencies (s), max RSS (MB), failures."""
+    latencies: list[float] = []
+    failures = 0
+    peak = 0.0
+
+    async def one(session):
+        nonlocal failures
+        t0 = time.perf_counter()
+        try:
+            async with session.get(base + "/probe", params={"target": random.choice(names)}) as r:
+                await r.read()
+                failures += r.status != 200
+        except aiohttp.ClientError:
+            failures += 1
+        latencies.append(time.perf_counter() - t0)
+
+    async with aiohttp.ClientSession() as session:
+        tasks = []
+        start = time.perf_counter()
+        n = 0
+        while time.perf_counter() - start < seconds:
+            tasks.append(asyncio.create_task(one(session)))
+            n += 1
+            if n % int(PROBE_RATE) == 0:
+                peak = max(peak, rss_mb(pid))
+            await asyncio.sleep(max(0.0, start + n / PROBE_RATE - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    return latencies, peak, failures
+
+
+_LAST_SUCCESS = re.compile(rb"^vsxi_collector_last_success_timestamp_seconds\{[^}]*\} (\S+)$", re.M)
+_FAILING = re.compile(rb"^vsxi_collector_success\{[^}]*\} 0\.0$", re.M)
+
+
+async def _scrape(base: str, gzip: bool) -> tuple[float, bytes, int]:
+    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    async with aiohttp.ClientSession(auto_decompress=True) as s:
+        t0 = time.perf_counter()
+        async with s.get(base + "/metrics", headers=headers) as r:
+            body = await r.read()
+            wire = int(r.headers.get("Content-Length") or len(body))
+        return time.perf_counter() - t0, body, wire
+
+
+def census(body: bytes, now: float, interval: float, expected: int) -> tuple[int, int]:
+    """(collectors whose last success is older than interval + 10% or missing, collectors failing)."""
+    stamps = [float(v) for v in _LAST_SUCCESS.findall(body)]
+    late = sum(1 for ts in stamps if now - ts > 1.1 * interval) + max(0, expected - len(stamps))
+    return late, len(_FAILING.findall(body))
+
+
+def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> dict:
+    tmp = tempfile.mkdtemp(prefix="fleet-")
+    config = os.path.join(tmp, "config.yml")
+    write_config(config, port, devices, interval)
+    listen = 10188 + random.randint(1000, 20000)
+    base = f"http://127.0.0.1:{listen}"
+    proc = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", config, "--web.listen-address",
+                             f"127.0.0.1:{listen}", "--log.level", "warn"], cwd=ROOT,
+                            stderr=open(os.path.join(tmp, "exporter.log"), "w"))
+    try:
+        ready = asyncio.run(_wait_ready(base, proc, 10 * interval + 60))
+        time.sleep(interval)  # rounds reach their steady spread
+        names = [f"sbc-{i:04d}" for i in range(devices)]
+        c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        latencies, peak, probe_failures = asyncio.run(_probe_load(base, names, rounds * interval, proc.pid))
+        cpu, wall = cpu_seconds(proc.pid) - c0, time.monotonic() - t0
+        scrapes, late, failing = [], [], []
+        body = b""
+        for _ in range(3):
+            now = time.time()
+            elapsed, body, _ = asyncio.run(_scrape(base, gzip=False))
+            scrapes.append(elapsed)
+            lt, fl = census(body, now, interval, devices * len(TABLES))
+            late.append(lt)
+            failing.append(fl)
+            peak = max(peak, rss_mb(proc.pid))
+            time.sleep(interval / 6)
+        gz_elapsed, _, gz_wire = asyncio.run(_scrape(base, gzip=True))
+        peak = max(peak, rss_mb(proc.pid))
+        samples = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
+        latencies.sort()
+        return {
+            "ready": ready, "cpu": cpu, "wall": wall, "late": max(late), "failing": max(failing),
+            "probe_p50": latencies[len(latencies) // 2], "probe_p99": latencies[int(len(latencies) * 0.99)],
+            "probes": len(latencies), "probe_failures": probe_failures,
+            "metrics_s": statistics.median(scrapes), "metrics_max_s": max(scrapes), "gzip_s": gz_elapsed,
+            "gzip_bytes": gz_wire, "bytes": len(body), "samples": samples, "rss": peak,
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+# --- report ------------------------------------------------------------------------------------------------------
+
+
+def _goal(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", nargs="?", default="fleet", choices=("fleet", "floor"))
+    p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--trunks", type=int, default=20)
+    p.add_argument("--interval", type=float, default=30.0)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--table-devices", type=int, default=200, help="devices per table for the per-table ratios")
+    p.add_argument("--no-tables", action="store_true", help="skip the per-table ratios")
+    p.add_argument("--port", type=int)
+    a = p.parse_args()
+    if a.mode == "floor":
+        floor_main(a.port, a.devices, a.rounds)
+        return 0
+
+    devices_proc, port = start_devices(a.trunks)
+    ok = True
+    try:
+        print(f"fleet: {a.devices} VSXi, {a.trunks} trunks each, all {len(TABLES)} tables, interval "
+              f"{a.interval:g}s, XML/JSON x old/new layout; {os.cpu_count()} cores")
+        floor = measure_floor(port, a.devices, 2)
+        if not a.no_tables:
+            print(f"\n== per table: exporter poll path / floor (GET + bare parse), {a.table_devices} devices ==")
+            print(f"{'table':16s} {'fmt':4s} {'bytes':>8s} {'floor us':>9s} {'poll us':>9s} {'ratio':>6s}  goal")
+            for table, fmt, size, f, cost in table_figures(port, a.table_devices, 3):
+                ratio = cost / f
+                judged = size > TABLE_RATIO_MIN_BYTES
+                ok &= not judged or ratio <= GOAL_TABLE_RATIO
+                goal = _goal(ratio <= GOAL_TABLE_RATIO) if judged else "(under 10 kB, not judged)"
+                print(f"{table:16s} {fmt:4s} {size:8d} {f * 1e6:9.0f} {cost * 1e6:9.0f} {ratio:6.2f}  {goal}")
+
+        r = exporter_figures(port, a.devices, a.interval, a.rounds)
+        per_round = r["cpu"] / (r["wall"] / a.interval) / a.devices
+        ratio = per_round / floor
+        floor_core = floor * a.devices / a.interval
+        goals = [
+            ("floor CPU (GET + bare parse)", f"{floor * 1e3:.2f} ms/device round = {floor_core:.0%} of a core",
+             "", True),
+            ("exporter CPU while polling", f"{r['cpu'] / r['wall']:.0%} of a core, {per_round * 1e3:.2f} ms/device "
+             f"round = {ratio:.2f} x floor", f"<= {GOAL_CPU_RATIO} x floor", ratio <= GOAL_CPU_RATIO),
+            ("collectors late (> interval + 10%)", f"{r['late']} of {a.devices * len(TABLES)} "
+             f"(failing: {r['failing']})", "0", r["late"] == 0),
+            ("/probe latency during polling", f"p50 {r['probe_p50'] * 1e3:.1f} ms, p99 {r['probe_p99'] * 1e3:.1f} ms "
+             f"({r['probes']} probes, {r['probe_failures']} failed)", f"p99 < {GOAL_PROBE_P99_MS:g} ms",
+             r["probe_p99"] * 1e3 < GOAL_PROBE_P99_MS and r["probe_failures"] == 0),
+            ("/metrics during polling", f"median {r['metrics_s']:.2f} s, max {r['metrics_max_s']:.2f} s; gzip "
+             f"{r['gzip_s']:.2f} s ({r['gzip_bytes'] / 1e6:.1f} MB)", f"< {GOAL_METRICS_S:g} s",
+             r["metrics_max_s"] < GOAL_METRICS_S),
+            ("exporter RSS (peak, workers included)", f"{r['rss']:.0f} MB", f"< {GOAL_RSS_MB:g} MB",
+             r["rss"] < GOAL_RSS_MB),
+            ("exposition", f"{r['samples']:,} samples, {r['bytes'] / 1e6:.1f} MB", "", True),
+            ("time to ready (first round of every target)", f"{r['ready']:.1f} s", "", True),
+        ]
+        print(f"\n== exporter polling the fleet ({a.rounds} rounds measured) ==")
+        for name, figure, goal, met in goals:
+            print(f"{name:44s} {figure:70s} {goal:16s} {_goal(met) if goal else ''}")
+            ok &= met
+    finally:
+        devices_proc.terminate()
+        devices_proc.wait()
+    print(f"\nbench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print("all goals met" if ok else "GOALS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
