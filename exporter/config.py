@@ -40,6 +40,7 @@ DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 DEFAULT_MAX_CONCURRENT_TARGETS = 16
+DEFAULT_MAX_SERIES = 200_000  # per target; a 20-trunk SBC has ~1,500 (README: series per SBC)
 
 
 class ConfigError(Exception):
@@ -68,6 +69,7 @@ class Target:
     interval: float = DEFAULT_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_series: int = DEFAULT_MAX_SERIES
 
 
 @dataclass(frozen=True)
@@ -286,10 +288,10 @@ def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...]
 
 
 VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
-             "interval", "timeout", "max_response_bytes", "ha_group")
-DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes")
+             "interval", "timeout", "max_response_bytes", "max_series", "ha_group")
+DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes", "max_series")
 XIVO_KEYS = ("name", "url", "services", "api_gateway", "username", "password", "password_file", "auth", "backend",
-             "tls", "collectors", "interval", "timeout", "max_response_bytes")
+             "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
 TOP_KEYS = ("global", "defaults", "vsxi", "xivo")
 
 
@@ -329,6 +331,7 @@ def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -
         interval=interval,
         timeout=timeout,
         max_response_bytes=c.positive_int(node, "max_response_bytes", path, defaults["max_response_bytes"]),
+        max_series=c.positive_int(node, "max_series", path, defaults["max_series"]),
     )
 
 
@@ -415,6 +418,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         "interval": c.duration(d, "interval", "defaults", DEFAULT_INTERVAL),
         "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT),
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
+        "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }
     vsxi = _check_list(c, root, "vsxi", lambda n, p: _check_vsxi(c, n, p, defaults, base_dir))
     xivo = _check_list(c, root, "xivo", lambda n, p: _check_xivo(c, n, p, defaults, base_dir))

@@ -1,27 +1,105 @@
-"""Metric declarations and the small builder that turns records into prometheus_client metric families.
+"""Metric declarations, the builder that turns records into samples, and the exposition chunks it renders.
 
 Every metric the exporter emits is declared once in a ``Catalog`` (name, type, labels, HELP); the metrics
 reference (docs/metrics.md) is generated from the catalogs and a test checks it against real expositions.
-Families are plain ``prometheus_client.core.Metric`` objects, built in the poller from immutable records and
-merged across targets at scrape time.
+
+A poll's samples are rendered to exposition bytes once, when the poll completes (``Builder.chunk()``, in the
+parse worker), and served from those bytes until the next poll: a scrape only joins cached chunks
+(``exporter.exposition``). The renderer writes what prometheus_client's encoders write, byte for byte
+(tests/test_exposition.py checks it on every golden exposition), at a fraction of the cost: each spec carries
+a precompiled sample template, so a sample costs one ``%`` format instead of a ``Sample`` object, a label
+dict and a sort. ``Builder.families()`` still gives prometheus_client ``Metric`` objects, the reference those
+tests compare against.
+
+A chunk is a tuple of ``(section, bytes)`` sorted by section. A section is one ``# HELP``/``# TYPE`` group of
+the text format: one per metric, three for a gauge histogram (buckets, then ``_gcount`` and ``_gsum`` as gauges,
+as prometheus_client writes them). OpenMetrics groups the three back under one family.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 
 from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
+
+Chunk = tuple[tuple[int, bytes], ...]
+PARTS = 3  # sections per spec: main, _gcount, _gsum
+GCOUNT, GSUM = 1, 2
+_ORDER = itertools.count()
+
+# Headers by section (text format 0.0.4) and by family (OpenMetrics), filled as specs are declared.
+TEXT_HEADERS: dict[int, bytes] = {}
+OM_HEADERS: dict[int, bytes] = {}
+
+
+def go_float(value: float) -> str:
+    """prometheus_client's floatToGoString, with a fast path for the short values most samples have."""
+    s = repr(value)
+    if len(s) < 9 and s[-1] not in "fn":  # no inf/nan, and under 7 integer digits (Go's exponent switch)
+        return s
+    return floatToGoString(value)
+
+
+def escape_label(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _needs_escape(values: tuple[str, ...]) -> bool:
+    joined = "".join(values)
+    return "\\" in joined or '"' in joined or "\n" in joined
+
+
+def _template(name: str, labels: Sequence[str]) -> tuple[str, itemgetter | None]:
+    """``name{a="%s",b="%s"} `` with labels sorted by name (as prometheus_client writes them) and the getter
+    that puts a label tuple in that order."""
+    if not labels:
+        return name + " ", None
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    body = ",".join(f'{labels[i]}="%s"' for i in order)
+    getter = itemgetter(*order) if len(order) > 1 else (lambda t, i=order[0]: (t[i],))
+    return name.replace("%", "%%") + "{" + body + "} ", getter
 
 
 @dataclass(frozen=True)
 class Spec:
     name: str
-    type: str  # gauge | counter | gaugehistogram | info
+    type: str  # gauge | counter | gaugehistogram
     labels: tuple[str, ...]
     help: str
     collector: str  # the table or concern it comes from, for the reference
+    index: int = field(default_factory=lambda: next(_ORDER), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        section = self.index * PARTS
+        text_help = self.help.replace("\\", r"\\").replace("\n", r"\n")
+        om_help = text_help.replace('"', r"\"")
+        text_type = "histogram" if self.type == "gaugehistogram" else self.type
+        TEXT_HEADERS[section] = f"# HELP {self.name} {text_help}\n# TYPE {self.name} {text_type}\n".encode()
+        OM_HEADERS[section] = f"# HELP {self.family} {om_help}\n# TYPE {self.family} {self.type}\n".encode()
+        if self.type == "gaugehistogram":
+            for part, suffix in ((GCOUNT, "_gcount"), (GSUM, "_gsum")):
+                TEXT_HEADERS[section + part] = (f"# HELP {self.name}{suffix} {text_help}\n"
+                                                f"# TYPE {self.name}{suffix} gauge\n").encode()
+            object.__setattr__(self, "_bucket", _template(self.name + "_bucket", (*self.labels, "le")))
+            object.__setattr__(self, "_gcount", _template(self.name + "_gcount", self.labels))
+            object.__setattr__(self, "_gsum", _template(self.name + "_gsum", self.labels))
+        else:
+            object.__setattr__(self, "_line", _template(self.name, self.labels))
+
+    @property
+    def family(self) -> str:
+        """prometheus_client's family name: a counter's without ``_total`` (it adds it to the sample)."""
+        return self.name[: -len("_total")] if self.type == "counter" else self.name
+
+    @property
+    def section(self) -> int:
+        return self.index * PARTS
 
 
 class Catalog:
@@ -45,52 +123,97 @@ class Catalog:
         return self._add(name, "gaugehistogram", labels, help_, collector)
 
 
-def _family_name(spec: Spec) -> str:
-    # prometheus_client keeps counter family names without _total and adds it to the sample.
-    return spec.name[: -len("_total")] if spec.type == "counter" else spec.name
+def _render(template: tuple[str, itemgetter | None], labels: tuple[str, ...], value: float) -> str:
+    fmt, getter = template
+    if getter is None:
+        return fmt + go_float(value) + "\n"
+    values = getter(labels)
+    if _needs_escape(values):
+        values = tuple(escape_label(v) for v in values)
+    return fmt % values + go_float(value) + "\n"
 
 
 class Builder:
-    """Accumulates samples per declared metric; ``families()`` returns them in declaration order."""
+    """Accumulates samples per declared metric, in the order metrics are first added."""
 
     def __init__(self) -> None:
-        self._families: dict[str, Metric] = {}
+        self._samples: dict[Spec, list[tuple[tuple[str, ...], float]]] = {}
+        self._histograms: dict[Spec, list[tuple[tuple[str, ...], list[tuple[float, int]], float]]] = {}
         self._seen: set[tuple] = set()
-
-    def _family(self, spec: Spec) -> Metric:
-        fam = self._families.get(spec.name)
-        if fam is None:
-            fam = self._families[spec.name] = Metric(_family_name(spec), spec.help, spec.type)
-        return fam
+        self._order: dict[Spec, None] = {}
+        self.samples = 0
 
     def add(self, spec: Spec, labels: Sequence[str], value: float | None) -> None:
         """Add one sample; None (field absent from the answer) adds nothing rather than a false zero.
         A label set already present is ignored, so a duplicated row never breaks the exposition."""
         if value is None:
             return
+        labels = tuple(labels)
         assert len(labels) == len(spec.labels), (spec.name, labels)
-        key = (spec.name, *labels)
+        key = (spec.index, labels)
         if key in self._seen:
             return
         self._seen.add(key)
-        fam = self._family(spec)
-        name = spec.name if spec.type != "counter" else _family_name(spec) + "_total"
-        fam.samples.append(Sample(name, dict(zip(spec.labels, labels, strict=True)), float(value)))
+        samples = self._samples.get(spec)
+        if samples is None:
+            samples = self._samples[spec] = []
+            self._order[spec] = None
+        samples.append((labels, float(value)))
+        self.samples += 1
 
     def add_gauge_histogram(self, spec: Spec, labels: Sequence[str], buckets: Iterable[tuple[float, int]],
                             total_sum: float) -> None:
-        fam = self._family(spec)
-        base = dict(zip(spec.labels, labels, strict=True))
-        count = 0
-        for bound, n in buckets:
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            fam.samples.append(Sample(spec.name + "_bucket", {**base, "le": le}, float(n)))
-            count = n
-        fam.samples.append(Sample(spec.name + "_gcount", base, float(count)))
-        fam.samples.append(Sample(spec.name + "_gsum", base, float(total_sum)))
+        self._order.setdefault(spec, None)
+        buckets = list(buckets)
+        self._histograms.setdefault(spec, []).append((tuple(labels), buckets, float(total_sum)))
+        self.samples += len(buckets) + 2
+
+    # --- fast path: exposition bytes ----------------------------------------------------------------------
+
+    def chunk(self) -> Chunk:
+        """The samples rendered once, by section (see the module docstring)."""
+        out: list[tuple[int, bytes]] = []
+        for spec in sorted(self._order, key=lambda s: s.index):
+            section = spec.section
+            if spec.type == "gaugehistogram":
+                lines: list[list[str]] = [[], [], []]
+                for labels, buckets, total in self._histograms[spec]:
+                    count = 0
+                    for bound, n in buckets:
+                        le = "+Inf" if bound == math.inf else f"{bound:g}"
+                        lines[0].append(_render(spec._bucket, (*labels, le), float(n)))
+                        count = n
+                    lines[GCOUNT].append(_render(spec._gcount, labels, float(count)))
+                    lines[GSUM].append(_render(spec._gsum, labels, total))
+                out.extend((section + part, "".join(part_lines).encode())
+                           for part, part_lines in enumerate(lines))
+            else:
+                line = spec._line
+                out.append((section, "".join([_render(line, labels, v) for labels, v in self._samples[spec]])
+                            .encode()))
+        return tuple(out)
+
+    # --- reference path: prometheus_client families (tests compare the two) -----------------------------
 
     def families(self) -> list[Metric]:
-        return list(self._families.values())
+        fams = []
+        for spec in self._order:
+            fam = Metric(spec.family, spec.help, spec.type)
+            if spec.type == "gaugehistogram":
+                for labels, buckets, total in self._histograms[spec]:
+                    base = dict(zip(spec.labels, labels, strict=True))
+                    count = 0
+                    for bound, n in buckets:
+                        le = "+Inf" if bound == math.inf else f"{bound:g}"
+                        fam.samples.append(Sample(spec.name + "_bucket", {**base, "le": le}, float(n)))
+                        count = n
+                    fam.samples.append(Sample(spec.name + "_gcount", base, float(count)))
+                    fam.samples.append(Sample(spec.name + "_gsum", base, float(total)))
+            else:
+                for labels, value in self._samples[spec]:
+                    fam.samples.append(Sample(spec.name, dict(zip(spec.labels, labels, strict=True)), value))
+            fams.append(fam)
+        return fams
 
 
 def merge(family_lists: Iterable[Iterable[Metric]]) -> list[Metric]:

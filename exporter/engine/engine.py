@@ -1,61 +1,44 @@
 """The polling engine: one poller per target, a global concurrency limit, and the latest state of each.
 
-Serving reads ``states`` and never waits on a device. Device families are built by the pollers; at scrape
-time the engine only adds the per-collector status gauges, drops data older than 3 intervals and merges
-targets into one family per metric name.
+Serving reads ``states`` and never waits on a device, nor encodes: each state carries its exposition bytes
+(rendered by the pollers and parse workers), so a scrape leaves out data older than 3 intervals and joins
+bytes, one header per metric over all targets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections.abc import Callable, Iterable
-
-from prometheus_client.core import Metric
+from collections.abc import Callable
 
 from exporter.config import Config
 from exporter.engine.poller import BasePoller, VsxiPoller, XivoPoller
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.engine.workers import ParseWorkers
-from exporter.families import Builder, merge
-from exporter.vsxi import metrics as vm
-from exporter.xivo import metrics as xm
+from exporter.exposition import join
+from exporter.families import Chunk
 
 STALE_INTERVALS = 3
+EOF = b"# EOF\n"
 logger = logging.getLogger("exporter.engine")
 
 
-def status_families(state: TargetState, json_configured: bool = False, ha_group: str | None = None) -> list[Metric]:
-    """``<family>_up`` and the per-collector status gauges, from the state alone."""
-    m = vm if state.family == "vsxi" else xm
-    b = Builder()
-    t = state.name
-    b.add(m.UP, (t,), 1.0 if state.up else 0.0)
-    for name, c in state.collectors.items():
-        b.add(m.COLLECTOR_SUCCESS, (t, name), 1.0 if c.success else 0.0)
-        b.add(m.COLLECTOR_LAST_SUCCESS, (t, name), c.last_success)
-        b.add(m.COLLECTOR_DURATION, (t, name), c.duration)
-        b.add(m.COLLECTOR_BYTES, (t, name), c.response_bytes)
-    if state.family == "vsxi":
-        b.add(vm.STANDBY, (t,), 1.0 if state.standby else 0.0)
-        if ha_group:
-            b.add(vm.TARGET_INFO, (t, ha_group), 1.0)
-        for name, c in state.collectors.items():
-            b.add(vm.COLLECTOR_UNMAPPED, (t, name), c.unmapped_fields)
-            b.add(vm.COLLECTOR_DUPLICATES, (t, name), c.duplicate_rows)
-            if json_configured:
-                b.add(vm.COLLECTOR_FALLBACK, (t, name), 1.0 if name in state.json_fallback else 0.0)
-    return b.families()
-
-
-def fresh_families(state: TargetState, now: float) -> Iterable[Iterable[Metric]]:
-    """Data of collectors whose last success is recent enough: a dead device never shows frozen values."""
-    horizon = now - STALE_INTERVALS * state.interval
+def target_chunks(state: TargetState, now: float) -> tuple[list[Chunk], float]:
+    """A target's exposition chunks (status, then each collector's status and fresh data) and the time until
+    which they stay valid: data whose last success is older than 3 intervals is left out, so a dead device
+    never shows frozen values."""
+    horizon = STALE_INTERVALS * state.interval
+    chunks = [state.status]
+    valid_until = math.inf
     for c in state.collectors.values():
-        if c.last_success is not None and c.last_success >= horizon:
-            yield c.families
+        chunks.append(c.status)
+        if c.chunk and c.last_success is not None and now - c.last_success <= horizon:
+            chunks.append(c.chunk)
+            valid_until = min(valid_until, c.last_success + horizon)
+    return chunks, valid_until
 
 
 class Engine:
@@ -69,6 +52,7 @@ class Engine:
         self.pollers: dict[str, BasePoller] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.running = False
+        self._probe_cache: dict[str, tuple] = {}
         self._count_targets()
 
     def _count_targets(self) -> None:
@@ -94,6 +78,7 @@ class Engine:
         poller = self.pollers.pop(name)
         poller.publish = lambda state: None  # whatever it was doing, it no longer shows
         self.states.pop(name, None)
+        self._probe_cache.pop(name, None)
         await poller.close()  # revokes a XiVO token
 
     def _build_pollers(self) -> None:
@@ -137,11 +122,7 @@ class Engine:
         """One poll round of every target, within the global limit (tests, benchmarks)."""
         self._build_pollers()
 
-        async def one(poller: BasePoller) -> None:
-            async with self.limiter:
-                await poller.poll_round()
-
-        await asyncio.gather(*(one(p) for p in self.pollers.values()))
+        await asyncio.gather(*(p.poll_round() for p in self.pollers.values()))
 
     async def stop(self) -> None:
         self.running = False
@@ -156,24 +137,26 @@ class Engine:
         names = [t.name for t in self.config.targets]
         return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
-    def device_families(self, names: Iterable[str] | None = None,
-                        states: dict[str, TargetState] | None = None) -> list[Metric]:
-        """Status and fresh data of the ``names`` targets (all by default), from ``states`` (a copy taken on
-        the event loop, so this can run in a worker thread while pollers publish)."""
-        states = self.states if states is None else states
+    def probe_exposition(self, name: str, openmetrics: bool) -> bytes:
+        """One target's exposition: cached bytes, rebuilt (a join, no encoding) only after one of its polls
+        completed or one of its tables went stale."""
+        state = self.states[name]
         now = self.clock()
-        wanted = list(states) if names is None else names
-        vsxi = {t.name: t for t in self.config.vsxi}
-        lists: list[Iterable[Metric]] = []
-        for name in sorted(wanted):
-            state = states.get(name)
-            if state is None:
-                continue
-            try:
-                sbc = vsxi.get(name)
-                lists.append(status_families(state, sbc is not None and sbc.format == "json",
-                                             sbc.ha_group if sbc else None))
-                lists.extend(fresh_families(state, now))
-            except Exception:  # one target's bug must not turn the whole scrape into a 500
-                logger.exception("cannot build the metrics of a target", extra={"fields": {"target": name}})
-        return merge(lists)
+        cached = self._probe_cache.get(name)
+        if cached is None or cached[0] is not state or now > cached[1]:
+            chunks, valid_until = target_chunks(state, now)
+            cached = self._probe_cache[name] = (state, valid_until, chunks, {})
+        encoded = cached[3]
+        body = encoded.get(openmetrics)
+        if body is None:
+            body = encoded[openmetrics] = b"".join(join(cached[2], openmetrics)) + (EOF if openmetrics else b"")
+        return body
+
+    def fleet_exposition(self, states: dict[str, TargetState], openmetrics: bool) -> list[bytes]:
+        """Every target of ``states`` (a copy taken on the event loop), as bytes to send in order (device
+        sections only; the exporter's own metrics follow). Runs in a worker thread: it only joins."""
+        now = self.clock()
+        chunks: list[Chunk] = []
+        for name in sorted(states):
+            chunks.extend(target_chunks(states[name], now)[0])
+        return join(chunks, openmetrics)

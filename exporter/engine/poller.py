@@ -15,12 +15,14 @@ import asyncio
 import logging
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
+from exporter.engine.status import collector_status, target_status
 from exporter.engine.workers import ParseWorkers
 from exporter.httpclient import FetchError
 from exporter.logs import log
@@ -36,7 +38,6 @@ logger = logging.getLogger("exporter.poller")
 
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
-JITTER = 0.1  # +-10% of the interval between rounds
 
 
 def _size(raw: object) -> int:
@@ -64,8 +65,10 @@ class BasePoller:
         self.metrics = metrics
         self.workers = workers
         self.clock = clock
-        self.state = TargetState(target.name, target.interval, {c: CollectorState(c) for c in target.collectors},
-                                 family=self.family)
+        self.state = TargetState(target.name, target.interval, {}, family=self.family,
+                                 status=self._target_status(False, False))
+        self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
+                                                     for c in target.collectors})
         self.publish(self.state)
 
     async def fetch(self, collector: str, deadline: float) -> object:
@@ -75,19 +78,28 @@ class BasePoller:
         raise NotImplementedError
 
     async def run(self) -> None:
+        """Poll rounds on a fixed period. The first round starts at once (readiness); the second at a phase
+        stable for this target within the interval (a hash of its name, as Prometheus spreads scrape
+        targets); later ones exactly one interval apart. A fleet's rounds stay spread over the interval,
+        and each collector is refreshed every interval, never drifting later round after round."""
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(random.uniform(0, min(1.0, self.target.interval / 10)))
+        interval = self.target.interval
+        await asyncio.sleep(random.uniform(0, min(1.0, interval / 10)))
+        start = loop.time()
+        phase = zlib.crc32(self.target.name.encode()) / 2**32  # 0 <= phase < 1
+        next_start = start + interval * (0.5 + phase)
         while True:
-            started = loop.time()
             try:
-                async with self.limiter:
-                    await self.poll_round()
+                await self.poll_round()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bug must not kill the poller for good
                 logger.exception("poll round crashed", extra={"fields": {"target": self.target.name}})
-            interval = self.target.interval * random.uniform(1 - JITTER, 1 + JITTER)
-            await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+            now = loop.time()
+            while next_start <= now:  # a round that overran its slot skips it, never bunches up
+                next_start += interval
+            await asyncio.sleep(next_start - now)
+            next_start += interval
 
     async def poll_round(self) -> None:
         loop = asyncio.get_running_loop()
@@ -112,9 +124,13 @@ class BasePoller:
                 stop = error
         if stop is not None and stop.reason in self.auth_reasons:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
-        self.state = replace(self.state, rounds=self.state.rounds + 1, up=got_one and not auth_failed,
-                             standby=standby)
+        up = got_one and not auth_failed
+        self.state = replace(self.state, rounds=self.state.rounds + 1, up=up, standby=standby,
+                             status=self._target_status(up, standby))
         self.publish(self.state)
+
+    def _target_status(self, up: bool, standby: bool):
+        return target_status(self.family, self.target.name, up, standby, getattr(self.target, "ha_group", None))
 
     async def retrying(self, op: Callable[[], Awaitable[object]], deadline: float, collector: str) -> object:
         """``op()`` with retries for transient errors, as long as the round's deadline allows."""
@@ -136,6 +152,12 @@ class BasePoller:
                 await asyncio.sleep(backoff)
 
     async def poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
+        """One table: fetched and parsed within the global limit on requests in flight (it bounds the answers
+        held in memory at once and the exporter's fan-out; the gap between a device's requests holds no slot)."""
+        async with self.limiter:
+            return await self._poll_collector(collector, deadline)
+
+    async def _poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         name = self.target.name
@@ -147,7 +169,8 @@ class BasePoller:
             return exc
         size = _size(raw)
         try:
-            families, unmapped, duplicates = await self.workers.run(self.parse, collector, name, raw, size=size)
+            chunk, unmapped, duplicates, samples = await self.workers.run(self.parse, collector, name, raw,
+                                                                          size=size)
         except PayloadError as exc:
             self._fail(collector, exc.reason, f"{collector}: {exc}", loop.time() - t0, size)
             return exc
@@ -157,16 +180,23 @@ class BasePoller:
             self._fail(collector, error.reason, str(error), loop.time() - t0, size)
             return error
         duration = loop.time() - t0
+        limit = self.target.max_series
+        others = sum(c.samples for c in self.state.collectors.values() if c.collector != collector)
+        if limit and samples + others > limit:
+            error = PayloadError("series_limit", f"{collector}: {samples} series would take the target to "
+                                 f"{samples + others}, over max_series ({limit}); its series are dropped")
+            self._fail(collector, error.reason, str(error), duration, size, drop_data=True)
+            return error
         if self.state.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=name, collector=collector)
         now = self.clock()
-        self._set(CollectorState(collector, True, families, last_success=now, duration=duration,
+        self._set(CollectorState(collector, True, chunk, samples, last_success=now, duration=duration,
                                  response_bytes=size, unmapped_fields=unmapped, duplicate_rows=duplicates))
         self.metrics.poll_duration.labels(self.family, collector).observe(duration)
         return None
 
     def _fail(self, collector: str, reason: str, message: str, duration: float | None,
-              response_bytes: int | None = None, skipped: bool = False) -> None:
+              response_bytes: int | None = None, skipped: bool = False, drop_data: bool = False) -> None:
         assert reason in REASONS, reason
         previous = self.state.collectors[collector]
         self.metrics.poll_errors.labels(self.family, self.target.name, collector, reason).inc()
@@ -177,10 +207,19 @@ class BasePoller:
         level = logging.DEBUG if skipped or previous.reason == reason else logging.WARNING
         log(logger, level, "poll failed", target=self.target.name, collector=collector, reason=reason,
             error=message)
-        self._set(replace(previous, success=False, duration=duration,
-                          response_bytes=response_bytes, reason=reason, error=message))
+        failed = replace(previous, success=False, duration=duration, response_bytes=response_bytes, reason=reason,
+                         error=message)
+        if drop_data:
+            failed = replace(failed, chunk=(), samples=0)
+        self._set(failed)
+
+    def _with_status(self, c: CollectorState) -> CollectorState:
+        json_configured = getattr(self.target, "format", None) == "json"
+        fallback = json_configured and c.collector in self.state.json_fallback
+        return replace(c, status=collector_status(self.family, self.target.name, c, json_configured, fallback))
 
     def _set(self, state: CollectorState) -> None:
+        state = self._with_status(state)
         self.state = replace(self.state, collectors={**self.state.collectors, state.collector: state})
         self.publish(self.state)
 

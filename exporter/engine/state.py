@@ -1,21 +1,24 @@
 """Immutable poll results: what the server reads, what the pollers replace.
 
 The event loop is single-threaded, so replacing a dict entry with a new frozen object is atomic for readers:
-a scrape never sees half a poll.
+a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.families):
+the data of a collector's last success, rendered in the parse worker, and its status gauges, rendered when
+the state changes, so that serving only joins bytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client.core import Metric
+from exporter.families import Chunk
 
 
 @dataclass(frozen=True)
 class CollectorState:
     collector: str
     success: bool = False
-    families: tuple[Metric, ...] = ()  # device metrics of the last success
+    chunk: Chunk = ()  # device metrics of the last success, rendered
+    samples: int = 0  # how many samples ``chunk`` holds
     last_success: float | None = None  # unix time
     duration: float | None = None
     response_bytes: int | None = None
@@ -23,6 +26,7 @@ class CollectorState:
     duplicate_rows: int | None = None
     reason: str | None = None  # last error reason (bounded token) while failing
     error: str | None = None  # last error message while failing
+    status: Chunk = ()  # this collector's status gauges, rendered from the fields above
 
 
 @dataclass(frozen=True)
@@ -35,3 +39,4 @@ class TargetState:
     standby: bool = False
     json_fallback: frozenset[str] = frozenset()
     family: str = "vsxi"
+    status: Chunk = ()  # the target's own status gauges (<family>_up, standby, target info)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter.families import Builder, Catalog
+from exporter.families import Builder, Catalog, Chunk
 from exporter.vsxi import records as r
 from exporter.vsxi.parse import PARSERS
 
@@ -314,10 +314,10 @@ BUILDERS: dict[str, Callable[[Builder, str, object], None]] = {
 }
 
 
-def parse_and_build(collector: str, target: str, body: bytes) -> tuple[tuple, int, int]:
-    """Runs in a parse worker: the answer reduced to metric families, its unmapped-field and duplicate-row
-    counts."""
+def parse_and_build(collector: str, target: str, body: bytes) -> tuple[Chunk, int, int, int]:
+    """Runs in a parse worker: the answer reduced to rendered exposition bytes, with its unmapped-field,
+    duplicate-row and sample counts."""
     rec = PARSERS[collector](body)
     b = Builder()
     BUILDERS[collector](b, target, rec)
-    return tuple(b.families()), len(rec.unmapped.names), getattr(rec, "duplicates", 0)
+    return b.chunk(), len(rec.unmapped.names), getattr(rec, "duplicates", 0), b.samples

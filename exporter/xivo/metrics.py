@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter.families import Builder, Catalog
+from exporter.families import Builder, Catalog, Chunk
 from exporter.xivo import parse as p
 
 C = Catalog()
@@ -138,9 +138,9 @@ BUILDERS: dict[str, Callable] = {
 }
 
 
-def parse_and_build(collector: str, target: str, raw: object) -> tuple[tuple, int, int]:
+def parse_and_build(collector: str, target: str, raw: object) -> tuple[Chunk, int, int, int]:
     """Runs in a parse worker, like the VSXi one: same result shape."""
     rec = PARSERS[collector](raw)
     b = Builder()
     BUILDERS[collector](b, target, rec)
-    return tuple(b.families()), 0, 0
+    return b.chunk(), 0, 0, b.samples
