@@ -50,11 +50,6 @@ def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _needs_escape(values: tuple[str, ...]) -> bool:
-    joined = "".join(values)
-    return "\\" in joined or '"' in joined or "\n" in joined
-
-
 def _template(name: str, labels: Sequence[str]) -> tuple[str, itemgetter | None]:
     """``name{a="%s",b="%s"} `` with labels sorted by name (as prometheus_client writes them) and the getter
     that puts a label tuple in that order."""
@@ -123,74 +118,76 @@ class Catalog:
         return self._add(name, "gaugehistogram", labels, help_, collector)
 
 
-def _render(template: tuple[str, itemgetter | None], labels: tuple[str, ...], value: float) -> str:
+def _lines(template: tuple[str, itemgetter | None], samples: dict[tuple[str, ...], float]) -> str:
+    """Every sample of one metric, rendered. Escaping is checked once for the whole metric: label values
+    almost never hold a quote, backslash or newline, so the common case is one ``%`` per sample."""
     fmt, getter = template
     if getter is None:
-        return fmt + go_float(value) + "\n"
-    values = getter(labels)
-    if _needs_escape(values):
-        values = tuple(escape_label(v) for v in values)
-    return fmt % values + go_float(value) + "\n"
+        return "".join([f"{fmt}{go_float(float(v))}\n" for v in samples.values()])
+    values = "".join(itertools.chain.from_iterable(samples))
+    if "\\" in values or '"' in values or "\n" in values:
+        return "".join([fmt % tuple(escape_label(x) for x in getter(labels)) + go_float(float(v)) + "\n"
+                        for labels, v in samples.items()])
+    return "".join([fmt % getter(labels) + go_float(float(v)) + "\n" for labels, v in samples.items()])
 
 
 class Builder:
     """Accumulates samples per declared metric, in the order metrics are first added."""
 
     def __init__(self) -> None:
-        self._samples: dict[Spec, list[tuple[tuple[str, ...], float]]] = {}
-        self._histograms: dict[Spec, list[tuple[tuple[str, ...], list[tuple[float, int]], float]]] = {}
-        self._seen: set[tuple] = set()
-        self._order: dict[Spec, None] = {}
-        self.samples = 0
+        self._samples: dict[int, dict[tuple[str, ...], float]] = {}  # spec index -> labels -> value
+        self._histograms: dict[int, list[tuple[tuple[str, ...], list[tuple[float, int]], float]]] = {}
+        self._specs: dict[int, Spec] = {}
 
-    def add(self, spec: Spec, labels: Sequence[str], value: float | None) -> None:
-        """Add one sample; None (field absent from the answer) adds nothing rather than a false zero.
-        A label set already present is ignored, so a duplicated row never breaks the exposition."""
+    def add(self, spec: Spec, labels: tuple[str, ...], value: float | None) -> None:
+        """Add one sample (labels in the spec's order, a tuple); None (field absent from the answer) adds
+        nothing rather than a false zero. A label set already present is ignored, so a duplicated row never
+        breaks the exposition. The hot path of every poll: keep it to two dict lookups."""
         if value is None:
             return
-        labels = tuple(labels)
-        assert len(labels) == len(spec.labels), (spec.name, labels)
-        key = (spec.index, labels)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        samples = self._samples.get(spec)
+        samples = self._samples.get(spec.index)
         if samples is None:
-            samples = self._samples[spec] = []
-            self._order[spec] = None
-        samples.append((labels, float(value)))
-        self.samples += 1
+            assert len(labels) == len(spec.labels), (spec.name, labels)
+            samples = self._samples[spec.index] = {}
+            self._specs[spec.index] = spec
+        if labels not in samples:
+            samples[labels] = value
 
     def add_gauge_histogram(self, spec: Spec, labels: Sequence[str], buckets: Iterable[tuple[float, int]],
                             total_sum: float) -> None:
-        self._order.setdefault(spec, None)
-        buckets = list(buckets)
-        self._histograms.setdefault(spec, []).append((tuple(labels), buckets, float(total_sum)))
-        self.samples += len(buckets) + 2
+        self._specs.setdefault(spec.index, spec)
+        self._histograms.setdefault(spec.index, []).append((tuple(labels), list(buckets), float(total_sum)))
+
+    @property
+    def samples(self) -> int:
+        return (sum(map(len, self._samples.values()))
+                + sum(len(b) + 2 for hist in self._histograms.values() for _, b, _ in hist))
+
+    @property
+    def _order(self) -> list[Spec]:
+        return list(self._specs.values())
 
     # --- fast path: exposition bytes ----------------------------------------------------------------------
 
     def chunk(self) -> Chunk:
         """The samples rendered once, by section (see the module docstring)."""
         out: list[tuple[int, bytes]] = []
-        for spec in sorted(self._order, key=lambda s: s.index):
+        for index in sorted(self._specs):
+            spec = self._specs[index]
             section = spec.section
             if spec.type == "gaugehistogram":
-                lines: list[list[str]] = [[], [], []]
-                for labels, buckets, total in self._histograms[spec]:
+                parts: list[dict[tuple[str, ...], float]] = [{}, {}, {}]
+                for labels, buckets, total in self._histograms[index]:
                     count = 0
                     for bound, n in buckets:
-                        le = "+Inf" if bound == math.inf else f"{bound:g}"
-                        lines[0].append(_render(spec._bucket, (*labels, le), float(n)))
+                        parts[0][(*labels, "+Inf" if bound == math.inf else f"{bound:g}")] = n
                         count = n
-                    lines[GCOUNT].append(_render(spec._gcount, labels, float(count)))
-                    lines[GSUM].append(_render(spec._gsum, labels, total))
-                out.extend((section + part, "".join(part_lines).encode())
-                           for part, part_lines in enumerate(lines))
+                    parts[GCOUNT][labels] = count
+                    parts[GSUM][labels] = total
+                templates = (spec._bucket, spec._gcount, spec._gsum)
+                out.extend((section + part, _lines(templates[part], parts[part]).encode()) for part in range(3))
             else:
-                line = spec._line
-                out.append((section, "".join([_render(line, labels, v) for labels, v in self._samples[spec]])
-                            .encode()))
+                out.append((section, _lines(spec._line, self._samples[index]).encode()))
         return tuple(out)
 
     # --- reference path: prometheus_client families (tests compare the two) -----------------------------
@@ -200,7 +197,7 @@ class Builder:
         for spec in self._order:
             fam = Metric(spec.family, spec.help, spec.type)
             if spec.type == "gaugehistogram":
-                for labels, buckets, total in self._histograms[spec]:
+                for labels, buckets, total in self._histograms[spec.index]:
                     base = dict(zip(spec.labels, labels, strict=True))
                     count = 0
                     for bound, n in buckets:
@@ -210,8 +207,9 @@ class Builder:
                     fam.samples.append(Sample(spec.name + "_gcount", base, float(count)))
                     fam.samples.append(Sample(spec.name + "_gsum", base, float(total)))
             else:
-                for labels, value in self._samples[spec]:
-                    fam.samples.append(Sample(spec.name, dict(zip(spec.labels, labels, strict=True)), value))
+                for labels, value in self._samples[spec.index].items():
+                    fam.samples.append(Sample(spec.name, dict(zip(spec.labels, labels, strict=True)),
+                                              float(value)))
             fams.append(fam)
         return fams
 

@@ -1,7 +1,7 @@
 """Parsers on fixture files: every table, format and layout, the org.json quirks, and degenerate bodies."""
 
 import pytest
-from conftest import encode, fixture
+from conftest import FIXTURES, encode, fixture
 
 from exporter.families import Builder
 from exporter.simulator.vsxi_model import TABLES
@@ -188,3 +188,62 @@ def test_answer_of_another_table_is_rejected(table, other):
 def test_stream_parse_clears_rows():
     body = b"<L>" + b"<I><a>1</a></I>" * 1000 + b"</L>"
     assert sum(1 for _ in iter_beans(body, "L")) == 1000
+
+
+# --- the two XML paths: a whole tree under FAST_PATH_MAX_BYTES, iterparse above ------------------------------
+
+BEAN_LISTS = {"media_server": "XBMediaServerRealTimeStatList", "sub_stats": "XBSubStatsList",
+              "active_calls": "XBActiveCallsList"}
+ODD_XML = [
+    # namespaces, whitespace, comments, CDATA, PIs, nil with text, an entity reference that must stay unexpanded
+    b'<d:mysqldump xmlns:d="urn:x" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><d:database>'
+    b'<d:table name="system_stat"><d:row><d:field name="a"> 1 </d:field><!-- c --><d:field name="b" xsi:nil="true">'
+    b'2</d:field><?pi x?><d:field name="c"><![CDATA[3]]></d:field><d:other>9</d:other></d:row></d:table>'
+    b'</d:database></d:mysqldump>',
+    b'<mysqldump><database><table_structure name="t"><field Field="a"/></table_structure>'
+    b'<table_data name="t"></table_data><table name="u"><row></row><row><field>x</field></row></table>'
+    b'</database></mysqldump>',
+    b'<L xmlns="urn:beans"><I><a>1</a><b/><c>  </c></I><!-- c --><I><a>&amp;2</a></I><J><a>3</a></J></L>',
+    b'<L><I><a>1</a></I><I><a>2</a></L>',  # malformed
+    b'<?xml version="1.0"?><!DOCTYPE L [<!ENTITY e "boom">]><L><I><a>&e;</a></I></L>',
+]
+
+
+def _read(body: bytes, stream: bool, beans: str | None):
+    try:
+        if beans:
+            return list(iter_beans(body, beans, stream=stream))
+        return read_mysqldump(body, stream=stream)
+    except PayloadError as exc:
+        return exc.reason, str(exc).split(":")[0]
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*.xml")))
+def test_tree_and_stream_paths_read_every_fixture_alike(path):
+    body = fixture(path)
+    table = next((t for t in TABLES if path.split("/")[-1].startswith(t)), None)
+    beans = BEAN_LISTS.get(table)
+    fast, streamed = _read(body, False, beans), _read(body, True, beans)
+    assert fast == streamed
+    assert fast or "empty" in path  # something was read (rows, or a reason)
+
+
+@pytest.mark.parametrize("body", ODD_XML)
+@pytest.mark.parametrize("beans", [None, "L"])
+def test_tree_and_stream_paths_agree_on_odd_xml(body, beans):
+    fast, streamed = _read(body, False, beans), _read(body, True, beans)
+    if fast == ("invalid_payload", "malformed XML"):
+        # Malformed and of the wrong root: the tree path reports the syntax error first, the streaming path
+        # the root it saw before reaching it. Both fail the table with a reason.
+        assert isinstance(streamed, tuple) and streamed[0] in ("invalid_payload", "degenerate_payload")
+    else:
+        assert fast == streamed
+
+
+def test_large_answers_take_the_streaming_path(monkeypatch):
+    from exporter.vsxi import wire
+
+    body = b"<L>" + b"<I><a>1</a></I>" * 10 + b"</L>"
+    monkeypatch.setattr(wire, "_tree", lambda body: pytest.fail("a large answer must not build a tree"))
+    monkeypatch.setattr(wire, "FAST_PATH_MAX_BYTES", len(body) - 1)
+    assert sum(1 for _ in iter_beans(body, "L")) == 10
