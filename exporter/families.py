@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
@@ -50,15 +50,25 @@ def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _template(name: str, labels: Sequence[str]) -> tuple[str, itemgetter | None]:
-    """``name{a="%s",b="%s"} `` with labels sorted by name (as prometheus_client writes them) and the getter
-    that puts a label tuple in that order."""
-    if not labels:
-        return name + " ", None
+def _renderer(name: str, labels: Sequence[str]):
+    """A function rendering ``{labels: value}`` of one metric to text lines, compiled once per metric: an
+    f-string with the label values in name order (as prometheus_client sorts them), ~3x faster than a
+    ``%`` template. Names and label names are the catalog's own identifiers, checked here."""
+    for ident in (name, *labels):
+        assert _IDENT.match(ident), ident
     order = sorted(range(len(labels)), key=lambda i: labels[i])
-    body = ",".join(f'{labels[i]}="%s"' for i in order)
-    getter = itemgetter(*order) if len(order) > 1 else (lambda t, i=order[0]: (t[i],))
-    return name.replace("%", "%%") + "{" + body + "} ", getter
+    body = ",".join(f'{labels[i]}="{{l[{i}]}}"' for i in order)
+    head = f"{name}{{{{{body}}}}}" if labels else name
+    source = (f"def render(samples, simple):\n"
+              f"    if simple:\n"
+              f"        return ''.join([f'{head} {{v!r}}\\n' for l, v in samples.items()])\n"
+              f"    return ''.join([f'{head} {{go(v)}}\\n' for l, v in samples.items()])\n")
+    namespace = {"go": go_float}
+    exec(source, namespace)  # noqa: S102 - compiled from validated identifiers only
+    return namespace["render"]
+
+
+_IDENT = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -81,11 +91,11 @@ class Spec:
             for part, suffix in ((GCOUNT, "_gcount"), (GSUM, "_gsum")):
                 TEXT_HEADERS[section + part] = (f"# HELP {self.name}{suffix} {text_help}\n"
                                                 f"# TYPE {self.name}{suffix} gauge\n").encode()
-            object.__setattr__(self, "_bucket", _template(self.name + "_bucket", (*self.labels, "le")))
-            object.__setattr__(self, "_gcount", _template(self.name + "_gcount", self.labels))
-            object.__setattr__(self, "_gsum", _template(self.name + "_gsum", self.labels))
+            object.__setattr__(self, "_bucket", _renderer(self.name + "_bucket", (*self.labels, "le")))
+            object.__setattr__(self, "_gcount", _renderer(self.name + "_gcount", self.labels))
+            object.__setattr__(self, "_gsum", _renderer(self.name + "_gsum", self.labels))
         else:
-            object.__setattr__(self, "_line", _template(self.name, self.labels))
+            object.__setattr__(self, "_line", _renderer(self.name, self.labels))
 
     @property
     def family(self) -> str:
@@ -118,17 +128,19 @@ class Catalog:
         return self._add(name, "gaugehistogram", labels, help_, collector)
 
 
-def _lines(template: tuple[str, itemgetter | None], samples: dict[tuple[str, ...], float]) -> str:
-    """Every sample of one metric, rendered. Escaping is checked once for the whole metric: label values
-    almost never hold a quote, backslash or newline, so the common case is one ``%`` per sample."""
-    fmt, getter = template
-    if getter is None:
-        return "".join([f"{fmt}{go_float(float(v))}\n" for v in samples.values()])
-    values = "".join(itertools.chain.from_iterable(samples))
-    if "\\" in values or '"' in values or "\n" in values:
-        return "".join([fmt % tuple(escape_label(x) for x in getter(labels)) + go_float(float(v)) + "\n"
-                        for labels, v in samples.items()])
-    return "".join([fmt % getter(labels) + go_float(float(v)) + "\n" for labels, v in samples.items()])
+def _lines(render, samples: dict[tuple[str, ...], float]) -> str:
+    """Every sample of one metric, rendered. Both checks run once per metric, in C: escaping (label values
+    almost never hold a quote, backslash or newline), and whether ``repr`` already writes every value as Go
+    does (finite, under 1e6: Go switches to an exponent from 1e21, prometheus_client from 1e6 up)."""
+    values = samples.values()
+    try:
+        simple = math.isfinite(math.fsum(values)) and max(values) < 1e6
+    except OverflowError:
+        simple = False
+    text = "".join(itertools.chain.from_iterable(samples))
+    if "\\" in text or '"' in text or "\n" in text:
+        samples = {tuple(escape_label(x) for x in labels): v for labels, v in samples.items()}
+    return render(samples, simple)
 
 
 class Builder:
@@ -151,7 +163,7 @@ class Builder:
             samples = self._samples[spec.index] = {}
             self._specs[spec.index] = spec
         if labels not in samples:
-            samples[labels] = value
+            samples[labels] = float(value)
 
     def add_gauge_histogram(self, spec: Spec, labels: Sequence[str], buckets: Iterable[tuple[float, int]],
                             total_sum: float) -> None:
@@ -180,9 +192,9 @@ class Builder:
                 for labels, buckets, total in self._histograms[index]:
                     count = 0
                     for bound, n in buckets:
-                        parts[0][(*labels, "+Inf" if bound == math.inf else f"{bound:g}")] = n
+                        parts[0][(*labels, "+Inf" if bound == math.inf else f"{bound:g}")] = float(n)
                         count = n
-                    parts[GCOUNT][labels] = count
+                    parts[GCOUNT][labels] = float(count)
                     parts[GSUM][labels] = total
                 templates = (spec._bucket, spec._gcount, spec._gsum)
                 out.extend((section + part, _lines(templates[part], parts[part]).encode()) for part in range(3))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 MAX_LABEL_LEN = 64
 
 
@@ -36,7 +34,7 @@ def num(text: str | None) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    return value if value - value == 0 else None  # inf - inf and nan - nan are nan: finite only
 
 
 def label(text: str | None, default: str) -> str:

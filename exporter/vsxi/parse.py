@@ -10,22 +10,18 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable
 
 from exporter.payload import degenerate, label, num
 from exporter.vsxi import records as r
-from exporter.vsxi.wire import Row, iter_beans, read_mysqldump
+from exporter.vsxi.wire import Row, iter_bean_columns, iter_beans, read_mysqldump
 
 MAX_UNMAPPED_VALUES = 500  # per answer: bounds the generic series a strange firmware can create
 
 
 def _numeric(row: Row, fields: Iterable[str]) -> dict[str, float]:
-    out = {}
-    for f in fields:
-        v = num(row.get(f))
-        if v is not None:
-            out[f] = v
-    return out
+    return {f: v for f in fields if (v := num(row.get(f))) is not None}
 
 
 class _UnmappedSink:
@@ -39,8 +35,15 @@ class _UnmappedSink:
         for f in row.keys() - known:
             self.names.add((section, f))
 
-    def add(self, section: str, row: Row, known: frozenset[str], row_key: str) -> None:
-        for f in row.keys() - known:
+    def add(self, section: str, row: Row, known: frozenset[str], row_key: str | int) -> None:
+        """``row_key`` is the row's label, or its position to derive one from the row (only when a field is
+        unmapped: the common case costs one set difference)."""
+        unknown = row.keys() - known
+        if not unknown:
+            return
+        if isinstance(row_key, int):
+            row_key = _row_key(row, row_key)
+        for f in unknown:
             self.names.add((section, f))
             v = num(row[f])
             key = (section, f, row_key)
@@ -62,7 +65,7 @@ def _unknown_tables(tables: dict[str, list[Row]], known: set[str], sink: _Unmapp
     for name, rows in tables.items():
         if name not in known:
             for i, row in enumerate(rows):
-                sink.add(name, row, frozenset(), _row_key(row, i))
+                sink.add(name, row, frozenset(), i)
 
 
 # --- stats/realtime ---------------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def parse_realtime(body: bytes) -> r.Realtime:
         if key in trunks:
             duplicates += 1
             continue
-        sink.add("XBResourceRealTimeStatList", row, TRUNK_RT_KNOWN, _row_key(row, i))
+        sink.add("XBResourceRealTimeStatList", row, TRUNK_RT_KNOWN, i)
         trunks[key] = r.TrunkRealtime(key[0], key[1], _numeric(row, TRUNK_RT_NUMERIC))
 
     gateways: dict[tuple[str, str], r.GatewayRealtime] = {}
@@ -117,7 +120,7 @@ def parse_realtime(body: bytes) -> r.Realtime:
         if key in gateways:
             duplicates += 1
             continue
-        sink.add("gw_realtime_stat", row, GW_RT_KNOWN, _row_key(row, i))
+        sink.add("gw_realtime_stat", row, GW_RT_KNOWN, i)
         gateways[key] = r.GatewayRealtime(key[0], key[1], _numeric(row, GW_RT_NUMERIC))
 
     _unknown_tables(tables, {"system_stat", "XBResourceRealTimeStatList", "gw_realtime_stat"}, sink)
@@ -129,6 +132,7 @@ def parse_realtime(body: bytes) -> r.Realtime:
 RESOURCE_TABLES = {"ingress_stat": "ingress", "gw_egress_stat": "egress"}
 WINDOWS = (("1st15mins_", "15m"), ("1h_", "1h"), ("24h_", "24h"))
 WINDOW_FIELDS = ("call_attempt", "call_answer", "call_fail", "call_durationSec", "pdd_ms")
+WINDOW_KEYS = tuple((window, tuple(prefix + f for f in WINDOW_FIELDS)) for prefix, window in WINDOWS)
 RESOURCE_KNOWN = frozenset(
     ["id", "trunk_id", "alias"] + [p + f for p, _ in WINDOWS for f in WINDOW_FIELDS]
 )
@@ -151,15 +155,15 @@ def parse_resource(body: bytes) -> r.Resource:
             if not trunk:
                 sink.add(table, row, frozenset(), str(i))
                 continue
-            sink.add(table, row, RESOURCE_KNOWN, _row_key(row, i))
+            sink.add(table, row, RESOURCE_KNOWN, i)
             if row.get("alias"):
                 aliases.setdefault(trunk, label(row["alias"], ""))
-            for prefix, window in WINDOWS:
+            for window, keys in WINDOW_KEYS:
                 key = (trunk, direction, window)
                 if key in windows:
                     duplicates += 1
                     continue
-                v = [num(row.get(prefix + f)) for f in WINDOW_FIELDS]
+                v = [num(row.get(k)) for k in keys]
                 windows[key] = r.TrunkWindow(
                     trunk, direction, window, v[0], v[1], v[2], v[3],
                     v[4] / 1000 if v[4] is not None else None,
@@ -210,23 +214,19 @@ SUB_KNOWN = frozenset(
 
 
 def parse_sub_stats(body: bytes) -> r.Registrations:
-    sink = _UnmappedSink()
+    names: set[str] = set()
+    rows = iter_bean_columns(body, "XBSubStatsList", ("trunkId", "states", "protocol", "nat"), names)
+    raw_counts = Counter(rows)  # counted in C: a few distinct (trunk, state, protocol, nat) among many rows
     counts: dict[tuple[str, str, str], int] = {}
     nat: dict[str, int] = {}
-    total = 0
-    keys: dict[tuple, tuple[str, str, str]] = {}  # raw values -> labels: a handful of distinct values
-    for row in iter_beans(body, "XBSubStatsList"):
-        total += 1
-        if not row.keys() <= SUB_KNOWN:
-            sink.names_only("XBSubStats", row, SUB_KNOWN)
-        raw = (row.get("trunkId"), row.get("states"), row.get("protocol"))
-        key = keys.get(raw)
-        if key is None:
-            key = keys[raw] = (label(raw[0], "none"), label(raw[1], "unknown"), label(raw[2], "unknown"))
-        counts[key] = counts.get(key, 0) + 1
-        if (row.get("nat") or "").lower() == "yes":
-            nat[key[0]] = nat.get(key[0], 0) + 1
-    return r.Registrations(counts, nat, total, sink.result())
+    for (trunk, state, protocol, behind_nat), n in raw_counts.items():
+        key = (label(trunk, "none"), label(state, "unknown"), label(protocol, "unknown"))
+        counts[key] = counts.get(key, 0) + n
+        if (behind_nat or "").lower() == "yes":
+            nat[key[0]] = nat.get(key[0], 0) + n
+    sink = _UnmappedSink()
+    sink.names.update(("XBSubStats", f) for f in names - SUB_KNOWN)
+    return r.Registrations(counts, nat, sum(raw_counts.values()), sink.result())
 
 
 # --- stats/active_calls -----------------------------------------------------------------------------------
@@ -240,35 +240,41 @@ _UNANSWERED = re.compile(r"^[0\s:/.-]*$")  # "", "0", "0000-00-00 00:00:00": [as
 
 
 def parse_active_calls(body: bytes) -> r.ActiveCalls:
-    sink = _UnmappedSink()
-    pairs: dict[tuple[str, str], list[int]] = {}
+    names: set[str] = set()
+    rows = iter_bean_columns(body, "XBActiveCallsList", ("orig_tid", "term_tid", "ans_time", "duration"), names)
+    pairs: dict[tuple[str | None, str | None], list[int]] = {}
+    durations: Counter[str | None] = Counter()
+    total = 0
+    for orig, term, ans_time, duration in rows:
+        total += 1
+        entry = pairs.get((orig, term))
+        if entry is None:
+            entry = pairs[(orig, term)] = [0, 0]
+        entry[0] += 1
+        if ans_time is not None and not _UNANSWERED.match(ans_time):
+            entry[1] += 1
+        durations[duration] += 1
     buckets = [0] * (len(DURATION_BOUNDS) + 1)
     duration_sum = 0.0
-    total = 0
-    for row in iter_beans(body, "XBActiveCallsList"):
-        total += 1
-        if not row.keys() <= CALL_KNOWN:
-            sink.names_only("XBActiveCall", row, CALL_KNOWN)
-        key = (label(row.get("orig_tid"), "none"), label(row.get("term_tid"), "none"))
-        entry = pairs.get(key)
-        if entry is None:
-            entry = pairs[key] = [0, 0]
-        entry[0] += 1
-        if not _UNANSWERED.match(row.get("ans_time") or ""):
-            entry[1] += 1
-        duration = num(row.get("duration"))
+    for text, n in durations.items():  # distinct durations only: seconds repeat among thousands of calls
+        duration = num(text)
         if duration is not None and duration >= 0:
-            buckets[bisect_left(DURATION_BOUNDS, duration)] += 1
-            duration_sum += duration
+            buckets[bisect_left(DURATION_BOUNDS, duration)] += n
+            duration_sum += duration * n
         else:
-            buckets[-1] += 1
+            buckets[-1] += n
     cumulative, running = [], 0
     for bound, n in zip((*DURATION_BOUNDS, math.inf), buckets, strict=True):
         running += n
         cumulative.append((bound, running))
-    return r.ActiveCalls(
-        {k: (v[0], v[1]) for k, v in pairs.items()}, tuple(cumulative), duration_sum, total, sink.result()
-    )
+    labelled: dict[tuple[str, str], tuple[int, int]] = {}
+    for (orig, term), (calls, answered) in pairs.items():
+        key = (label(orig, "none"), label(term, "none"))
+        before = labelled.get(key, (0, 0))
+        labelled[key] = (before[0] + calls, before[1] + answered)
+    sink = _UnmappedSink()
+    sink.names.update(("XBActiveCall", f) for f in names - CALL_KNOWN)
+    return r.ActiveCalls(labelled, tuple(cumulative), duration_sum, total, sink.result())
 
 
 # --- stats/resource_detail [assumed] ----------------------------------------------------------------------
@@ -289,13 +295,13 @@ def parse_resource_detail(body: bytes) -> r.ResourceDetail:
             trunk = label(row.get("trunkId") or row.get("trunk_id"), "")
             values = _numeric(row, DETAIL_NUMERIC)
             if not trunk or not values:
-                sink.add(name, row, frozenset(), _row_key(row, i))
+                sink.add(name, row, frozenset(), i)
                 continue
             key = (trunk, label(row.get("fqdn"), ""))
             if key in rows:
                 duplicates += 1
                 continue
-            sink.add(name, row, DETAIL_KNOWN, _row_key(row, i))
+            sink.add(name, row, DETAIL_KNOWN, i)
             rows[key] = r.ResourceDetailRow(key[0], key[1], values)
     return r.ResourceDetail(tuple(rows.values()), len(tables), sink.result(), duplicates)
 
@@ -336,7 +342,7 @@ def parse_sip_stats(body: bytes) -> r.SipStats:
                 if mapped and v is not None:
                     consumed.add(f)
                     messages.setdefault(mapped, r.SipMessage(mapped[0], mapped[1], v))
-            sink.add(name, row, frozenset(consumed), _row_key(row, i))
+            sink.add(name, row, frozenset(consumed), i)
     return r.SipStats(tuple(messages.values()), len(tables), sink.result())
 
 

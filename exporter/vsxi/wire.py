@@ -27,6 +27,7 @@ Both paths yield the same rows for every variant the fixtures cover (tests/test_
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from io import BytesIO
@@ -115,6 +116,11 @@ def _text(el: etree._Element) -> str | None:
 
 
 def _json_text(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs once per field
+        return value.strip() or None
+    if kind is int:
+        return str(value)
     if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):
@@ -335,7 +341,90 @@ def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
             del parent[0]
 
 
+def iter_bean_columns(body: bytes, list_tag: str, columns: tuple[str, ...], names: set[str],
+                      stream: bool | None = None) -> Iterator[tuple[str | None, ...]]:
+    """Rows of a bean list projected on ``columns`` (text as ``iter_beans`` gives it, None when absent or
+    empty); every field name seen is added to ``names``.
+
+    For the big bean lists (registrations, calls) only a few fields count, so a regular XML tree is read by
+    column, each column one XPath in C (no Python object per field: ~90 us per column for 200 rows, against
+    ~2 ms for a walk of every field). "Regular": every child of the list is an item of the first item's tag,
+    each item holds each column once with one text node, and every item has as many fields as the first.
+    Field names then come from the first and last items (a firmware change renames fields in every row).
+    Anything else takes the general row path, which reads every field of every row."""
+    if _sniff(body) == "xml" and not stream and (stream is not None or len(body) <= FAST_PATH_MAX_BYTES):
+        root = _tree(body)
+        _check_bean_root(_local(root.tag), list_tag)
+        # A DTD could declare entities, whose unexpanded references split a field's text in two nodes.
+        result = _tree_columns(root, columns, names) if b"<!DOCTYPE" not in body else None
+        if result is not None:
+            yield from result
+            return
+        rows = _tree_beans(root, list_tag)
+    elif _sniff(body) == "json":
+        # Only the wanted fields are converted; the names of all are kept.
+        for item in _json_bean_items(_load_json(body), list_tag):
+            names.update(item)
+            yield tuple([_json_text(item.get(c)) for c in columns])
+        return
+    else:
+        rows = iter_beans(body, list_tag, stream)
+    for row in rows:
+        names.update(row)
+        yield tuple([row.get(c) for c in columns])
+
+
+_XPATHS: dict[str, etree.XPath] = {}
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _xpath(expr: str) -> etree.XPath:
+    path = _XPATHS.get(expr)
+    if path is None:
+        if len(_XPATHS) > 256:  # item tags come from the device: bound the cache
+            _XPATHS.clear()
+        path = _XPATHS[expr] = etree.XPath(expr, smart_strings=False)
+    return path
+
+
+def _tree_columns(root: etree._Element, columns: tuple[str, ...], names: set[str]) -> list | None:
+    first = next(root.iterchildren(etree.Element), None)
+    if first is None:
+        return []
+    item = first.tag
+    if not isinstance(item, str) or item[0] == "{" or not _XML_NAME.match(item) \
+            or not all(_XML_NAME.match(c) for c in columns):
+        return None  # namespaced or odd names: not worth an XPath
+    n = int(_xpath(f"count({item})")(root))
+    if n != int(_xpath("count(*)")(root)):
+        return None
+    first_names = [f.tag for f in first.iterchildren(etree.Element)]
+    last = root[len(root) - 1]
+    last_names = [f.tag for f in last.iterchildren(etree.Element)]
+    if len(last_names) != len(first_names) or int(_xpath(f"count({item}/*)")(root)) != n * len(first_names) \
+            or any(not isinstance(t, str) or t[0] == "{" for t in first_names + last_names):
+        return None
+    values = []
+    for column in columns:
+        texts = _xpath(f"{item}/{column}/text()")(root)
+        if len(texts) == n:
+            values.append([t.strip() or None for t in texts])
+            continue
+        elements = _xpath(f"{item}/{column}")(root)
+        if len(elements) != n or len(texts) > n:
+            return None  # a column missing from some rows, repeated, or holding several text nodes
+        values.append([(e.text.strip() or None) if e.text else None for e in elements])
+    names.update(first_names)
+    names.update(last_names)
+    return list(zip(*values, strict=True)) if values else [()] * n
+
+
 def _json_beans(doc: dict, list_tag: str) -> Iterator[Row]:
+    for item in _json_bean_items(doc, list_tag):
+        yield {k: _json_text(v) for k, v in item.items()}
+
+
+def _json_bean_items(doc: dict, list_tag: str) -> Iterator[dict]:
     if list_tag not in doc:
         hint = " (empty database)" if "mysqldump" in doc else ""
         raise degenerate(f"unexpected JSON object with keys {sorted(doc)[:5]}{hint}, expected {list_tag}")
@@ -347,4 +436,4 @@ def _json_beans(doc: dict, list_tag: str) -> Iterator[Row]:
     for items in inner.values():
         for item in as_list(items):
             if isinstance(item, dict):
-                yield {k: _json_text(v) for k, v in item.items()}
+                yield item
