@@ -20,6 +20,8 @@ from exporter.web.app import create_app
 logger = logging.getLogger("exporter")
 DEFAULT_LISTEN = ":10188"
 
+SWITCH_INTERVAL = 0.001
+
 
 def parse_listen_address(text: str) -> tuple[str | None, int]:
     """``:10188`` (all interfaces), ``127.0.0.1:10188``, ``[::1]:10188``."""
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi and {len(config.xivo)} XiVO target(s)")
         return 0
+    # Parse threads hold the GIL in slices of the switch interval (5 ms by default), and the event loop waits
+    # a slice each time it needs the GIL back: at 1 ms a scrape waits less behind a busy fleet's parsing.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         return asyncio.run(serve(args))
     except ConfigError as exc:

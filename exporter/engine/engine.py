@@ -8,6 +8,7 @@ bytes, one header per metric over all targets.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -52,7 +53,8 @@ class Engine:
         self.pollers: dict[str, BasePoller] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.running = False
-        self._probe_cache: dict[str, tuple] = {}
+        self.versions: dict[str, int] = {}  # target -> sequence number of its last published state
+        self._published = itertools.count()
         self._count_targets()
 
     def _count_targets(self) -> None:
@@ -61,6 +63,7 @@ class Engine:
 
     def _publish(self, state: TargetState) -> None:
         self.states[state.name] = state
+        self.versions[state.name] = next(self._published)
 
     def _add(self, target) -> None:
         kind = VsxiPoller if target.family == "vsxi" else XivoPoller
@@ -78,7 +81,7 @@ class Engine:
         poller = self.pollers.pop(name)
         poller.publish = lambda state: None  # whatever it was doing, it no longer shows
         self.states.pop(name, None)
-        self._probe_cache.pop(name, None)
+        self.versions.pop(name, None)
         await poller.close()  # revokes a XiVO token
 
     def _build_pollers(self) -> None:
@@ -91,7 +94,6 @@ class Engine:
         """Start one background polling task per target."""
         self._build_pollers()
         self.running = True
-        self.tasks["<warm>"] = asyncio.create_task(self.workers.warm(), name="warm-parse-workers")
         for name, poller in self.pollers.items():
             self.tasks[name] = asyncio.create_task(poller.run(), name=f"poll-{name}")
 
@@ -137,20 +139,13 @@ class Engine:
         names = [t.name for t in self.config.targets]
         return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
-    def probe_exposition(self, name: str, openmetrics: bool) -> bytes:
-        """One target's exposition: cached bytes, rebuilt (a join, no encoding) only after one of its polls
-        completed or one of its tables went stale."""
+    def probe_exposition(self, name: str, openmetrics: bool) -> tuple[bytes, tuple]:
+        """One target's exposition, joined from its cached bytes (no encoding: bounded by one target), and a
+        key that changes when the exposition may (a poll completed, or a table went stale)."""
         state = self.states[name]
-        now = self.clock()
-        cached = self._probe_cache.get(name)
-        if cached is None or cached[0] is not state or now > cached[1]:
-            chunks, valid_until = target_chunks(state, now)
-            cached = self._probe_cache[name] = (state, valid_until, chunks, {})
-        encoded = cached[3]
-        body = encoded.get(openmetrics)
-        if body is None:
-            body = encoded[openmetrics] = b"".join(join(cached[2], openmetrics)) + (EOF if openmetrics else b"")
-        return body
+        chunks, valid_until = target_chunks(state, self.clock())
+        body = b"".join(join(chunks, openmetrics)) + (EOF if openmetrics else b"")
+        return body, (self.versions.get(name), valid_until, openmetrics)
 
     def fleet_exposition(self, states: dict[str, TargetState], openmetrics: bool) -> list[bytes]:
         """Every target of ``states`` (a copy taken on the event loop), as bytes to send in order (device

@@ -2,8 +2,8 @@
 
 json.loads and lxml hold the GIL while they work: on a 33 MB sub_stats answer that stalled the event loop
 for ~0.8 s in a thread (bench/benchmark.py), delaying scrapes. A worker process removes the stall; only the
-small aggregated families come back. Small answers stay in a thread, where a process hop would cost more
-than the parse.
+rendered exposition bytes come back. Small answers stay in a thread: a process hop costs ~600 us of CPU per
+answer against ~85 us for a thread hop (bench/fleet.py prints both), more than parsing a small answer.
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ class ParseWorkers:
             future.result()
 
     async def warm(self) -> None:
-        if self.processes:
+        if self.processes and self._pool is None:
             await asyncio.get_running_loop().run_in_executor(self.threads, self._warm)
 
     async def run(self, fn: Callable[..., Any], *args: Any, size: int) -> Any:
         loop = asyncio.get_running_loop()
         if size < self.large_body_bytes or self.processes == 0:
             return await loop.run_in_executor(self.threads, fn, *args)
+        if self._pool is None:
+            # Started on the first large answer, not at start-up: a fleet of normal SBCs never needs them
+            # (each costs ~30 MB of RSS), and spawning happens in a thread, not on the loop.
+            await self.warm()
         try:
             return await loop.run_in_executor(self._process_pool(), fn, *args)
         except BrokenProcessPool:
