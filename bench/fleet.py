@@ -277,7 +277,7 @@ async def _scrape(base: str, gzip: bool) -> tuple[float, bytes, int]:
         t0 = time.perf_counter()
         async with s.get(base + "/metrics", headers=headers) as r:
             body = await r.read()
-            wire = int(r.headers.get("Content-Length") or len(body))
+            wire = int(r.headers.get("Content-Length") or 0)
         return time.perf_counter() - t0, body, wire
 
 

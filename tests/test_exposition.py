@@ -103,3 +103,38 @@ def test_negotiation_follows_prometheus_client():
     assert negotiate("text/plain;version=0.0.4")[0] is False
     om, content_type = negotiate("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
     assert om and content_type.startswith("application/openmetrics-text")
+
+
+@pytest.mark.parametrize("family", ["vsxi", "xivo"])
+def test_status_renderer_equals_builder(family):
+    """The poller's status renderer (label prefixes rendered once) writes what Builder writes."""
+    from exporter.engine.state import CollectorState
+    from exporter.engine.status import StatusRenderer
+    from exporter.vsxi import metrics as vm
+    from exporter.xivo import metrics as xm
+
+    m = vm if family == "vsxi" else xm
+    renderer = StatusRenderer(family, "sbc-1", ("realtime", "sub_stats"), json_configured=True,
+                              ha_group="atl-pair")
+    ok = CollectorState("realtime", True, last_success=1_800_000_123.25, duration=0.0123, response_bytes=17283,
+                        unmapped_fields=2, duplicate_rows=0)
+    failed = CollectorState("sub_stats", False, reason="timeout")
+    b = Builder()
+    b.add(m.UP, ("sbc-1",), 1.0)
+    if family == "vsxi":
+        b.add(vm.TARGET_INFO, ("sbc-1", "atl-pair"), 1.0)
+        b.add(vm.STANDBY, ("sbc-1",), 0.0)
+    for c, fallback in ((ok, True), (failed, False)):
+        labels = ("sbc-1", c.collector)
+        b.add(m.COLLECTOR_SUCCESS, labels, 1.0 if c.success else 0.0)
+        b.add(m.COLLECTOR_LAST_SUCCESS, labels, c.last_success)
+        b.add(m.COLLECTOR_DURATION, labels, c.duration)
+        b.add(m.COLLECTOR_BYTES, labels, c.response_bytes)
+        if family == "vsxi":
+            b.add(vm.COLLECTOR_UNMAPPED, labels, c.unmapped_fields)
+            b.add(vm.COLLECTOR_DUPLICATES, labels, c.duplicate_rows)
+            b.add(vm.COLLECTOR_FALLBACK, labels, 1.0 if fallback else 0.0)
+    chunks = [renderer.target(True, False), renderer.collector(ok, True), renderer.collector(failed, False)]
+    for openmetrics in (False, True):
+        assert b"".join(join(chunks, openmetrics)) + (b"# EOF\n" if openmetrics else b"") \
+            == reference([b], openmetrics)

@@ -22,7 +22,8 @@ from dataclasses import replace
 from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
-from exporter.engine.status import collector_status, target_status
+from exporter.engine.status import StatusRenderer
+from exporter.families import Chunk
 from exporter.engine.workers import ParseWorkers
 from exporter.httpclient import FetchError
 from exporter.logs import log
@@ -65,6 +66,8 @@ class BasePoller:
         self.metrics = metrics
         self.workers = workers
         self.clock = clock
+        self.status = StatusRenderer(self.family, target.name, target.collectors,
+                                     getattr(target, "format", None) == "json", getattr(target, "ha_group", None))
         self.state = TargetState(target.name, target.interval, {}, family=self.family,
                                  status=self._target_status(False, False))
         self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
@@ -129,8 +132,8 @@ class BasePoller:
                              status=self._target_status(up, standby))
         self.publish(self.state)
 
-    def _target_status(self, up: bool, standby: bool):
-        return target_status(self.family, self.target.name, up, standby, getattr(self.target, "ha_group", None))
+    def _target_status(self, up: bool, standby: bool) -> Chunk:
+        return self.status.target(up, standby)
 
     async def retrying(self, op: Callable[[], Awaitable[object]], deadline: float, collector: str) -> object:
         """``op()`` with retries for transient errors, as long as the round's deadline allows."""
@@ -214,9 +217,7 @@ class BasePoller:
         self._set(failed)
 
     def _with_status(self, c: CollectorState) -> CollectorState:
-        json_configured = getattr(self.target, "format", None) == "json"
-        fallback = json_configured and c.collector in self.state.json_fallback
-        return replace(c, status=collector_status(self.family, self.target.name, c, json_configured, fallback))
+        return replace(c, status=self.status.collector(c, c.collector in self.state.json_fallback))
 
     def _set(self, state: CollectorState) -> None:
         state = self._with_status(state)
