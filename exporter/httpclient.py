@@ -36,6 +36,8 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> b
     if resp.content_length is not None and resp.content_length > limit:
         raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
                          f"max_response_bytes ({limit})")
+    if resp.content_length is not None and "Content-Encoding" not in resp.headers:
+        return await resp.read()  # the length is known and within the limit: one read, no chunk loop
     chunks, size = [], 0
     async for chunk in resp.content.iter_chunked(1 << 16):
         size += len(chunk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 
 import aiohttp
+from yarl import URL
 
 from exporter.config import VsxiTarget
 from exporter.httpclient import TRANSPORT_ERRORS, FetchError, read_limited, ssl_context, transport_error
@@ -27,6 +28,15 @@ class VsxiClient:
     def __init__(self, target: VsxiTarget):
         self.target = target
         self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(total=target.timeout)
+        self._urls: dict[tuple[str, str], URL] = {}  # parsed once: yarl's parsing is a fair share of a GET
+
+    def _url(self, table: str, fmt: str) -> URL:
+        url = self._urls.get((table, fmt))
+        if url is None:
+            url = URL(self.target.url + STATS_PATH + table)
+            url = self._urls[(table, fmt)] = url.with_query(format="json") if fmt == "json" else url
+        return url
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -41,11 +51,8 @@ class VsxiClient:
             await self._session.close()
 
     async def fetch(self, table: str, fmt: str) -> bytes:
-        url = self.target.url + STATS_PATH + table
-        params = {"format": "json"} if fmt == "json" else None
-        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
         try:
-            async with self._ensure_session().get(url, params=params, timeout=timeout,
+            async with self._ensure_session().get(self._url(table, fmt), timeout=self._timeout,
                                                   allow_redirects=False) as resp:
                 if resp.status != 200:
                     head = await resp.content.read(512)
