@@ -247,3 +247,60 @@ def test_large_answers_take_the_streaming_path(monkeypatch):
     monkeypatch.setattr(wire, "_tree", lambda body: pytest.fail("a large answer must not build a tree"))
     monkeypatch.setattr(wire, "FAST_PATH_MAX_BYTES", len(body) - 1)
     assert sum(1 for _ in iter_beans(body, "L")) == 10
+
+
+# --- JSON bean lists: json.loads under FAST_PATH_MAX_BYTES, streamed (ijson) above -----------------------------
+
+JSON_BEAN_CASES = [(t, f"{t}.{layout}.json") for t in BEAN_LISTS for layout in ("old", "new")] + [
+    ("media_server", "quirks/media_server_single.json"), ("active_calls", "quirks/active_calls_single.json"),
+    ("sub_stats", "quirks/sub_stats_empty.json")] + [
+    (t, f"degenerate/{name}") for t in BEAN_LISTS for name in
+    ("empty_object.json", "empty_database.json", "json_array.json")]
+ODD_JSON = [b'{"L": ""}', b'{"L": null}', b'{"L": {}}', b'{"L": []}', b'{"L": 5}', b'{"L": {"I": 3}}',
+            b'{"x": {"L": 1}, "L": {"I": {"a": 1, "b": "x"}}}', b'{"L": {"I": [{"a": 1.5}, 2, {"b": true}]}}',
+            b'{"L": {"I": [{"a": 1}', b'{"L": {"I": [{"a": NaN}]}}', b'[1, 2]', b'{}', b'{"mysqldump": {}}']
+
+
+def _read_json(body: bytes, list_tag: str, stream: bool):
+    try:
+        return list(iter_beans(body, list_tag, stream=stream))
+    except PayloadError as exc:
+        return exc.reason, str(exc).split(":")[0]
+
+
+@pytest.mark.parametrize("table,path", JSON_BEAN_CASES)
+def test_json_streamed_and_loaded_alike(table, path):
+    body = fixture(path)
+    assert _read_json(body, BEAN_LISTS[table], True) == _read_json(body, BEAN_LISTS[table], False)
+    full = body[: len(body) // 2]
+    if len(full) > 2:  # truncated: malformed either way
+        assert _read_json(full, BEAN_LISTS[table], True)[0] == "invalid_payload"
+
+
+@pytest.mark.parametrize("body", ODD_JSON)
+def test_json_streamed_and_loaded_alike_on_odd_documents(body):
+    loaded, streamed = _read_json(body, "L", False), _read_json(body, "L", True)
+    if b"NaN" in body:  # Python's json accepts NaN, which then is no number; ijson refuses the document
+        from exporter.payload import num
+
+        assert streamed == ("invalid_payload", "malformed JSON")
+        assert loaded == [{"a": "nan"}] and num(loaded[0]["a"]) is None
+    else:
+        assert streamed == loaded
+
+
+def test_large_json_bean_list_is_streamed_in_bounded_memory():
+    import tracemalloc
+
+    from exporter.simulator.vsxi_model import Scale, VsxiModel
+    from exporter.simulator.vsxi_render import render
+
+    model = VsxiModel(Scale(trunks=50, registrations=30_000), clock=lambda: 1_800_000_000.0)
+    body = render(model.answer("sub_stats"), "json")
+    assert len(body) > 2 * (1 << 20)  # over FAST_PATH_MAX_BYTES: the streaming path
+    tracemalloc.start()
+    rec = parse.parse_sub_stats(body)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert rec.total == 30_000 * 0 + sum(rec.counts.values()) and rec.total > 25_000
+    assert peak < len(body) / 4, f"{peak / 1e6:.1f} MB for a {len(body) / 1e6:.1f} MB answer"

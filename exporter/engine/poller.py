@@ -23,8 +23,8 @@ from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.status import StatusRenderer
-from exporter.families import Chunk
 from exporter.engine.workers import ParseWorkers
+from exporter.families import Chunk
 from exporter.httpclient import FetchError
 from exporter.logs import log
 from exporter.payload import PayloadError
