@@ -208,6 +208,78 @@ def table_figures(port: int, devices: int, rounds: int) -> list[tuple[str, str, 
     return rows
 
 
+def _cpu_us(fn, n: int = 100) -> float:
+    fn()
+    t0 = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - t0) / n * 1e6
+
+
+def stage_figures(trunks: int) -> None:
+    """Where a poll's CPU goes beyond the floor, stage by stage, in this process (no I/O)."""
+    from devices import render_answers
+    from lxml import etree
+
+    from exporter.families import Builder
+    from exporter.vsxi.metrics import BUILDERS
+    from exporter.vsxi.parse import PARSERS
+
+    answers = render_answers(trunks)
+    print("\n== per table, stage by stage (us of CPU, no I/O; new layout) ==")
+    print(f"{'table':16s} {'fmt':4s} {'bare parse':>10s} {'records':>8s} {'build':>6s} {'render':>7s}  "
+          f"{'all / bare':>10s}")
+    totals = [0.0] * 5
+    for fmt in ("xml", "json"):
+        for table in TABLES:
+            body = answers[(fmt, "new", table)]
+            bare = _cpu_us(lambda body=body, fmt=fmt: json.loads(body) if fmt == "json" else etree.fromstring(body))
+            records = _cpu_us(lambda body=body, table=table: PARSERS[table](body))
+            rec = PARSERS[table](body)
+
+            def build(rec=rec, table=table):
+                b = Builder()
+                BUILDERS[table](b, "sbc-0001", rec)
+                return b
+
+            built = _cpu_us(build)
+            b = build()
+            rendered = _cpu_us(b.chunk)
+            totals = [t + v for t, v in zip(totals, (bare, records, built, rendered, 0), strict=True)]
+            print(f"{table:16s} {fmt:4s} {bare:10.0f} {records:8.0f} {built:6.0f} {rendered:7.0f}  "
+                  f"{(records + built + rendered) / bare:10.2f}")
+    print(f"{'all tables, both':21s} {totals[0]:10.0f} {totals[1]:8.0f} {totals[2]:6.0f} {totals[3]:7.0f}  "
+          f"{sum(totals[1:4]) / totals[0]:10.2f}")
+
+
+def handoff_figures() -> None:
+    """CPU of handing one answer to a parse worker and back: a thread, and a process (what 'use both cores'
+    would cost per answer)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    body = b"x" * 30_000
+
+    async def measure(executor, n=1000):
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(executor, _echo, body) for _ in range(50)))
+        c0 = self_cpu()
+        for _ in range(n // 10):
+            await asyncio.gather(*(loop.run_in_executor(executor, _echo, body) for _ in range(10)))
+        return (self_cpu() - c0) / n * 1e6
+
+    with ThreadPoolExecutor(1) as threads:
+        thread = asyncio.run(measure(threads))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as processes:
+        process = asyncio.run(measure(processes))
+    print(f"\n== hand-off of a 30 kB answer to a parse worker and back (CPU, both sides) ==\n"
+          f"thread {thread:.0f} us, process {process:.0f} us")
+
+
+def _echo(body: bytes) -> tuple:
+    return ((0, body),), 0, 0, 1
+
+
 # --- the exporter under load --------------------------------------------------------------------------------
 
 
@@ -375,6 +447,8 @@ def main() -> int:
               f"{a.interval:g}s, XML/JSON x old/new layout; {os.cpu_count()} cores")
         floor = measure_floor(port, a.devices, 2)
         if not a.no_tables:
+            stage_figures(a.trunks)
+            handoff_figures()
             print(f"\n== per table: exporter poll path / floor (GET + bare parse), {a.table_devices} devices ==")
             print(f"{'table':16s} {'fmt':4s} {'bytes':>8s} {'floor us':>9s} {'poll us':>9s} {'ratio':>6s}  goal")
             for table, fmt, size, f, cost in table_figures(port, a.table_devices, 3):

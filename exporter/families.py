@@ -31,7 +31,8 @@ from prometheus_client.utils import floatToGoString
 Chunk = tuple[tuple[int, bytes], ...]
 PARTS = 3  # sections per spec: main, _gcount, _gsum
 GCOUNT, GSUM = 1, 2
-_ORDER = itertools.count()
+CATALOG_SIZE = 10_000
+_ORDER = itertools.count(1_000 * CATALOG_SIZE)  # specs made outside a catalog (tests)
 
 # Headers by section (text format 0.0.4) and by family (OpenMetrics), filled as specs are declared.
 TEXT_HEADERS: dict[int, bytes] = {}
@@ -78,9 +79,13 @@ class Spec:
     labels: tuple[str, ...]
     help: str
     collector: str  # the table or concern it comes from, for the reference
-    index: int = field(default_factory=lambda: next(_ORDER), compare=False, repr=False)
+    # Its place in the exposition. It names the metric's sections in chunks that cross process boundaries,
+    # so it is fixed by the catalog's declaration order, never by the order modules happen to be imported.
+    index: int = field(default=-1, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.index < 0:
+            object.__setattr__(self, "index", next(_ORDER))  # a spec of no catalog (tests)
         section = self.index * PARTS
         text_help = self.help.replace("\\", r"\\").replace("\n", r"\n")
         om_help = text_help.replace('"', r"\"")
@@ -108,12 +113,19 @@ class Spec:
 
 
 class Catalog:
-    def __init__(self) -> None:
+    """The metrics of one family, in exposition order. ``order`` places the catalog among the others (VSXi
+    1, XiVO 2); catalogs without one (tests) come after them."""
+
+    _unnumbered = itertools.count(100)
+
+    def __init__(self, order: int | None = None) -> None:
         self.specs: dict[str, Spec] = {}
+        self.base = (order if order is not None else next(self._unnumbered)) * CATALOG_SIZE
 
     def _add(self, name: str, type_: str, labels: Sequence[str], help_: str, collector: str) -> Spec:
         assert name not in self.specs, name
-        spec = Spec(name, type_, tuple(labels), help_, collector)
+        assert len(self.specs) < CATALOG_SIZE, "catalog full"
+        spec = Spec(name, type_, tuple(labels), help_, collector, index=self.base + len(self.specs))
         self.specs[name] = spec
         return spec
 

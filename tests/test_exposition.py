@@ -138,3 +138,23 @@ def test_status_renderer_equals_builder(family):
     for openmetrics in (False, True):
         assert b"".join(join(chunks, openmetrics)) + (b"# EOF\n" if openmetrics else b"") \
             == reference([b], openmetrics)
+
+
+def test_sections_do_not_depend_on_import_order():
+    """Chunks rendered in a worker process name their sections by number: a fresh interpreter that imports
+    the catalogs in the other order must number them the same."""
+    import subprocess
+    import sys
+
+    from exporter.vsxi import metrics as vm
+    from exporter.xivo import metrics as xm
+
+    here = {spec.name: spec.index for spec in (*vm.C.specs.values(), *xm.C.specs.values())}
+    code = ("import json; from exporter.xivo import metrics as xm; from exporter.engine import status; "
+            "from exporter.vsxi import metrics as vm; "
+            "print(json.dumps({s.name: s.index for s in (*vm.C.specs.values(), *xm.C.specs.values())}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    import json
+
+    assert json.loads(out) == here
+    assert max(s.index for s in vm.C.specs.values()) < min(s.index for s in xm.C.specs.values())

@@ -59,6 +59,8 @@ class SelfMetrics:
                                          "/metrics or /probe answer.", ["handler"],
                                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
                                          registry=self.registry)
+        for handler in ("metrics", "probe"):  # present from the start, not from the first request
+            self.encode_duration.labels(handler)
 
     def reference(self) -> list[tuple[str, str, tuple[str, ...], str]]:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""

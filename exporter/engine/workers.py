@@ -1,32 +1,49 @@
-"""Where answers are parsed: small ones in a thread, large ones in a worker process.
+"""Where answers are parsed: never on the event loop, and off the main process when it can be.
 
-json.loads and lxml hold the GIL while they work: on a 33 MB sub_stats answer that stalled the event loop
-for ~0.8 s in a thread (bench/benchmark.py), delaying scrapes. A worker process removes the stall; only the
-rendered exposition bytes come back. Small answers stay in a thread: a process hop costs ~600 us of CPU per
-answer against ~85 us for a thread hop (bench/fleet.py prints both), more than parsing a small answer.
+json.loads and lxml hold the GIL while they work: parsed in a thread, a 33 MB sub_stats answer stalled the
+event loop for ~0.8 s (bench/benchmark.py), and a 1,000-SBC fleet's small answers kept the loop waiting for
+the GIL (bench/fleet.py: /probe p99 ~28 ms, /metrics 1.3 s). So:
+
+* small answers (up to 1 MiB, a normal SBC's) go to ``PipeWorkers``: worker processes fed through a pipe,
+  ~100 us of the main process's CPU per answer, the parsing itself on another core;
+* large ones to a ``ProcessPoolExecutor``, started on the first large answer: its queue sends a 100 MB body
+  without blocking the loop, and its hand-off cost does not matter beside such a parse;
+* a thread when there are no worker processes (``processes=0``) or until they have started.
+
+Only the rendered exposition bytes and a few counts come back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from exporter.engine.pipeworkers import PipeWorkers
+
 LARGE_BODY_BYTES = 1 << 20
+DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
 class ParseWorkers:
-    def __init__(self, processes: int = 2, large_body_bytes: int = LARGE_BODY_BYTES):
+    def __init__(self, processes: int = DEFAULT_PROCESSES, large_body_bytes: int = LARGE_BODY_BYTES):
         # One thread: two GIL-bound parsers never run at once anyway, they only make the event loop wait
         # longer for the GIL (bench/fleet.py: /probe p99 26 ms with two, 17 ms with one, same CPU).
         self.threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
         self.processes = processes
         self.large_body_bytes = large_body_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self.small = PipeWorkers(processes)
+
+    async def start(self) -> None:
+        """Start the small-answer workers (in a thread); until then, answers are parsed in a thread."""
+        if self.processes:
+            await self.small.start()
 
     def _process_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -49,6 +66,8 @@ class ParseWorkers:
     async def run(self, fn: Callable[..., Any], *args: Any, size: int) -> Any:
         loop = asyncio.get_running_loop()
         if size < self.large_body_bytes or self.processes == 0:
+            if self.small.ready:
+                return await self.small.submit(fn, *args)
             return await loop.run_in_executor(self.threads, fn, *args)
         if self._pool is None:
             # Started on the first large answer, not at start-up: a fleet of normal SBCs never needs them
@@ -62,6 +81,7 @@ class ParseWorkers:
             raise
 
     def shutdown(self) -> None:
+        self.small.shutdown()
         self.threads.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -13,7 +13,7 @@ from exporter.families import Builder, Catalog, Chunk
 from exporter.vsxi import records as r
 from exporter.vsxi.parse import PARSERS
 
-C = Catalog()
+C = Catalog(order=1)  # exposition order: VSXi first, then XiVO
 T = ("target",)
 TC = ("target", "collector")
 

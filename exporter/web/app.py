@@ -82,6 +82,8 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     compressor = zlib.compressobj(GZIP_LEVEL, wbits=31) if _wants_gzip(request) and total >= GZIP_MIN_BYTES \
         else None
     engine.metrics.scrapes.labels("metrics", "200").inc()
+    # Time to prepare the answer (the join, the exporter's own metrics); sending it is the client's pace.
+    engine.metrics.encode_duration.labels("metrics").observe(time.perf_counter() - started)
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if compressor is not None:
         response.headers["Content-Encoding"] = "gzip"
@@ -93,7 +95,6 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     if compressor is not None:
         await response.write(compressor.flush())
     await response.write_eof()
-    engine.metrics.encode_duration.labels("metrics").observe(time.perf_counter() - started)
     return response
 
 

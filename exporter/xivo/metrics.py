@@ -10,7 +10,7 @@ from collections.abc import Callable
 from exporter.families import Builder, Catalog, Chunk
 from exporter.xivo import parse as p
 
-C = Catalog()
+C = Catalog(order=2)  # exposition order: VSXi first, then XiVO
 T = ("target",)
 TC = ("target", "collector")
 
