@@ -185,6 +185,7 @@ async def _exporter_table(port: int, devices: list[int], table: str, fmt: str, r
                                password="bench", format=fmt, interval=60.0, timeout=10.0,
                                collectors=(table,)) for i in devices)
     engine = Engine(Config(path="bench", vsxi=targets))
+    await engine.workers.start()  # as Engine.start() does: parse worker processes
     await engine.poll_once()
     c0 = self_cpu()
     for _ in range(rounds):
