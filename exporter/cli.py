@@ -92,16 +92,7 @@ async def serve(args: argparse.Namespace) -> int:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     shown = f"http://{host or 'localhost'}:{bound}"
-    logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
-             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo,
-             shard=args.shard or "-")
-    if args.demo:
-        print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
-              f"metrics at {shown}/metrics", flush=True)
-        for name, url in controls.items():
-            polled = "" if config.target(name) else " (not polled by this shard)"
-            fault = '{"status": 503}' if name.startswith("sbc") else '{"auth_down": true}'
-            print(f"  {name}: inject faults with curl -X PATCH {url} -d '{fault}'{polled}", flush=True)
+    # Handlers first: a signal sent as soon as the process says it listens must find them.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,6 +106,19 @@ async def serve(args: argparse.Namespace) -> int:
             asyncio.ensure_future(apply())
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    else:  # --demo has no file to reload; a HUP must not end it
+        loop.add_signal_handler(signal.SIGHUP, lambda: logs.log(
+            logger, logging.WARNING, "SIGHUP ignored: reloading needs --config.file (not available with --demo)"))
+    logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
+             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo,
+             shard=args.shard or "-")
+    if args.demo:
+        print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
+              f"metrics at {shown}/metrics", flush=True)
+        for name, url in controls.items():
+            polled = "" if config.target(name) else " (not polled by this shard)"
+            fault = '{"status": 503}' if name.startswith("sbc") else '{"auth_down": true}'
+            print(f"  {name}: inject faults with curl -X PATCH {url} -d '{fault}'{polled}", flush=True)
     await stop.wait()
     logs.log(logger, logging.INFO, "shutting down")
     await runner.cleanup()

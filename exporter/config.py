@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 DEFAULT_MAX_CONCURRENT_TARGETS = 16
+MIN_INTERVAL = 1.0  # a poll per millisecond is a typo, and an attack on the device
+MIN_TIMEOUT = 0.1
 DEFAULT_MAX_SERIES = 200_000  # per target; a 20-trunk SBC has ~1,500 (README: series per SBC)
 
 
@@ -128,6 +131,10 @@ def parse_duration(text: str) -> float | None:
     return seconds if seconds > 0 else None
 
 
+def _show_duration(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
@@ -162,8 +169,11 @@ class _Checker:
         if key not in node:
             return default
         value = node[key]
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str):
             self.error(f"{path}.{key}", f"expected a non-empty string, got {_type_name(value)}")
+            return default
+        if not value.strip():
+            self.error(f"{path}.{key}", "must not be empty")
             return default
         return value
 
@@ -181,13 +191,19 @@ class _Checker:
             return default
         return value
 
-    def duration(self, node: dict, key: str, path: str, default: float) -> float:
+    def duration(self, node: dict, key: str, path: str, default: float, minimum: float = 0.0) -> float:
         if key not in node:
             return default
         value = node[key]
+        if isinstance(value, str) and DURATION_RE.match(value) and value and parse_duration(value) is None:
+            self.error(f"{path}.{key}", f"must be longer than zero, got {value!r}")
+            return default
         seconds = parse_duration(value) if isinstance(value, str) else None
         if seconds is None:
             self.error(f"{path}.{key}", f"expected a duration like 15s, 2m or 500ms, got {value!r}")
+            return default
+        if seconds < minimum:
+            self.error(f"{path}.{key}", f"must be at least {_show_duration(minimum)}, got {value!r}")
             return default
         return seconds
 
@@ -244,10 +260,13 @@ def _read_password(c: _Checker, node: dict, path: str, base_dir: str) -> str | N
         return None
     file = os.path.join(base_dir, c.expand_env(raw, f"{path}.password_file"))
     try:
-        with open(file, encoding="utf-8") as fh:
-            secret = fh.read().rstrip("\r\n")
+        with open(file, "rb") as fh:
+            secret = fh.read().decode("utf-8").rstrip("\r\n")
     except OSError as exc:
         c.error(f"{path}.password_file", f"cannot read {file}: {exc.strerror}")
+        return None
+    except UnicodeDecodeError as exc:
+        c.error(f"{path}.password_file", f"{file}: {_not_utf8(exc)}")
         return None
     if not secret:
         c.error(f"{path}.password_file", f"{file} is empty")
@@ -264,6 +283,16 @@ def _check_tls(c: _Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
         ca_file = os.path.join(base_dir, ca_file)
         if not os.path.isfile(ca_file):
             c.error(f"{path}.ca_file", f"file not found: {ca_file}")
+        else:
+            # Loaded now, as the pollers will: a DER file or a broken certificate is a config error, not a
+            # crash of every poll round later.
+            try:
+                ssl.create_default_context(cafile=ca_file)
+            except (ssl.SSLError, ValueError) as exc:
+                c.error(f"{path}.ca_file", f"cannot load CA certificates from {ca_file}: "
+                        f"{getattr(exc, 'reason', None) or exc} (expected PEM)")
+            except OSError as exc:
+                c.error(f"{path}.ca_file", f"cannot read {ca_file}: {exc.strerror}")
     return TLSConfig(ca_file, c.boolean(node, "insecure_skip_verify", path, False))
 
 
@@ -318,8 +347,8 @@ def _check_name(c: _Checker, node: dict, key: str, path: str) -> str | None:
 def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
     """The keys VSXi and XiVO targets share."""
     name = _check_name(c, node, "name", path)
-    interval = c.duration(node, "interval", path, defaults["interval"])
-    timeout = c.duration(node, "timeout", path, defaults["timeout"])
+    interval = c.duration(node, "interval", path, defaults["interval"], MIN_INTERVAL)
+    timeout = c.duration(node, "timeout", path, defaults["timeout"], MIN_TIMEOUT)
     if timeout > interval:
         c.error(f"{path}.timeout", f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
     return dict(
@@ -382,19 +411,39 @@ def _check_list(c: _Checker, root: dict, key: str, item: Callable[[Any, str], An
     return [item(node, f"{key}[{i}]") for i, node in enumerate(value)]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML's last-one-wins hides typos)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str) -> Config:
     """Read and validate ``path``; raise ConfigError listing every problem."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")  # decoded whole: an error's offset is the file's
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: {_not_utf8(exc)}"]) from None
     return parse_config(text, path)
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:
     try:
-        root = yaml.safe_load(text)
+        root = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -415,8 +464,8 @@ def parse_config(text: str, path: str = "<config>") -> Config:
 
     d = c.mapping(root.get("defaults") or {}, "defaults", DEFAULT_KEYS)
     defaults = {
-        "interval": c.duration(d, "interval", "defaults", DEFAULT_INTERVAL),
-        "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT),
+        "interval": c.duration(d, "interval", "defaults", DEFAULT_INTERVAL, MIN_INTERVAL),
+        "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT, MIN_TIMEOUT),
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
         "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }

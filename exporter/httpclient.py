@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -45,6 +46,18 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> b
             raise FetchError("too_large", f"{what}: answer exceeds max_response_bytes ({limit})")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def shown_location(location: str | None) -> str:
+    """Where a redirect points, fit for a log line: no credentials, query or fragment (tokens live there)."""
+    if not location:
+        return "(no Location header)"
+    parts = urlsplit(location.strip())
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    shown = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
+    return shown[:200] or "(empty Location header)"
 
 
 def transport_error(exc: BaseException, what: str, timeout: float) -> FetchError:

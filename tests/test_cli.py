@@ -128,3 +128,56 @@ def test_standalone_pbx_simulator():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_sighup_does_not_end_the_demo():
+    import signal
+
+    proc = subprocess.Popen([*EXE, "--demo", "--web.listen-address", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"metrics at (\S+)", proc.stdout.readline()).group(1)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert proc.poll() is None, "the demo ended on SIGHUP"
+        assert urllib.request.urlopen(url, timeout=5).status == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert 'msg="SIGHUP ignored: reloading needs --config.file (not available with --demo)"' in err
+
+
+async def test_shutdown_is_quick_when_a_pbx_hangs(tmp_path, unused_tcp_port):
+    """A container runtime sends SIGTERM and kills ~10 s later: a hung PBX (its token revocation included)
+    must not hold the exporter that long."""
+    import asyncio
+    import signal
+
+    from helpers import make_xivo
+
+    sim, target, runners = await make_xivo("wazo")
+    config = tmp_path / "config.yml"
+    config.write_text(f"xivo:\n- name: pbx\n  url: {target.url}\n  api_gateway: true\n  username: exporter\n"
+                      f"  password: xivo-Pw7\n  backend: wazo_user\n  interval: 5s\n  timeout: 5s\n")
+    proc = await asyncio.create_subprocess_exec(*EXE, "--config.file", str(config), "--web.listen-address",
+                                                f"127.0.0.1:{unused_tcp_port}", stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(100):  # up, with a token
+            await asyncio.sleep(0.1)
+            if sim.tokens:
+                break
+        assert sim.tokens
+        sim.faults.latency = 6.0  # every request hangs from now on, the token revocation at shutdown included
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 10)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        for runner in runners:
+            await runner.cleanup()
+    assert proc.returncode == 0
+    assert elapsed < 2.0, f"shutdown took {elapsed:.1f}s"

@@ -1,5 +1,7 @@
 """Configuration: strict validation, every problem reported at once, exact messages."""
 
+import pathlib
+
 import pytest
 
 from exporter.config import VSXI_COLLECTORS, ConfigError, load_config, parse_duration
@@ -20,7 +22,7 @@ def problems(tmp_path, text):
 
 def test_full_example_loads(tmp_path, monkeypatch):
     (tmp_path / "atl.pass").write_text("s3cret\n")
-    (tmp_path / "ca.pem").write_text("not checked here")
+    (tmp_path / "ca.pem").write_bytes(TEST_CA.read_bytes())
     monkeypatch.setenv("SBC2_PASSWORD", "from-env")
     cfg = load_config(write(tmp_path, """
 global: {max_concurrent_targets: 4}
@@ -140,7 +142,7 @@ def test_example_config_is_valid(tmp_path, monkeypatch):
         local.write_text("x\n")
         text = text.replace(path, str(local))
     for path in re.findall(r"ca_file: (\S+?)[,}\s]", text):
-        (tmp_path / pathlib.Path(path).name).write_text("x")
+        (tmp_path / pathlib.Path(path).name).write_bytes(TEST_CA.read_bytes())
         text = text.replace(path, str(tmp_path / pathlib.Path(path).name))
     monkeypatch.setenv("SBC_LAB_PASSWORD", "x")
     cfg = load_config(write(tmp_path, text))
@@ -203,3 +205,61 @@ xivo:
         "CFG: xivo[0].backend: expected one of xivo_service, wazo_user, got 'ldap'",
         "CFG: xivo[0].name: duplicate target name 'shared' (also vsxi[0])",
     ]
+
+
+# --- files and values that used to pass, crash or mislead (issue 9) ------------------------------------------
+
+TEST_CA = pathlib.Path(__file__).parent / "fixtures" / "tls" / "ca.pem"
+TARGET = "vsxi:\n- {name: a, url: 'https://h', username: u, password: p%s}\n"
+
+
+def test_ca_file_is_loaded_at_check_time(tmp_path):
+    der = tmp_path / "ca.der"
+    der.write_bytes((TEST_CA.parent / "ca.der").read_bytes())
+    pem = tmp_path / "ca.pem"
+    pem.write_bytes(TEST_CA.read_bytes())
+    assert load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {pem}}}")).vsxi[0].tls.ca_file == str(pem)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {der}}}"))
+    (problem,) = err.value.problems
+    assert problem.endswith(f"config.yml: vsxi[0].tls.ca_file: cannot load CA certificates from {der}: "
+                            "NO_CERTIFICATE_OR_CRL_FOUND (expected PEM)")
+
+
+def test_files_that_are_not_utf8_are_config_errors(tmp_path):
+    path = tmp_path / "config.yml"
+    path.write_bytes(b"vsxi: []\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    assert err.value.problems == [f"{path}: not UTF-8 text (byte 0xe9 at offset 14); save it as UTF-8"]
+    secret = tmp_path / "sbc.pass"
+    secret.write_bytes(b"p\xe4ss\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, TARGET.replace("password: p%s", f"password_file: {secret}%s") % ""))
+    assert err.value.problems == [f"{path}: vsxi[0].password_file: {secret}: not UTF-8 text (byte 0xe4 at "
+                                  "offset 1); save it as UTF-8"]
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "defaults:\n  interval: 30s\n  interval: 1s\nvsxi: []\n"))
+    assert err.value.problems == [f"{tmp_path / 'config.yml'}: line 3, column 3: invalid YAML: duplicate key "
+                                  "'interval'"]
+
+
+@pytest.mark.parametrize("extra,problem", [
+    (", interval: 1ms", "vsxi[0].interval: must be at least 1s, got '1ms'"),
+    (", interval: 0s", "vsxi[0].interval: must be longer than zero, got '0s'"),
+    (", timeout: 50ms", "vsxi[0].timeout: must be at least 100ms, got '50ms'"),
+    (", interval: soon", "vsxi[0].interval: expected a duration like 15s, 2m or 500ms, got 'soon'"),
+    (", ha_group: ''", "vsxi[0].ha_group: must not be empty"),
+])
+def test_durations_and_strings_say_what_is_wrong(tmp_path, extra, problem):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, TARGET % extra))
+    assert err.value.problems == [f"{tmp_path / 'config.yml'}: {problem}"]
+
+
+def test_minimums_are_accepted(tmp_path):
+    target = load_config(write(tmp_path, TARGET % ", interval: 1s, timeout: 100ms")).vsxi[0]
+    assert (target.interval, target.timeout) == (1.0, 0.1)

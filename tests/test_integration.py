@@ -284,3 +284,25 @@ async def test_global_limit_bounds_devices_polled_at_once(aiohttp_server, run):
     await engine.poll_once()
     spans = sorted((s.requests[0]["time"], s.requests[0]["time"] + 0.1) for s, _ in pairs)
     assert all(b[0] >= a[1] - 0.02 for a, b in zip(spans, spans[1:], strict=False))  # one device at a time
+
+
+async def test_a_redirect_says_where_it_points_without_secrets(aiohttp_server, run):
+    from aiohttp import web
+
+    from exporter.config import VsxiTarget
+
+    async def moved(request):
+        raise web.HTTPFound("https://admin:hunter2@sbc-new.example:8888/SSConfig/webresources/stats/x?token=abc")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", moved)
+    server = await aiohttp_server(app)
+    target = VsxiTarget(name="sbc-moved", url=str(server.make_url("")).rstrip("/"), username="u", password="p",
+                        collectors=("realtime",), interval=5.0, timeout=2.0)
+    engine, client = await run(target)
+    await engine.poll_once()
+    state = engine.states["sbc-moved"].collectors["realtime"]
+    assert state.reason == "http_other"
+    assert state.error == ("realtime: HTTP 302 redirect to https://sbc-new.example:8888/SSConfig/webresources/stats/x;"
+                           " redirects are not followed (set url to where the device answers)")
+    assert "hunter2" not in state.error and "token" not in state.error

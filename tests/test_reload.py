@@ -62,6 +62,12 @@ async def test_reload_keeps_unchanged_targets_and_replaces_the_rest(aiohttp_serv
     assert set(engine.pollers) == {"sbc-a", "sbc-b", "sbc-c"}
     text = await (await client.get("/metrics")).text()
     assert sample(text, "vsxi_xivo_exporter_config_last_reload_successful") == 0
+    # A file that is not UTF-8: the same, not a traceback.
+    path.write_bytes(b"vsxi: []\n# \xff\n")
+    resp = await client.post("/-/reload")
+    assert (resp.status, await resp.text()) == (500, f"{path}: not UTF-8 text (byte 0xff at offset 11); save it "
+                                                     "as UTF-8\n")
+    assert set(engine.pollers) == {"sbc-a", "sbc-b", "sbc-c"}
     assert (await client.get("/-/reload")).status == 405
     await engine.stop()
     for r in runners:

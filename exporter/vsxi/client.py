@@ -13,7 +13,14 @@ import aiohttp
 from yarl import URL
 
 from exporter.config import VsxiTarget
-from exporter.httpclient import TRANSPORT_ERRORS, FetchError, read_limited, ssl_context, transport_error
+from exporter.httpclient import (
+    TRANSPORT_ERRORS,
+    FetchError,
+    read_limited,
+    shown_location,
+    ssl_context,
+    transport_error,
+)
 
 STATS_PATH = "/SSConfig/webresources/stats/"
 JAXB_MARKER = b"xml2json"
@@ -56,15 +63,18 @@ class VsxiClient:
                                                   allow_redirects=False) as resp:
                 if resp.status != 200:
                     head = await resp.content.read(512)
-                    raise _status_error(resp.status, table, head)
+                    raise _status_error(resp.status, table, head, resp.headers.get("Location"))
                 return await read_limited(resp, self.target.max_response_bytes, table)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, table, self.target.timeout) from None
 
 
-def _status_error(status: int, table: str, head: bytes) -> FetchError:
+def _status_error(status: int, table: str, head: bytes, location: str | None = None) -> FetchError:
     # The device's error texts are short ("fail - ...", "Fail - User Not Authorized: ..."): quote the start.
     text = head.decode("utf-8", "replace").strip().splitlines()[0][:120] if head.strip() else ""
+    if 300 <= status < 400:
+        return FetchError("http_other", f"{table}: HTTP {status} redirect to {shown_location(location)}; "
+                          "redirects are not followed (set url to where the device answers)")
     detail = f"{table}: HTTP {status}" + (f": {text}" if text else "")
     if status == 401:
         return FetchError("http_401", detail + " (check username and password; not retried)")

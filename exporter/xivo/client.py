@@ -8,7 +8,9 @@ shutdown. Response bodies are never logged: XiVO 16 user items carry SIP and CTI
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ SERVICES = {"auth": (9497, "0.1"), "confd": (9486, "1.1"), "agentd": (9493, "1.0
             "calld": (9500, "1.0")}
 TOKEN_EXPIRATION = 3600
 RENEW_AT = 0.8
+REVOKE_TIMEOUT = 1.0  # seconds, at shutdown or when a target is removed
 
 
 def service_urls(target: XivoTarget) -> dict[str, str]:
@@ -136,7 +139,10 @@ class XivoClient:
 
     async def close(self) -> None:
         if self._token:
-            await self._revoke(self._token)
+            # Revoking is a courtesy: a hung xivo-auth must not hold the shutdown past a container
+            # runtime's grace period (the token expires by itself).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._revoke(self._token), REVOKE_TIMEOUT)
             self._token = None
         if self._session is not None:
             await self._session.close()
