@@ -8,18 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 
 
 class FetchError(Exception):
-    """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help."""
+    """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help;
+    ``retry_after`` (seconds) is the device asking not to be polled again before then."""
 
-    def __init__(self, reason: str, message: str, retryable: bool = False):
+    def __init__(self, reason: str, message: str, retryable: bool = False, retry_after: float | None = None):
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after
         super().__init__(message)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """RFC 9110 Retry-After: delay-seconds or an HTTP-date; seconds from ``now``, or None when absent or
+    unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now) if when.tzinfo else None
 
 
 def ssl_context(target) -> ssl.SSLContext | bool:

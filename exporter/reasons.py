@@ -11,6 +11,8 @@ REASONS = {
     "http_401": "HTTP 401: VSXi `User Not Authorized` (wrong credentials), or a XiVO token refused even after "
                 "re-authenticating (missing ACL); never retried; stops the round",
     "http_402": "HTTP 402 `Load-Balance Slave mode`: HA standby node (stops the round; see vsxi_standby)",
+    "http_429": "HTTP 429 Too Many Requests: with Retry-After, no request is sent to the device before then "
+                "(at most 10 minutes; see vsxi_xivo_exporter_backoff_until_timestamp_seconds)",
     "http_4xx": "another 4xx status",
     "http_5xx": "a 5xx status (retried)",
     "http_other": "a redirect or other non-200 status",

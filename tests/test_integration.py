@@ -306,3 +306,59 @@ async def test_a_redirect_says_where_it_points_without_secrets(aiohttp_server, r
     assert state.error == ("realtime: HTTP 302 redirect to https://sbc-new.example:8888/SSConfig/webresources/stats/x;"
                            " redirects are not followed (set url to where the device answers)")
     assert "hunter2" not in state.error and "token" not in state.error
+
+
+@pytest.mark.parametrize("retry_after,pause", [("3", 3.0), ("3600", 600.0), (None, None)])
+async def test_retry_after_is_honoured_bounded_and_shown(aiohttp_server, run, retry_after, pause):
+    from aiohttp import web
+
+    from exporter.config import VsxiTarget
+
+    requests = []
+
+    async def busy(request):
+        requests.append(request.path)
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return web.Response(status=429, text="slow down", headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", busy)
+    server = await aiohttp_server(app)
+    clock = FakeClock()
+    target = VsxiTarget(name="sbc-busy", url=str(server.make_url("")).rstrip("/"), username="u", password="p",
+                        collectors=("realtime", "resource"), interval=5.0, timeout=2.0)
+    engine, client = await run(target, clock=clock)
+    await engine.poll_once()
+    state = engine.states["sbc-busy"]
+    assert [c.reason for c in state.collectors.values()] == ["http_429", "http_429"]
+    assert "HTTP 429: slow down (too many requests)" in state.collectors["realtime"].error
+    text = await scrape(client)
+    if pause is None:  # no Retry-After: an ordinary failure, polled again next round
+        assert len(requests) == 2  # resource was still asked
+        await engine.poll_once()
+        assert len(requests) == 4
+        return
+    assert len(requests) == 1  # the rest of the round was not sent
+    assert sample(text, "vsxi_xivo_exporter_backoff_until_timestamp_seconds", family="vsxi",
+                  target="sbc-busy") == clock.now + pause
+    clock.now += pause - 1
+    await engine.poll_once()
+    assert len(requests) == 1  # still paused
+    clock.now += 1
+    await engine.poll_once()
+    assert len(requests) == 2  # polled again once the pause is over
+    text = await scrape(client)
+    assert sample(text, "vsxi_xivo_exporter_backoff_until_timestamp_seconds", family="vsxi",
+                  target="sbc-busy") == clock.now + pause  # asked again
+
+
+def test_retry_after_parsing():
+    from email.utils import formatdate
+
+    from exporter.httpclient import parse_retry_after
+
+    assert parse_retry_after("120", 1_800_000_000.0) == 120.0
+    assert parse_retry_after(formatdate(1_800_000_090.0, usegmt=True), 1_800_000_000.0) == 90.0
+    assert parse_retry_after(formatdate(1_700_000_000.0, usegmt=True), 1_800_000_000.0) == 0.0
+    assert parse_retry_after("soon", 1_800_000_000.0) is None
+    assert parse_retry_after(None, 1_800_000_000.0) is None

@@ -8,6 +8,7 @@ bytes, one header per metric over all targets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import math
@@ -80,6 +81,8 @@ class Engine:
             await asyncio.gather(task, return_exceptions=True)
         poller = self.pollers.pop(name)
         poller.publish = lambda state: None  # whatever it was doing, it no longer shows
+        with contextlib.suppress(KeyError):
+            self.metrics.backoff_until.remove(poller.family, name)
         self.states.pop(name, None)
         self.versions.pop(name, None)
         await poller.close()  # revokes a XiVO token

@@ -39,6 +39,7 @@ logger = logging.getLogger("exporter.poller")
 
 REQUEST_GAP = 0.05  # seconds between two requests to one device
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
+MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 
 
 def _size(raw: object) -> int:
@@ -68,6 +69,8 @@ class BasePoller:
         self.clock = clock
         self.status = StatusRenderer(self.family, target.name, target.collectors,
                                      getattr(target, "format", None) == "json", getattr(target, "ha_group", None))
+        self.backoff_until: float | None = None  # unix time: Retry-After
+        metrics.backoff_until.labels(self.family, target.name).set(0)
         self.state = TargetState(target.name, target.interval, {}, family=self.family,
                                  status=self._target_status(False, False))
         self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
@@ -105,6 +108,13 @@ class BasePoller:
             next_start += interval
 
     async def poll_round(self) -> None:
+        if self.backoff_until is not None:
+            if self.clock() < self.backoff_until:
+                log(logger, logging.DEBUG, "round skipped: the device asked for a pause (Retry-After)",
+                    target=self.target.name)
+                return
+            self.backoff_until = None
+            self.metrics.backoff_until.labels(self.family, self.target.name).set(0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.target.interval
         got_one = auth_failed = standby = False
@@ -123,6 +133,10 @@ class BasePoller:
                 continue
             auth_failed |= error.reason in self.auth_reasons
             standby |= error.reason == "http_402"
+            if getattr(error, "retry_after", None) is not None:
+                self._back_off(error)
+                stop = error
+                continue
             if error.reason in self.round_stoppers or (error.reason == "timeout" and not got_one):
                 stop = error
         if stop is not None and stop.reason in self.auth_reasons:
@@ -134,6 +148,15 @@ class BasePoller:
 
     def _target_status(self, up: bool, standby: bool) -> Chunk:
         return self.status.target(up, standby)
+
+    def _back_off(self, error: FetchError) -> None:
+        """The device asked for a pause: no request before then (bounded: a device cannot silence itself
+        for a day), the rest of this round included."""
+        pause = min(error.retry_after, MAX_BACKOFF)
+        self.backoff_until = self.clock() + pause
+        self.metrics.backoff_until.labels(self.family, self.target.name).set(self.backoff_until)
+        log(logger, logging.WARNING, "device asked for a pause; not polling it until then", target=self.target.name,
+            reason=error.reason, retry_after=f"{error.retry_after:g}s", pause=f"{pause:g}s")
 
     async def retrying(self, op: Callable[[], Awaitable[object]], deadline: float, collector: str) -> object:
         """``op()`` with retries for transient errors, as long as the round's deadline allows."""
@@ -147,7 +170,8 @@ class BasePoller:
             except FetchError as exc:
                 self.metrics.requests.labels(self.family, self.target.name, exc.reason).inc()
                 backoff = BACKOFF[retries] if retries < len(BACKOFF) else None
-                if not exc.retryable or backoff is None or loop.time() + backoff + self.target.timeout > deadline:
+                if not exc.retryable or exc.retry_after is not None or backoff is None \
+                        or loop.time() + backoff + self.target.timeout > deadline:
                     raise
                 retries += 1
                 log(logger, logging.DEBUG, "retrying", target=self.target.name, collector=collector,

@@ -53,6 +53,9 @@ class SelfMetrics:
                                        "reload (SIGHUP or POST /-/reload) succeeded.", registry=self.registry)
         self.reload_timestamp = Gauge(f"{PREFIX}_config_last_reload_success_timestamp_seconds", "Unix time of the "
                                       "last successful configuration load.", registry=self.registry)
+        self.backoff_until = Gauge(f"{PREFIX}_backoff_until_timestamp_seconds", "Unix time until which the "
+                                   "device asked not to be polled (Retry-After on a 429 or 503); 0 when polled "
+                                   "normally.", ["family", "target"], registry=self.registry)
         self.scrapes = Counter(f"{PREFIX}_http_requests_total", "Requests served by the exporter, by handler "
                                "and status code.", ["handler", "code"], registry=self.registry)
         self.encode_duration = Histogram(f"{PREFIX}_encode_duration_seconds", "Time to build and encode a "
@@ -66,7 +69,8 @@ class SelfMetrics:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
         out = []
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
-                       self.token_renewals, self.auth_failures, self.reload_successful, self.reload_timestamp,
+                       self.token_renewals, self.auth_failures, self.backoff_until, self.reload_successful,
+                       self.reload_timestamp,
                        self.scrapes, self.encode_duration):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001

@@ -8,6 +8,7 @@ URL; error messages carry the table and status, never the body of a 2xx or the p
 from __future__ import annotations
 
 import base64
+import time
 
 import aiohttp
 from yarl import URL
@@ -16,6 +17,7 @@ from exporter.config import VsxiTarget
 from exporter.httpclient import (
     TRANSPORT_ERRORS,
     FetchError,
+    parse_retry_after,
     read_limited,
     shown_location,
     ssl_context,
@@ -63,7 +65,10 @@ class VsxiClient:
                                                   allow_redirects=False) as resp:
                 if resp.status != 200:
                     head = await resp.content.read(512)
-                    raise _status_error(resp.status, table, head, resp.headers.get("Location"))
+                    error = _status_error(resp.status, table, head, resp.headers.get("Location"))
+                    if resp.status in (429, 503):
+                        error.retry_after = parse_retry_after(resp.headers.get("Retry-After"), time.time())
+                    raise error
                 return await read_limited(resp, self.target.max_response_bytes, table)
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, table, self.target.timeout) from None
@@ -84,6 +89,8 @@ def _status_error(status: int, table: str, head: bytes, location: str | None = N
         return FetchError("json_jaxb", detail)
     if status == 400:
         return FetchError("http_400", detail, retryable=True)
+    if status == 429:
+        return FetchError("http_429", detail + " (too many requests)")
     if status >= 500:
         return FetchError("http_5xx", detail, retryable=True)
     return FetchError("http_4xx" if status >= 400 else "http_other", detail)
