@@ -39,7 +39,8 @@ ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 100k registrations are ~44 MB of XML
+DEFAULT_MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024  # answer bytes held at once, all targets together
 DEFAULT_MAX_CONCURRENT_TARGETS = 16
 MIN_INTERVAL = 1.0  # a poll per millisecond is a typo, and an attack on the device
 MIN_TIMEOUT = 0.1
@@ -98,6 +99,7 @@ class XivoTarget(Target):
 class Config:
     path: str
     max_concurrent_targets: int = DEFAULT_MAX_CONCURRENT_TARGETS
+    max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
     vsxi: tuple[VsxiTarget, ...] = ()
     xivo: tuple[XivoTarget, ...] = ()
 
@@ -111,6 +113,7 @@ class Config:
     def shard(self, index: int, total: int) -> Config:
         """Only the targets of shard ``index`` of ``total``, as Prometheus' ``hashmod`` splits them."""
         return Config(path=self.path, max_concurrent_targets=self.max_concurrent_targets,
+                      max_in_flight_bytes=self.max_in_flight_bytes,
                       vsxi=tuple(t for t in self.vsxi if hashmod(t.name, total) == index),
                       xivo=tuple(t for t in self.xivo if hashmod(t.name, total) == index))
 
@@ -459,8 +462,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
             c.error(key, f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
     base_dir = os.path.dirname(os.path.abspath(path)) if path != "<config>" else os.getcwd()
 
-    glob = c.mapping(root.get("global") or {}, "global", ("max_concurrent_targets",))
+    glob = c.mapping(root.get("global") or {}, "global", ("max_concurrent_targets", "max_in_flight_bytes"))
     max_concurrent = c.positive_int(glob, "max_concurrent_targets", "global", DEFAULT_MAX_CONCURRENT_TARGETS)
+    max_in_flight = c.positive_int(glob, "max_in_flight_bytes", "global", DEFAULT_MAX_IN_FLIGHT_BYTES)
 
     d = c.mapping(root.get("defaults") or {}, "defaults", DEFAULT_KEYS)
     defaults = {
@@ -484,4 +488,5 @@ def parse_config(text: str, path: str = "<config>") -> Config:
                 seen[t.name] = f"{key}[{i}]"
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(path=path, max_concurrent_targets=max_concurrent, vsxi=tuple(vsxi), xivo=tuple(xivo))
+    return Config(path=path, max_concurrent_targets=max_concurrent, max_in_flight_bytes=max_in_flight,
+                  vsxi=tuple(vsxi), xivo=tuple(xivo))

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from exporter import budget
+
 
 class FetchError(Exception):
     """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help;
@@ -51,19 +53,29 @@ def ssl_context(target) -> ssl.SSLContext | bool:
 
 
 async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    """The body, or FetchError(too_large) as soon as it exceeds ``limit`` (never buffering more)."""
+    """The body, or FetchError(too_large) as soon as it exceeds ``limit`` (never buffering more). Compressed
+    answers are counted as decompressed, so a gzip bomb stops at ``limit`` too. Every byte is drawn from the
+    poll's share of the process-wide budget (exporter.engine.budget), if there is one."""
+    reservation = budget.current()
     if resp.content_length is not None and resp.content_length > limit:
         raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
                          f"max_response_bytes ({limit})")
-    if resp.content_length is not None and "Content-Encoding" not in resp.headers:
-        return await resp.read()  # the length is known and within the limit: one read, no chunk loop
-    chunks, size = [], 0
-    async for chunk in resp.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise FetchError("too_large", f"{what}: answer exceeds max_response_bytes ({limit})")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        if resp.content_length is not None and "Content-Encoding" not in resp.headers:
+            if reservation is not None:
+                await reservation.take(resp.content_length)
+            return await resp.read()  # the length is known and within the limit: one read, no chunk loop
+        chunks, size = [], 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise FetchError("too_large", f"{what}: answer exceeds max_response_bytes ({limit})")
+            if reservation is not None:
+                await reservation.take(len(chunk))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except budget.Exhausted as exc:
+        raise FetchError("memory_budget", f"{what}: dropped after {reservation.held} bytes: {exc}") from None
 
 
 def shown_location(location: str | None) -> str:

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 
+from exporter.budget import ByteBudget
 from exporter.config import Config
 from exporter.engine.poller import BasePoller, VsxiPoller, XivoPoller
 from exporter.engine.selfmetrics import SelfMetrics
@@ -51,6 +52,7 @@ class Engine:
         self.states: dict[str, TargetState] = {}
         self.workers = ParseWorkers()
         self.limiter: asyncio.Semaphore | None = None
+        self.budget: ByteBudget | None = None
         self.pollers: dict[str, BasePoller] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.running = False
@@ -69,7 +71,7 @@ class Engine:
     def _add(self, target) -> None:
         kind = VsxiPoller if target.family == "vsxi" else XivoPoller
         self.pollers[target.name] = kind(target, self._publish, self.limiter, self.metrics, self.workers,
-                                         self.clock)
+                                         self.clock, budget=self.budget)
         if self.running:
             self.tasks[target.name] = asyncio.create_task(self.pollers[target.name].run(),
                                                           name=f"poll-{target.name}")
@@ -90,6 +92,7 @@ class Engine:
     def _build_pollers(self) -> None:
         if self.limiter is None:
             self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
+            self.budget = ByteBudget(self.config.max_in_flight_bytes)
             for target in self.config.targets:
                 self._add(target)
 
@@ -105,9 +108,11 @@ class Engine:
         """Apply a new configuration: unchanged targets keep polling untouched (their data, tokens and
         timers), removed ones stop (their series go), changed and new ones start afresh."""
         self._build_pollers()
-        if config.max_concurrent_targets != self.config.max_concurrent_targets:
+        if (config.max_concurrent_targets, config.max_in_flight_bytes) != (self.config.max_concurrent_targets,
+                                                                             self.config.max_in_flight_bytes):
             self.limiter = asyncio.Semaphore(config.max_concurrent_targets)
-            keep = set()  # every poller must take the new limiter
+            self.budget = ByteBudget(config.max_in_flight_bytes)
+            keep = set()  # every poller must take the new limits
         else:
             keep = {t.name for t in config.targets
                     if t.name in self.pollers and self.pollers[t.name].target == t}

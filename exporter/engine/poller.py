@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from exporter.budget import ByteBudget, Reservation, holding
 from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
@@ -60,13 +61,14 @@ class BasePoller:
 
     def __init__(self, target: VsxiTarget | XivoTarget, publish: Callable[[TargetState], None],
                  limiter: asyncio.Semaphore, metrics: SelfMetrics, workers: ParseWorkers,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, budget: ByteBudget | None = None):
         self.target = target
         self.publish = publish
         self.limiter = limiter
         self.metrics = metrics
         self.workers = workers
         self.clock = clock
+        self.budget = budget
         self.status = StatusRenderer(self.family, target.name, target.collectors,
                                      getattr(target, "format", None) == "json", getattr(target, "ha_group", None))
         self.backoff_until: float | None = None  # unix time: Retry-After
@@ -182,7 +184,15 @@ class BasePoller:
         """One table: fetched and parsed within the global limit on requests in flight (it bounds the answers
         held in memory at once and the exporter's fan-out; the gap between a device's requests holds no slot)."""
         async with self.limiter:
-            return await self._poll_collector(collector, deadline)
+            if self.budget is None:
+                return await self._poll_collector(collector, deadline)
+            # The answer's bytes are counted against the process-wide budget until it is parsed.
+            reservation = Reservation(self.budget)
+            try:
+                with holding(reservation):
+                    return await self._poll_collector(collector, deadline)
+            finally:
+                reservation.release()
 
     async def _poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
         loop = asyncio.get_running_loop()

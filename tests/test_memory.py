@@ -1,0 +1,81 @@
+"""Memory is bounded for the process, not per answer: hostile devices over real sockets.
+
+Six devices stream endless bodies without a length and six answer gzip bombs (tiny on the wire, huge once
+decompressed), all at once, beside a healthy SBC. Every byte read is drawn from the process-wide budget, so
+what is held at once stays under it, the hostile tables fail with a reason, and the healthy target is
+served as usual.
+"""
+
+import asyncio
+import gzip
+import os
+
+from aiohttp import web
+from helpers import make_engine, make_target
+
+from exporter.config import VsxiTarget
+
+MiB = 1 << 20
+BUDGET = 8 * MiB
+PER_ANSWER = 32 * MiB  # 12 x 32 MiB would be 384 MiB held at once without the budget
+BOMB = gzip.compress(b"<XBSubStatsList>" + b" " * (64 * MiB), compresslevel=9)  # ~64 kB on the wire
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+async def endless(request):
+    response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+    await response.prepare(request)  # chunked: no Content-Length to refuse up front
+    block = b"<mysqldump>" + b"x" * (256 * 1024)
+    try:
+        while True:
+            await response.write(block)
+    except (ConnectionResetError, RuntimeError):
+        return response
+
+
+async def bomb(request):
+    return web.Response(body=BOMB, headers={"Content-Type": "application/xml", "Content-Encoding": "gzip"})
+
+
+async def test_hostile_answers_stay_within_the_process_budget(aiohttp_server):
+    app = web.Application()
+    app.router.add_get("/endless/{n}/{tail:.*}", endless)
+    app.router.add_get("/bomb/{n}/{tail:.*}", bomb)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    hostile = [VsxiTarget(name=f"{kind}-{n}", url=f"{base}/{kind}/{n}", username="u", password="p",
+                          collectors=("sub_stats",), interval=30.0, timeout=20.0,
+                          max_response_bytes=PER_ANSWER)
+               for kind in ("endless", "bomb") for n in range(6)]
+    _, healthy = await make_target(aiohttp_server, name="sbc-ok", interval=30.0, timeout=20.0)
+    engine = make_engine(*hostile, healthy)
+    engine.config = type(engine.config)(path="test", vsxi=engine.config.vsxi, max_in_flight_bytes=BUDGET)
+    peak, before = 0.0, rss_mb()
+    done = asyncio.Event()
+
+    async def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_mb())
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        await engine.poll_once()
+    finally:
+        done.set()
+        await sampler
+        await engine.stop()
+
+    assert engine.budget.high_water <= BUDGET
+    assert engine.budget.used == 0  # every byte given back
+    for target in hostile:
+        c = engine.states[target.name].collectors["sub_stats"]
+        assert c.reason in ("too_large", "memory_budget"), (target.name, c.reason, c.error)
+    ok = engine.states["sbc-ok"]
+    assert ok.up and all(c.success for c in ok.collectors.values())
+    assert peak - before < 3 * BUDGET / MiB + 40, f"RSS grew {peak - before:.0f} MB (budget {BUDGET // MiB} MiB)"
