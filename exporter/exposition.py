@@ -25,28 +25,19 @@ def join(chunks: Iterable[Chunk], openmetrics: bool) -> list[bytes]:
     """The exposition of ``chunks`` (targets in order, each chunk sorted by section), as a list of bytes to
     send in order. No ``# EOF``: the exporter's own metrics follow and end an OpenMetrics answer."""
     parts: dict[int, list[bytes]] = {}
-    if openmetrics:
-        # A family's sections of one target stay together (buckets, _gcount, _gsum of one label set).
-        for chunk in chunks:
-            for section, data in chunk:
-                if data:
-                    family = section - section % PARTS
-                    group = parts.get(family)
-                    if group is None:
-                        parts[family] = [data]
-                    else:
-                        group.append(data)
-        headers = OM_HEADERS
-    else:
-        for chunk in chunks:
-            for section, data in chunk:
-                if data:
-                    group = parts.get(section)
-                    if group is None:
-                        parts[section] = [data]
-                    else:
-                        group.append(data)
-        headers = TEXT_HEADERS
+    # OpenMetrics keeps a family's sections of one target together (buckets, _gcount, _gsum of a label set);
+    # the text format groups each section, as prometheus-client writes them.
+    step = PARTS if openmetrics else 1
+    for chunk in chunks:
+        for section, data in chunk:
+            if data:
+                key = section - section % step
+                group = parts.get(key)
+                if group is None:
+                    parts[key] = [data]
+                else:
+                    group.append(data)
+    headers = OM_HEADERS if openmetrics else TEXT_HEADERS
     out: list[bytes] = []
     for key in sorted(parts):
         out.append(headers[key])
