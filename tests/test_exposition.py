@@ -158,3 +158,30 @@ def test_sections_do_not_depend_on_import_order():
 
     assert json.loads(out) == here
     assert max(s.index for s in vm.C.specs.values()) < min(s.index for s in xm.C.specs.values())
+
+
+async def test_own_metrics_encoded_like_prometheus_client(aiohttp_server):
+    """The exporter's own registry, after polls that succeeded and failed, in both formats."""
+    from helpers import make_engine, make_target
+    from prometheus_client.exposition import generate_latest as text
+    from prometheus_client.openmetrics.exposition import generate_latest as om
+
+    from exporter.exposition import encode_registry
+
+    _, good = await make_target(aiohttp_server, name="sbc-good")
+    _, bad = await make_target(aiohttp_server, name='sbc-"bad"\\', faults={"tables": {"realtime": "html"}})
+    engine = make_engine(good, bad)
+    try:
+        await engine.poll_once()
+        engine.metrics.scrapes.labels("metrics", "200").inc()
+        registry = engine.metrics.registry
+        for openmetrics, reference in ((False, text), (True, om)):
+            ours = encode_registry(registry, openmetrics)
+            # Process and GC figures move between two reads: compare everything else byte for byte.
+            def stable(body: bytes) -> list[bytes]:
+                return [line for line in body.splitlines() if not line.startswith((b"process_", b"python_gc"))]
+
+            assert stable(ours) == stable(reference(registry))
+            assert b'target="sbc-\\"bad\\"\\\\"' in ours
+    finally:
+        await engine.stop()

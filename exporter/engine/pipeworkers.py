@@ -4,7 +4,8 @@ A fleet's parsing is most of the exporter's CPU. In a thread it competes with th
 scrapes wait behind it; in ``concurrent.futures.ProcessPoolExecutor`` the hand-off alone costs ~450 us of the
 main process's CPU per answer (pickling through a queue, a feeder thread and a manager thread), about what
 parsing a small answer costs. Here the main process writes the job to an idle worker's pipe and the event
-loop reads the result when the pipe is readable: ~100 us per answer, and the parse runs on another core.
+loop reads the result when the pipe is readable: ~130 us of the main process's CPU per answer (~220 us
+in all, bench/fleet.py), and the parse runs on another core.
 
 A worker that dies fails its job (the poll counts as a parser error) and is replaced; until the workers have
 started (spawned in a thread at start-up), jobs run in the caller's fallback.

@@ -25,7 +25,6 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.status import StatusRenderer
 from exporter.engine.workers import ParseWorkers
-from exporter.families import Chunk
 from exporter.httpclient import FetchError
 from exporter.logs import log
 from exporter.payload import PayloadError
@@ -74,7 +73,7 @@ class BasePoller:
         self.backoff_until: float | None = None  # unix time: Retry-After
         metrics.backoff_until.labels(self.family, target.name).set(0)
         self.state = TargetState(target.name, target.interval, {}, family=self.family,
-                                 status=self._target_status(False, False))
+                                 status=self.status.target(False, False))
         self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
                                                      for c in target.collectors})
         self.publish(self.state)
@@ -145,11 +144,8 @@ class BasePoller:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
         up = got_one and not auth_failed
         self.state = replace(self.state, rounds=self.state.rounds + 1, up=up, standby=standby,
-                             status=self._target_status(up, standby))
+                             status=self.status.target(up, standby))
         self.publish(self.state)
-
-    def _target_status(self, up: bool, standby: bool) -> Chunk:
-        return self.status.target(up, standby)
 
     def _back_off(self, error: FetchError) -> None:
         """The device asked for a pause: no request before then (bounded: a device cannot silence itself

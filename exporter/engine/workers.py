@@ -5,7 +5,7 @@ event loop for ~0.8 s (bench/benchmark.py), and a 1,000-SBC fleet's small answer
 the GIL (bench/fleet.py: /probe p99 ~28 ms, /metrics 1.3 s). So:
 
 * small answers (up to 1 MiB, a normal SBC's) go to ``PipeWorkers``: worker processes fed through a pipe,
-  ~100 us of the main process's CPU per answer, the parsing itself on another core;
+  ~130 us of the main process's CPU per answer, the parsing itself on another core;
 * large ones to a ``ProcessPoolExecutor``, started on the first large answer: its queue sends a 100 MB body
   without blocking the loop, and its hand-off cost does not matter beside such a parse;
 * a thread when there are no worker processes (``processes=0``) or until they have started.
