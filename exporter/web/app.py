@@ -28,7 +28,9 @@ GZIPPED: web.AppKey[dict] = web.AppKey("gzipped", dict)  # target -> (exposition
 GZIP_MIN_BYTES = 1024
 
 
-BLOCK_BYTES = 1 << 22  # /metrics is sent in blocks of about this size (4 MiB: fewer hops than 1 MiB, measured), each joined (and gzipped) off the loop
+# /metrics is sent in blocks of about this size, each joined (and gzipped) off the loop; 4 MiB: fewer thread
+# hops than 1 MiB, measurably faster on a 153 MB fleet answer.
+BLOCK_BYTES = 1 << 22
 GZIP_LEVEL = 1  # exposition text compresses ~10x even at level 1, at several times level 6's speed
 
 
