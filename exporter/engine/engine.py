@@ -100,6 +100,7 @@ class Engine:
         """Start one background polling task per target."""
         self._build_pollers()
         self.running = True
+        self.metrics.watch_tasks(asyncio.get_running_loop())
         self.tasks["<parse-workers>"] = asyncio.create_task(self.workers.start(), name="start-parse-workers")
         for name, poller in self.pollers.items():
             self.tasks[name] = asyncio.create_task(poller.run(), name=f"poll-{name}")

@@ -7,6 +7,7 @@ global one, and are served on /metrics only.
 
 from __future__ import annotations
 
+import asyncio
 import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
@@ -56,6 +57,9 @@ class SelfMetrics:
         self.backoff_until = Gauge(f"{PREFIX}_backoff_until_timestamp_seconds", "Unix time until which the "
                                    "device asked not to be polled (Retry-After on a 429 or 503); 0 when polled "
                                    "normally.", ["family", "target"], registry=self.registry)
+        self.tasks = Gauge(f"{PREFIX}_asyncio_tasks", "Asyncio tasks alive in the exporter's event loop: steady "
+                           "for a given configuration (about one per target); growth means a leak.",
+                           registry=self.registry)
         self.scrapes = Counter(f"{PREFIX}_http_requests_total", "Requests served by the exporter, by handler "
                                "and status code.", ["handler", "code"], registry=self.registry)
         self.encode_duration = Histogram(f"{PREFIX}_encode_duration_seconds", "Time to build and encode a "
@@ -65,12 +69,16 @@ class SelfMetrics:
         for handler in ("metrics", "probe"):  # present from the start, not from the first request
             self.encode_duration.labels(handler)
 
+    def watch_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Count ``loop``'s tasks at each scrape (asyncio.all_tasks is safe from the encoding thread)."""
+        self.tasks.set_function(lambda: len(asyncio.all_tasks(loop)))
+
     def reference(self) -> list[tuple[str, str, tuple[str, ...], str]]:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
         out = []
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
-                       self.token_renewals, self.auth_failures, self.backoff_until, self.reload_successful,
-                       self.reload_timestamp,
+                       self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
+                       self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
