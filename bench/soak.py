@@ -106,6 +106,7 @@ async def soak(minutes: float, devices: int, interval: float) -> int:
                     if random.random() < 0.5:
                         sim.faults.update(random.choice(FAULTS))
                     flips += 1
+                metrics = b""
                 for path in ("/metrics", f"/probe?target=sbc-{random.randrange(devices):02d}"):
                     try:
                         async with session.get(base + path, timeout=aiohttp.ClientTimeout(total=10)) as r:
@@ -115,6 +116,7 @@ async def soak(minutes: float, devices: int, interval: float) -> int:
                     except (TimeoutError, aiohttp.ClientError):
                         failed_scrapes += 1
                         body = b""
+                    metrics = metrics or body
                 now = time.monotonic()
                 if now >= next_sample:
                     tasks = _TASKS.search(metrics)
@@ -139,8 +141,8 @@ async def soak(minutes: float, devices: int, interval: float) -> int:
         second_half = [p for p in points if p[0] >= points[-1][0] / 2] if points else []
         growth = slope_per_hour(second_half) if len(second_half) >= 3 else float("nan")
         limit = LIMITS[name]
-        verdict = "ok" if growth <= limit else "LEAK?"
-        ok &= growth <= limit
+        verdict = "too short to judge" if growth != growth else ("ok" if growth <= limit else "LEAK?")
+        ok &= not growth > limit
         first, last = (points[0][1], points[-1][1]) if points else (float("nan"),) * 2
         print(f"{name:14s} start {first:8.1f}  end {last:8.1f}  growth {growth:+8.1f}/h over the second half "
               f"(limit {limit:g}/h) {verdict}")
