@@ -50,6 +50,12 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
+def log_text(log) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()[-3000:]
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     prometheus = shutil.which("prometheus")
@@ -58,16 +64,21 @@ def stack(tmp_path_factory):
     procs, exporters, controls = [], [], {}
     try:
         for shard in ("0/2", "1/2"):
-            port = free_port()
+            # Port 0: the exporter binds a free port itself and prints it (no window for another process to
+            # take a port picked here); stderr kept so a replica that dies says why.
+            log = open(tmp / f"exporter-{shard[0]}.log", "w+")
             proc = subprocess.Popen([sys.executable, "-m", "exporter", "--demo", "--config.shard", shard,
-                                     "--web.listen-address", f"127.0.0.1:{port}"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     "--web.listen-address", "127.0.0.1:0"],
+                                    stdout=subprocess.PIPE, stderr=log, text=True)
             procs.append(proc)
-            exporters.append(f"127.0.0.1:{port}")
-            proc.stdout.readline()
+            banner = re.search(r"metrics at http://(127\.0\.0\.1:\d+)/metrics", proc.stdout.readline())
+            assert banner, f"replica {shard} printed no banner (rc {proc.poll()}): {log_text(log)}"
+            exporters.append(banner.group(1))
             for _ in range(4):
-                m = re.match(r"\s+(\S+): inject faults with curl -X PATCH (\S+) (.*)$", proc.stdout.readline())
-                if m and "not polled" not in m.group(3):
+                line = proc.stdout.readline()
+                m = re.match(r"\s+(\S+): inject faults with curl -X PATCH (\S+) (.*)$", line)
+                assert m, f"replica {shard} printed {line!r} (rc {proc.poll()}): {log_text(log)}"
+                if "not polled" not in m.group(3):
                     assert m.group(1) not in controls, f"{m.group(1)} polled by both replicas"
                     controls[m.group(1)] = m.group(2)
         assert len(controls) == 4, controls  # every demo device is polled by exactly one replica
@@ -90,12 +101,17 @@ def stack(tmp_path_factory):
         config["rule_files"] = [str(ROOT / "rules/recording.yml"), str(ROOT / "rules/alerts.yml")]
         config.pop("alerting")
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = free_port()
-        procs.append(subprocess.Popen(
-            [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        api = f"http://127.0.0.1:{port}/api/v1"
-        wait_for(lambda: get(f"{api}/status/buildinfo"), 30, "Prometheus")
+        for _ in range(3):  # a port picked here can be taken before Prometheus binds it: try another
+            port = free_port()
+            server = subprocess.Popen(
+                [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(server)
+            api = f"http://127.0.0.1:{port}/api/v1"
+            wait_for(lambda s=server, a=api: s.poll() is not None or get(f"{a}/status/buildinfo"), 30, "Prometheus")
+            if server.poll() is None:
+                break
+        assert server.poll() is None, f"Prometheus exited with {server.returncode}"
         yield {"api": api, "controls": controls}
     finally:
         for proc in procs:
