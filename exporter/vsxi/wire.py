@@ -19,7 +19,10 @@ off on both XML paths:
   C-side tag filters: ~5x cheaper than iterparse, whose per-event Python work the fleet profile showed as
   60% of the exporter's CPU;
 * above it, ``iterparse`` with rows cleared as soon as they are yielded, so 100k registrations never build a
-  tree in memory (those answers are parsed in a worker process, see exporter.engine.workers).
+  tree in memory. Such answers arrive as a ``BodyStream`` (exporter.bodystream): read in one pass as the
+  chunks come off the socket, in a worker process (exporter.engine.streamworkers); what the readers need to
+  know before that pass (the root, the first item's tag, the JSON path of the items) comes from the first
+  bytes (``BodyStream.head``).
 
 Both paths yield the same rows for every variant the fixtures cover (tests/test_parsers.py checks it).
 """
@@ -36,11 +39,13 @@ from typing import Any
 import ijson
 from lxml import etree
 
+from exporter.bodystream import BodyStream
 from exporter.payload import PayloadError, degenerate, invalid
 
 __all__ = ["PayloadError", "Row", "as_list", "iter_beans", "iter_mysqldump", "read_mysqldump"]
 
 Row = dict[str, str | None]
+Body = bytes | BodyStream
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 TABLE_TAGS = ("table", "table_data")
@@ -85,17 +90,28 @@ def _sniff(body: bytes) -> str:
     raise invalid(f"neither XML nor JSON (starts with {head[:20]!r})")
 
 
-def _iterparse(body: bytes) -> etree.iterparse:
-    return etree.iterparse(
-        BytesIO(body),
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+_SAFE = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+
+
+def _iterparse(source: BytesIO | BodyStream) -> etree.iterparse:
+    return etree.iterparse(source, events=("start", "end"), remove_comments=True, remove_pis=True, **_SAFE)
+
+
+def _head(body: Body) -> bytes:
+    return body.head if isinstance(body, BodyStream) else body
+
+
+def _streamed(body: Body, stream: bool | None) -> bool:
+    """The streaming readers for a stream, when forced (tests), or for a body too large for a tree."""
+    return isinstance(body, BodyStream) or bool(stream) or (stream is None and len(body) > FAST_PATH_MAX_BYTES)
+
+
+def _source(body: Body) -> BytesIO | BodyStream:
+    return body if isinstance(body, BodyStream) else BytesIO(body)
+
+
+def _whole(body: Body) -> bytes:
+    return body.read() if isinstance(body, BodyStream) else body
 
 
 def _xml_errors(gen: Iterator) -> Iterator:
@@ -154,14 +170,15 @@ def _load_json(body: bytes) -> Any:
 # --- mysqldump family -------------------------------------------------------------------------------------
 
 
-def iter_mysqldump(body: bytes, stream: bool | None = None) -> Iterator[tuple[str, Row | None]]:
+def iter_mysqldump(body: Body, stream: bool | None = None) -> Iterator[tuple[str, Row | None]]:
     """Yield ``(table, row)`` for every row of every table, and ``(table, None)`` once per table (so that an
     empty table is distinguishable from a missing one). Raises PayloadError on a degenerate body.
     ``stream`` forces one XML path (tests); by default the size decides."""
-    if _sniff(body) == "json":
-        yield from _json_mysqldump(_load_json(body))
-    elif stream or (stream is None and len(body) > FAST_PATH_MAX_BYTES):
-        yield from _xml_errors(_xml_mysqldump(body))
+    if _sniff(_head(body)) == "json":
+        # Never large (a few tables of counters): one document, even when it came as a stream.
+        yield from _json_mysqldump(_load_json(_whole(body)))
+    elif _streamed(body, stream):
+        yield from _xml_errors(_xml_mysqldump(_source(body)))
     else:
         yield from _tree_mysqldump(_tree(body), b":nil" in body)
 
@@ -189,11 +206,11 @@ def _tree_mysqldump(root: etree._Element, has_nil: bool) -> Iterator[tuple[str, 
         raise degenerate("empty database: the response holds no table")
 
 
-def _xml_mysqldump(body: bytes) -> Iterator[tuple[str, Row | None]]:
+def _xml_mysqldump(source: BytesIO | BodyStream) -> Iterator[tuple[str, Row | None]]:
     root = None
     table: str | None = None
     tables = 0
-    for event, el in _iterparse(body):
+    for event, el in _iterparse(source):
         tag = _local(el.tag)
         if event == "start":
             if root is None:
@@ -248,7 +265,7 @@ def _json_fields(fields: Any) -> Row:
     return row
 
 
-def read_mysqldump(body: bytes, stream: bool | None = None) -> dict[str, list[Row]]:
+def read_mysqldump(body: Body, stream: bool | None = None) -> dict[str, list[Row]]:
     """All tables of a (small) mysqldump answer, by table name."""
     tables: dict[str, list[Row]] = {}
     for name, row in iter_mysqldump(body, stream):
@@ -261,13 +278,13 @@ def read_mysqldump(body: bytes, stream: bool | None = None) -> dict[str, list[Ro
 # --- bean-list family -------------------------------------------------------------------------------------
 
 
-def iter_beans(body: bytes, list_tag: str, stream: bool | None = None) -> Iterator[Row]:
+def iter_beans(body: Body, list_tag: str, stream: bool | None = None) -> Iterator[Row]:
     """Yield one row per bean of ``<list_tag><Item>..</Item>..</list_tag>``; an empty list yields nothing.
     Any item element name is accepted: only the list element is checked. ``stream`` as for iter_mysqldump."""
-    if _sniff(body) == "json":
+    if _sniff(_head(body)) == "json":
         for item in _json_items(body, list_tag, stream):
             yield {k: _json_text(v) for k, v in item.items()}
-    elif stream or (stream is None and len(body) > FAST_PATH_MAX_BYTES):
+    elif _streamed(body, stream):
         yield from _xml_errors(_xml_beans(body, list_tag))
     else:
         yield from _tree_beans(_tree(body), list_tag)
@@ -298,33 +315,39 @@ def _tree_beans(root: etree._Element, list_tag: str) -> Iterator[Row]:
         yield row
 
 
-def _first_child_tag(body: bytes, list_tag: str) -> str | None:
-    """Check the root element and return the first item's tag (None for an empty list)."""
+def _first_child_tag(head: bytes, list_tag: str, complete: bool) -> str | None:
+    """Check the root element and return the first item's tag (None for an empty list), from the first
+    bytes of the body (all of it when ``complete``)."""
+    parser = etree.XMLPullParser(events=("start", "end"), remove_comments=True, remove_pis=True, **_SAFE)
     depth = 0
-    for event, el in _iterparse(body):
-        if event == "end":
-            return None  # the root closed (or its first child was empty): no item
-        depth += 1
-        tag = _local(el.tag)
-        if depth == 1:
-            _check_bean_root(tag, list_tag)
-        if depth == 2:
-            return el.tag
-    return None
+    for i in range(0, len(head), 1 << 14):
+        parser.feed(head[i:i + (1 << 14)])
+        for event, el in parser.read_events():
+            if event == "end":
+                return None  # the root closed (or its first child was empty): no item
+            depth += 1
+            if depth == 1:
+                _check_bean_root(_local(el.tag), list_tag)
+            if depth == 2:
+                return el.tag
+    if complete:
+        parser.close()  # a truncated document raises here
+        return None
+    raise invalid(f"no <{list_tag}> item within the first {len(head)} bytes")
 
 
-def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
-    # Two passes over the start of the body are cheaper than tracking depth on every element: with the item
-    # tag known, lxml filters in C and Python only sees one event per row (2x faster on 100k rows). A list
-    # mixing item tags (never seen) would only yield the first kind.
-    item = _first_child_tag(body, list_tag)
+def _xml_beans(body: Body, list_tag: str) -> Iterator[Row]:
+    # The item tag comes from the first bytes, so that lxml filters in C and Python sees one event per row
+    # (2x faster on 100k rows than tracking depth on every element). A list mixing item tags (never seen)
+    # would only yield the first kind.
+    item = _first_child_tag(_head(body), list_tag, complete=not isinstance(body, BodyStream))
+    source = _source(body)
     if item is None:
         # Still read to the end, so a truncated empty list is reported as malformed.
-        for _ in _iterparse(body):
+        for _ in _iterparse(source):
             pass
         return
-    for _, el in etree.iterparse(BytesIO(body), events=("end",), tag=item, resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=False):
+    for _, el in etree.iterparse(source, events=("end",), tag=item, **_SAFE):
         # The hot loop of 100k-row answers: no attribute lookup (an xsi:nil element has no text anyway).
         row: Row = {}
         for f in el:
@@ -343,7 +366,7 @@ def _xml_beans(body: bytes, list_tag: str) -> Iterator[Row]:
             del parent[0]
 
 
-def iter_bean_columns(body: bytes, list_tag: str, columns: tuple[str, ...], names: set[str],
+def iter_bean_columns(body: Body, list_tag: str, columns: tuple[str, ...], names: set[str],
                       stream: bool | None = None) -> Iterator[tuple[str | None, ...]]:
     """Rows of a bean list projected on ``columns`` (text as ``iter_beans`` gives it, None when absent or
     empty); every field name seen is added to ``names``.
@@ -354,7 +377,8 @@ def iter_bean_columns(body: bytes, list_tag: str, columns: tuple[str, ...], name
     each item holds each column once with one text node, and every item has as many fields as the first.
     Field names then come from the first and last items (a firmware change renames fields in every row).
     Anything else takes the general row path, which reads every field of every row."""
-    if _sniff(body) == "xml" and not stream and (stream is not None or len(body) <= FAST_PATH_MAX_BYTES):
+    kind = _sniff(_head(body))
+    if kind == "xml" and not _streamed(body, stream):
         root = _tree(body)
         _check_bean_root(_local(root.tag), list_tag)
         # A DTD could declare entities, whose unexpanded references split a field's text in two nodes.
@@ -363,7 +387,7 @@ def iter_bean_columns(body: bytes, list_tag: str, columns: tuple[str, ...], name
             yield from result
             return
         rows = _tree_beans(root, list_tag)
-    elif _sniff(body) == "json":
+    elif kind == "json":
         # Only the wanted fields are converted; the names of all are kept.
         for item in _json_items(body, list_tag, stream):
             names.update(item)
@@ -421,18 +445,32 @@ def _tree_columns(root: etree._Element, columns: tuple[str, ...], names: set[str
     return list(zip(*values, strict=True)) if values else [()] * n
 
 
-def _json_items(body: bytes, list_tag: str, stream: bool | None) -> Iterator[dict]:
-    if stream or (stream is None and len(body) > FAST_PATH_MAX_BYTES):
+def _json_items(body: Body, list_tag: str, stream: bool | None) -> Iterator[dict]:
+    if _streamed(body, stream):
         return _json_stream_items(body, list_tag)
     return _json_bean_items(_load_json(body), list_tag)
 
 
-def _json_stream_items(body: bytes, list_tag: str) -> Iterator[dict]:
+def _json_stream_items(body: Body, list_tag: str) -> Iterator[dict]:
     """The items of a large JSON bean list, one at a time (ijson's C backend): 100k registrations (33 MB)
     hold ~0.5 MB at once instead of json.loads' ~150 MB, for ~1.5x its CPU. Only the list's first key is
-    read (a bean list has one kind of item); the start of the document is checked as ``_load_json`` does."""
+    read (a bean list has one kind of item); the start of the document is checked as ``_load_json`` does,
+    from the first bytes, and then the whole is read in one pass."""
+    path = _json_items_path(_head(body), list_tag, complete=not isinstance(body, BodyStream))
+    if path is None:
+        return
     try:
-        events = ijson.parse(BytesIO(body), use_float=True)
+        for item in ijson.items(_source(body), path, use_float=True):
+            if isinstance(item, dict):
+                yield item
+    except ijson.JSONError as exc:
+        raise invalid(f"malformed JSON: {str(exc)[:200]}") from None
+
+
+def _json_items_path(head: bytes, list_tag: str, complete: bool) -> str | None:
+    """The ijson path of the items, or None for an empty list."""
+    try:
+        events = ijson.parse(BytesIO(head), use_float=True)
         prefix, event, _ = next(events)
         if event != "start_map":
             raise invalid(f"expected a JSON object at the top level, got {_JSON_KINDS.get(event, event)}")
@@ -447,23 +485,23 @@ def _json_stream_items(body: bytes, list_tag: str) -> Iterator[dict]:
                 raise degenerate(f"unexpected JSON object with keys {sorted(keys)[:5]}{hint}, expected {list_tag}")
             elif prefix == list_tag:
                 if event in ("string", "null") or event == "end_map":
-                    return  # "" or null or {}: an empty list
+                    return None  # "" or null or {}: an empty list
                 if event == "map_key":
                     key = value
                     _, kind, _ = next(events)
                     path = f"{list_tag}.{key}" + (".item" if kind == "start_array" else "")
                     if kind not in ("start_array", "start_map"):
-                        return
-                    break
+                        return None
+                    return path
                 if event != "start_map":
                     raise invalid(f"{list_tag}: expected an object, got {_JSON_KINDS.get(event, event)}")
-        else:
-            return
-        for item in ijson.items(BytesIO(body), path, use_float=True):
-            if isinstance(item, dict):
-                yield item
+    except ijson.IncompleteJSONError as exc:
+        if not complete:
+            raise invalid(f"no {list_tag} item within the first {len(head)} bytes") from None
+        raise invalid(f"malformed JSON: {str(exc)[:200]}") from None
     except ijson.JSONError as exc:
         raise invalid(f"malformed JSON: {str(exc)[:200]}") from None
+    return None
 
 
 _JSON_KINDS = {"start_array": "list", "string": "str", "number": "float", "integer": "int", "boolean": "bool",
