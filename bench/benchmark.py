@@ -74,7 +74,7 @@ async def loop_and_scrape_figures(registrations: int, calls: int) -> bool:
                                 format=fmt, interval=60.0, timeout=30.0,
                                 collectors=("realtime", "sub_stats", "active_calls"))
             engine = Engine(Config(path="bench", vsxi=(target,)))
-            await engine.workers.warm()  # as Engine.start() does
+            await engine.workers.start()  # as Engine.start() does
             runner = aiohttp.web.AppRunner(create_app(engine, manage_engine=False))
             await runner.setup()
             site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)

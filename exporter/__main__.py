@@ -1,4 +1,6 @@
-from exporter.cli import main
+if __name__ == "__main__":
+    # Imported here, not above: a parse worker (spawned) imports this module too, and needs none of the
+    # command line's imports (aiohttp, prometheus_client, ...): ~30 MB per worker instead of ~48 MB.
+    from exporter.cli import main
 
-if __name__ == "__main__":  # the guard keeps spawned parse workers from starting an exporter of their own
     raise SystemExit(main())

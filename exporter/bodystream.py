@@ -1,6 +1,6 @@
 """An answer read as it arrives, so that a large body is never held whole (issue: hostile input).
 
-Above ``exporter.engine.workers.LARGE_BODY_BYTES`` the poller does not buffer a body: it sends the chunks to a
+Above ``STREAM_ABOVE_BYTES`` the poller does not buffer a body: it sends the chunks to a
 parse worker as they come off the socket, and the worker's parser reads them through a ``BodyStream``. The
 first bytes are in hand from the start (``head``): they are what the format is sniffed from, and what the
 streaming readers look at to find the shape of the document before the one pass over the whole of it.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 DEFAULT_HEAD_BYTES = 1 << 16
+STREAM_ABOVE_BYTES = 1 << 20  # an answer of a normal SBC is read whole; past this, streamed
 
 
 class BodyStream:

@@ -56,6 +56,11 @@ class Reservation:
         await self.budget.take(n, may_wait=self.held == 0)
         self.held += n
 
+    def give(self, n: int) -> None:
+        """Part of it back early (a streamed chunk its parser has taken)."""
+        self.held -= n
+        self.budget.give(n)
+
     def release(self) -> None:
         held, self.held = self.held, 0
         self.budget.give(held)

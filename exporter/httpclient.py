@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import zlib
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -52,30 +53,137 @@ def ssl_context(target) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=target.tls.ca_file)
 
 
-async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    """The body, or FetchError(too_large) as soon as it exceeds ``limit`` (never buffering more). Compressed
-    answers are counted as decompressed, so a gzip bomb stops at ``limit`` too. Every byte is drawn from the
-    poll's share of the process-wide budget (exporter.engine.budget), if there is one."""
-    reservation = budget.current()
-    if resp.content_length is not None and resp.content_length > limit:
-        raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
-                         f"max_response_bytes ({limit})")
-    try:
-        if resp.content_length is not None and "Content-Encoding" not in resp.headers:
-            if reservation is not None:
-                await reservation.take(resp.content_length)
-            return await resp.read()  # the length is known and within the limit: one read, no chunk loop
-        chunks, size = [], 0
-        async for chunk in resp.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > limit:
-                raise FetchError("too_large", f"{what}: answer exceeds max_response_bytes ({limit})")
-            if reservation is not None:
-                await reservation.take(len(chunk))
+MAX_COMPRESSION_RATIO = 200  # real answers compress 10-30:1; a gzip bomb of blanks ~1000:1
+RATIO_CHECKED_ABOVE = 1 << 18  # small answers may be anything (a few bytes of headers dominate)
+ACCEPT_ENCODING = "gzip, deflate"  # what BodyReader decodes; nothing else is asked for
+
+
+class BodyReader:
+    """The body of one answer, chunk by chunk, decompressed here (aiohttp's own decompression is off, so
+    both sizes are known): never more than ``limit`` bytes once decompressed, never a compression ratio
+    over MAX_COMPRESSION_RATIO past the first MiB, and every byte drawn from the poll's share of the
+    process-wide budget (exporter.budget), if there is one."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, limit: int, what: str):
+        self.resp, self.limit, self.what = resp, limit, what
+        self.reservation = budget.current()
+        self.size = 0  # decompressed bytes read so far
+        self.wire = 0  # bytes off the socket
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            self._inflate = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+            self._raw_deflate = encoding == "deflate"  # some servers send deflate without the zlib header
+        else:
+            raise FetchError("invalid_payload", f"{what}: answer in Content-Encoding {encoding[:40]!r}, which "
+                             f"was not asked for ({ACCEPT_ENCODING})")
+        if resp.content_length is not None and self._inflate is None and resp.content_length > limit:
+            raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
+                             f"max_response_bytes ({limit})")
+
+    async def read(self, size: int = 1 << 16) -> bytes:
+        """The next piece of the body (at most ``size`` bytes once decompressed), b"" at its end."""
+        while True:
+            if self._inflate is not None and self._inflate.unconsumed_tail:
+                data = self._inflate.unconsumed_tail
+            else:
+                data = await self.resp.content.read(size)
+                self.wire += len(data)
+                if not data:
+                    return await self._counted(self._inflate.flush() if self._inflate is not None else b"")
+            if self._inflate is None:
+                return await self._counted(data)
+            out = self._decompress(data, size)
+            if out:
+                return await self._counted(out)
+
+    def _decompress(self, data: bytes, size: int) -> bytes:
+        try:
+            return self._inflate.decompress(data, size)
+        except zlib.error as exc:
+            if self._raw_deflate and not self.size:
+                self._raw_deflate = False
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self._decompress(data, size)
+            raise FetchError("invalid_payload", f"{self.what}: compressed body is corrupt: {exc}") from None
+
+    async def _counted(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise FetchError("too_large", f"{self.what}: answer exceeds max_response_bytes ({self.limit})")
+        if self._inflate is not None and self.size > RATIO_CHECKED_ABOVE:
+            consumed = self.wire - len(self._inflate.unconsumed_tail)  # input that gave the output so far
+            if self.size > MAX_COMPRESSION_RATIO * max(consumed, 1):
+                raise FetchError("too_large", f"{self.what}: compressed more than {MAX_COMPRESSION_RATIO}:1 "
+                                 f"({consumed} bytes gave {self.size}; a decompression bomb?)")
+        await self._take(len(data))
+        return data
+
+    async def _take(self, n: int) -> None:
+        if self.reservation is None or not n:
+            return
+        try:
+            await self.reservation.take(n)
+        except budget.Exhausted as exc:
+            raise FetchError("memory_budget", f"{self.what}: dropped after {self.reservation.held} bytes: "
+                             f"{exc}") from None
+
+    async def read_all(self) -> bytes:
+        if self.resp.content_length is not None and self._inflate is None:
+            # The length is known and within the limit: one read, no chunk loop.
+            await self._take(self.resp.content_length)
+            return await self.resp.read()
+        chunks = []
+        while chunk := await self.read():
             chunks.append(chunk)
         return b"".join(chunks)
-    except budget.Exhausted as exc:
-        raise FetchError("memory_budget", f"{what}: dropped after {reservation.held} bytes: {exc}") from None
+
+
+async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body, or FetchError as soon as it is too large (never buffering more): see BodyReader."""
+    return await BodyReader(resp, limit, what).read_all()
+
+
+class StreamedBody:
+    """An answer larger than the parse workers take whole: its first bytes read (``head``), the rest still
+    on the socket, read by ``chunks()`` as the parser asks for it. ``close()`` ends the response."""
+
+    def __init__(self, head: bytes, reader: BodyReader, timeout: float):
+        self.head = head
+        self.reader = reader
+        self.timeout = timeout
+
+    async def next_chunk(self) -> bytes:
+        """The next chunk, b"" at the end; FetchError for anything that goes wrong on the way."""
+        try:
+            return await self.reader.read()
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.reader.what, self.timeout) from None
+
+    @property
+    def size(self) -> int:
+        return self.reader.size
+
+    def close(self) -> None:
+        self.reader.resp.close()
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_above: int,
+                    timeout: float) -> bytes | StreamedBody:
+    """The body whole when it ends within ``stream_above`` bytes, else a StreamedBody holding them."""
+    reader = BodyReader(resp, limit, what)
+    known = resp.content_length is not None and reader._inflate is None  # noqa: SLF001
+    if known and resp.content_length <= stream_above:
+        return await reader.read_all()
+    head, size = [], 0
+    while size < stream_above:
+        chunk = await reader.read()
+        if not chunk:
+            return b"".join(head)
+        head.append(chunk)
+        size += len(chunk)
+    return StreamedBody(b"".join(head), reader, timeout)
 
 
 def shown_location(location: str | None) -> str:

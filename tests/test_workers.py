@@ -1,4 +1,4 @@
-"""Large answers are parsed in a worker process; results and errors cross the boundary intact."""
+"""Answers are parsed in worker processes, whole or streamed; results and errors cross the boundary intact."""
 
 import asyncio
 import os
@@ -12,16 +12,17 @@ from exporter.vsxi.wire import PayloadError
 
 
 async def test_process_and_thread_paths_agree():
-    processes = ParseWorkers(large_body_bytes=0)
+    processes = ParseWorkers()
+    await processes.start()
     threads = ParseWorkers(processes=0)
     try:
         body = fixture("sub_stats.old.xml")
-        in_process = await processes.run(parse_and_build, "sub_stats", "sbc-1", body, size=len(body))
-        in_thread = await threads.run(parse_and_build, "sub_stats", "sbc-1", body, size=len(body))
+        in_process = await processes.run(parse_and_build, "sub_stats", "sbc-1", body)
+        in_thread = await threads.run(parse_and_build, "sub_stats", "sbc-1", body)
         assert in_process[0] == in_thread[0] and in_process[3] > 0  # the same rendered bytes
         assert in_process[1:] == in_thread[1:]
         with pytest.raises(PayloadError) as err:
-            await processes.run(parse_and_build, "realtime", "sbc-1", b"{}", size=2)
+            await processes.run(parse_and_build, "realtime", "sbc-1", b"{}")
         assert err.value.reason == "degenerate_payload" and "empty JSON object" in str(err.value)
     finally:
         processes.shutdown()
@@ -39,7 +40,7 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
     await workers.start()
     try:
         body = fixture("realtime.old.xml")
-        expected = await threads.run(parse_and_build, "realtime", "sbc-1", body, size=len(body))
+        expected = await threads.run(parse_and_build, "realtime", "sbc-1", body)
         results = [await workers.submit(parse_and_build, "realtime", "sbc-1", body) for _ in range(3)]
         assert all(r == expected for r in results) and expected[3] > 50
         with pytest.raises(PayloadError) as err:
@@ -47,12 +48,16 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
         assert err.value.reason == "degenerate_payload"
 
         (worker,) = workers._workers  # noqa: SLF001
-        job = workers.submit(time_sleep, 5)
+        job = asyncio.ensure_future(workers.submit(time_sleep, 5))
         await asyncio.sleep(0.2)
         os.kill(worker.process.pid, signal.SIGKILL)
         with pytest.raises(WorkerDied):
             await job
         # A replacement is started; the next answers are parsed by it.
+        for _ in range(100):
+            if workers._workers:  # noqa: SLF001
+                break
+            await asyncio.sleep(0.05)
         assert await workers.submit(parse_and_build, "realtime", "sbc-1", body) == expected
         assert workers._workers[0].process.pid != worker.process.pid  # noqa: SLF001
     finally:
@@ -67,18 +72,132 @@ async def test_engine_parses_in_worker_processes_once_started(aiohttp_server):
     engine = make_engine(target)
     await engine.workers.start()
     try:
-        assert engine.workers.small.ready
+        assert engine.workers.pool.ready
         await engine.poll_once()
         state = engine.states["sbc-1"]
         assert all(c.success and c.samples > 0 for c in state.collectors.values())
-        pids = {w.process.pid for w in engine.workers.small._workers}  # noqa: SLF001
+        pids = {w.process.pid for w in engine.workers.pool._workers}  # noqa: SLF001
         assert pids and all(pid != os.getpid() for pid in pids)
     finally:
         await engine.stop()
-    assert not engine.workers.small._workers  # noqa: SLF001 - stopped with the engine
+    assert not engine.workers.pool._workers  # noqa: SLF001 - stopped with the engine
 
 
 def time_sleep(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+# --- large answers streamed into a worker as they arrive ----------------------------------------------------
+
+
+async def _serve_body(aiohttp_server, body: bytes, **headers):
+    from aiohttp import web
+
+    async def handler(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/xml", **headers})
+        await response.prepare(request)  # chunked: the length is not known up front
+        for i in range(0, len(body), 1 << 16):
+            await response.write(body[i:i + (1 << 16)])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/SSConfig/webresources/stats/{table}", handler)
+    server = await aiohttp_server(app)
+    from exporter.config import VsxiTarget
+
+    return VsxiTarget(name="big", url=str(server.make_url("")).rstrip("/"), username="u", password="p",
+                      interval=60.0, timeout=20.0)
+
+
+def _large_sub_stats(fmt: str) -> bytes:
+    from exporter.simulator.vsxi_model import Scale, VsxiModel
+    from exporter.simulator.vsxi_render import render
+
+    model = VsxiModel(Scale(trunks=50, registrations=30_000), clock=lambda: 1_800_000_000.0)
+    return render(model.answer("sub_stats"), fmt)
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+async def test_a_large_answer_is_parsed_as_it_arrives_holding_a_few_chunks(aiohttp_server, fmt):
+    from exporter.budget import ByteBudget, Reservation, holding
+    from exporter.httpclient import StreamedBody
+    from exporter.vsxi.client import VsxiClient
+
+    body = _large_sub_stats(fmt)
+    assert len(body) > 8 << 20
+    target = await _serve_body(aiohttp_server, body)
+    workers, threads = ParseWorkers(), ParseWorkers(processes=0)
+    await workers.start()
+    client = VsxiClient(target)
+    try:
+        expected = await threads.run(parse_and_build, "sub_stats", "big", body)
+        for parser in (workers, threads):
+            budget = ByteBudget(1 << 30)
+            reservation = Reservation(budget)
+            with holding(reservation):
+                streamed = await client.fetch("sub_stats", fmt)
+                assert isinstance(streamed, StreamedBody)
+                assert await parser.stream(parse_and_build, ("sub_stats", "big"), streamed, reservation) == expected
+            # The first MiB (the head) and a few chunks at most, never the answer.
+            assert budget.high_water < (1 << 20) + 8 * (1 << 16) + (1 << 17), budget.high_water
+            assert streamed.size == len(body)
+            reservation.release()
+            assert budget.used == 0
+    finally:
+        await client.close()
+        workers.shutdown()
+        threads.shutdown()
+
+
+async def test_a_streamed_answer_that_fails_early_stops_being_read(aiohttp_server):
+    from exporter.vsxi.client import VsxiClient
+
+    body = b"<mysqldump>" + b"<database></database>" * 1_000_000  # 21 MB of the wrong document
+    target = await _serve_body(aiohttp_server, body)
+    workers = ParseWorkers()
+    await workers.start()
+    client = VsxiClient(target)
+    try:
+        streamed = await client.fetch("sub_stats", "xml")
+        with pytest.raises(PayloadError) as err:
+            await workers.stream(parse_and_build, ("sub_stats", "big"), streamed)
+        assert err.value.reason == "degenerate_payload" and "<mysqldump>" in str(err.value)
+        assert streamed.size < 4 << 20  # stopped soon after the head, not read to the end
+    finally:
+        await client.close()
+        workers.shutdown()
+
+
+async def test_a_worker_killed_mid_stream_fails_that_answer_and_is_replaced(aiohttp_server):
+    import signal
+
+    from exporter.engine.pipeworkers import WorkerDied
+    from exporter.vsxi.client import VsxiClient
+
+    body = _large_sub_stats("xml")
+    target = await _serve_body(aiohttp_server, body)
+    workers = ParseWorkers(processes=1)
+    await workers.start()
+    client = VsxiClient(target)
+    try:
+        (worker,) = workers.pool._workers  # noqa: SLF001
+        streamed = await client.fetch("sub_stats", "xml")
+        job = asyncio.ensure_future(workers.stream(parse_and_build, ("sub_stats", "big"), streamed))
+        await asyncio.sleep(0.05)
+        os.kill(worker.process.pid, signal.SIGKILL)
+        with pytest.raises(WorkerDied):
+            await job
+        for _ in range(100):
+            if workers.pool._workers:  # noqa: SLF001
+                break
+            await asyncio.sleep(0.05)
+        assert workers.pool._workers[0].process.pid != worker.process.pid  # noqa: SLF001
+        streamed = await client.fetch("sub_stats", "xml")
+        chunk, *_ = await workers.stream(parse_and_build, ("sub_stats", "big"), streamed)
+        assert chunk
+    finally:
+        await client.close()
+        workers.shutdown()

@@ -20,12 +20,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from exporter.budget import ByteBudget, Reservation, holding
+from exporter.budget import current as current_reservation
 from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.status import StatusRenderer
 from exporter.engine.workers import ParseWorkers
-from exporter.httpclient import FetchError
+from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.payload import PayloadError
 from exporter.reasons import REASONS
@@ -202,8 +203,17 @@ class BasePoller:
             return exc
         size = _size(raw)
         try:
-            chunk, unmapped, duplicates, samples = await self.workers.run(self.parse, collector, name, raw,
-                                                                          size=size)
+            if isinstance(raw, StreamedBody):
+                parsed = self.workers.stream(self.parse, (collector, name), raw, current_reservation())
+            else:
+                parsed = self.workers.run(self.parse, collector, name, raw)
+            try:
+                chunk, unmapped, duplicates, samples = await parsed
+            finally:
+                size = raw.size if isinstance(raw, StreamedBody) else size
+        except FetchError as exc:  # the rest of a streamed answer could not be read
+            self._fail(collector, exc.reason, str(exc), loop.time() - t0, size)
+            return exc
         except PayloadError as exc:
             self._fail(collector, exc.reason, f"{collector}: {exc}", loop.time() - t0, size)
             return exc

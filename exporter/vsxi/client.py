@@ -13,12 +13,15 @@ import time
 import aiohttp
 from yarl import URL
 
+from exporter.bodystream import STREAM_ABOVE_BYTES
 from exporter.config import VsxiTarget
 from exporter.httpclient import (
+    ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
     FetchError,
+    StreamedBody,
     parse_retry_after,
-    read_limited,
+    read_body,
     shown_location,
     ssl_context,
     transport_error,
@@ -34,8 +37,9 @@ def basic_auth(target: VsxiTarget) -> str:
 
 
 class VsxiClient:
-    def __init__(self, target: VsxiTarget):
+    def __init__(self, target: VsxiTarget, stream_above: int = STREAM_ABOVE_BYTES):
         self.target = target
+        self.stream_above = stream_above  # larger answers are handed over as they arrive (StreamedBody)
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=target.timeout)
         self._urls: dict[tuple[str, str], URL] = {}  # parsed once: yarl's parsing is a fair share of a GET
@@ -51,7 +55,9 @@ class VsxiClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
-                headers={"User-Agent": "vsxi-xivo-exporter", "Authorization": basic_auth(self.target)},
+                headers={"User-Agent": "vsxi-xivo-exporter", "Authorization": basic_auth(self.target),
+                         "Accept-Encoding": ACCEPT_ENCODING},
+                auto_decompress=False,  # BodyReader decompresses, with a size and a ratio cap
             )
         return self._session
 
@@ -59,19 +65,33 @@ class VsxiClient:
         if self._session is not None:
             await self._session.close()
 
-    async def fetch(self, table: str, fmt: str) -> bytes:
+    async def fetch(self, table: str, fmt: str) -> bytes | StreamedBody:
+        """The answer whole, or, past ``stream_above`` bytes, a StreamedBody that owns the response (the
+        caller closes it)."""
+        resp = None
         try:
-            async with self._ensure_session().get(self._url(table, fmt), timeout=self._timeout,
-                                                  allow_redirects=False) as resp:
-                if resp.status != 200:
-                    head = await resp.content.read(512)
-                    error = _status_error(resp.status, table, head, resp.headers.get("Location"))
-                    if resp.status in (429, 503):
-                        error.retry_after = parse_retry_after(resp.headers.get("Retry-After"), time.time())
-                    raise error
-                return await read_limited(resp, self.target.max_response_bytes, table)
+            resp = await self._ensure_session().get(self._url(table, fmt), timeout=self._timeout,
+                                                    allow_redirects=False)
+            if resp.status != 200:
+                # The start of an error page, to quote; not when compressed (it would be noise).
+                head = b"" if "Content-Encoding" in resp.headers else await resp.content.read(512)
+                error = _status_error(resp.status, table, head, resp.headers.get("Location"))
+                if resp.status in (429, 503):
+                    error.retry_after = parse_retry_after(resp.headers.get("Retry-After"), time.time())
+                raise error
+            body = await read_body(resp, self.target.max_response_bytes, table, self.stream_above,
+                                   self.target.timeout)
         except TRANSPORT_ERRORS as exc:
+            if resp is not None:
+                resp.close()
             raise transport_error(exc, table, self.target.timeout) from None
+        except BaseException:
+            if resp is not None:
+                resp.close()  # mid-body: the connection cannot be reused
+            raise
+        if isinstance(body, bytes):
+            resp.release()
+        return body
 
 
 def _status_error(status: int, table: str, head: bytes, location: str | None = None) -> FetchError:

@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from exporter.config import XivoTarget
-from exporter.httpclient import TRANSPORT_ERRORS, FetchError, read_limited, ssl_context, transport_error
+from exporter.httpclient import (
+    ACCEPT_ENCODING,
+    TRANSPORT_ERRORS,
+    FetchError,
+    read_limited,
+    ssl_context,
+    transport_error,
+)
 
 # service -> (XiVO port, API version). calld is ctid-ng on XiVO (same port, same /1.0 paths we use).
 SERVICES = {"auth": (9497, "0.1"), "confd": (9486, "1.1"), "agentd": (9493, "1.0"), "amid": (9491, "1.0"),
@@ -81,7 +88,8 @@ class XivoClient:
                 connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
                 # The legacy digest nonce lives in a session cookie; PBXs are often addressed by IP.
                 cookie_jar=aiohttp.CookieJar(unsafe=True),
-                headers={"User-Agent": "vsxi-xivo-exporter"},
+                headers={"User-Agent": "vsxi-xivo-exporter", "Accept-Encoding": ACCEPT_ENCODING},
+                auto_decompress=False,  # BodyReader decompresses, with a size and a ratio cap
                 middlewares=middlewares,
             )
         return self._session
