@@ -146,20 +146,33 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> b
 
 
 class StreamedBody:
-    """An answer larger than the parse workers take whole: its first bytes read (``head``), the rest still
-    on the socket, read by ``chunks()`` as the parser asks for it. ``close()`` ends the response."""
+    """An answer larger than the parse workers take whole: its first chunks read (``chunks``), the rest
+    still on the socket, read by ``next_chunk()`` as the parser asks for it. ``close()`` ends the response.
+    The chunks are kept as read (no joined copy): an answer is handed over a chunk at a time."""
 
-    def __init__(self, head: bytes, reader: BodyReader, timeout: float):
-        self.head = head
+    def __init__(self, chunks: list[bytes], reader: BodyReader, timeout: float):
+        self.chunks = chunks
         self.reader = reader
         self.timeout = timeout
 
     async def next_chunk(self) -> bytes:
-        """The next chunk, b"" at the end; FetchError for anything that goes wrong on the way."""
+        """The next chunk (those already read first), b"" at the end; FetchError for anything that goes
+        wrong on the way."""
+        if self.chunks:
+            return self.chunks.pop(0)
         try:
             return await self.reader.read()
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, self.reader.what, self.timeout) from None
+
+    async def head(self, size: int) -> bytes:
+        """At least ``size`` bytes from the start (fewer only if the answer is shorter), taken off the chunks:
+        what a parser needs to see the shape of the document before reading the rest."""
+        pieces, n = [], 0
+        while n < size and (chunk := await self.next_chunk()):
+            pieces.append(chunk)
+            n += len(chunk)
+        return b"".join(pieces)
 
     @property
     def size(self) -> int:
@@ -183,7 +196,7 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_
             return b"".join(head)
         head.append(chunk)
         size += len(chunk)
-    return StreamedBody(b"".join(head), reader, timeout)
+    return StreamedBody(head, reader, timeout)
 
 
 def shown_location(location: str | None) -> str:

@@ -88,3 +88,74 @@ async def test_hostile_answers_stay_within_the_process_budget(aiohttp_server):
     assert ok.up and all(c.success for c in ok.collectors.values())
     assert peak - before < 2 * BUDGET / MiB + 10, f"RSS grew {peak - before:.0f} MB (budget {BUDGET // MiB} MiB)"
     assert worker_peak < 60, f"a parse worker reached {worker_peak:.0f} MB"
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """RSS of a process and of it with its children (the parse workers), in MB."""
+    def children(p: int) -> list[int]:
+        kids = []
+        for task in os.listdir(f"/proc/{p}/task"):
+            with open(f"/proc/{p}/task/{task}/children") as f:
+                kids += [int(c) for c in f.read().split()]
+        return kids
+
+    main = rss_mb(pid)
+    total = main
+    for child in children(pid):
+        try:
+            total += rss_mb(child)
+        except FileNotFoundError:
+            pass
+    return main, total
+
+
+async def test_the_exporter_stays_under_150_mb_with_twelve_hostile_devices(aiohttp_server, tmp_path):
+    """The issue's figure, with the shipped defaults (64 MiB per answer, 128 MiB in flight), over two poll
+    rounds against six gzip bombs and six endless bodies: the exporter process stays under 150 MB and the
+    healthy SBC beside them is served. Its parse workers (and multiprocessing's resource tracker) are
+    counted apart: each holds its parsers' state, a few chunks per answer, and Python itself (~30-50 MB);
+    together the process tree stays under 300 MB (it reached 1.4 GB when answers were read whole).
+    Run with -s to see the figures."""
+    import re
+    import sys
+
+    import aiohttp
+    from helpers import PASSWORD, sample
+
+    app = web.Application()
+    app.router.add_get("/endless/{n}/{tail:.*}", endless)
+    app.router.add_get("/bomb/{n}/{tail:.*}", bomb)
+    server = await aiohttp_server(app)
+    base = str(server.make_url("")).rstrip("/")
+    _, healthy = await make_target(aiohttp_server, name="sbc-ok")
+    entries = [(f"{kind}-{n}", f"{base}/{kind}/{n}", "p") for kind in ("endless", "bomb") for n in range(6)]
+    entries.append(("sbc-ok", healthy.url, PASSWORD))
+    config = tmp_path / "config.yml"
+    config.write_text("vsxi:\n" + "".join(
+        f"- {{name: {name}, url: '{url}', username: monitor, password: {password}, interval: 10s, timeout: 8s}}\n"
+        for name, url, password in entries))
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "exporter", "--config.file", str(config),
+                                                "--web.listen-address", "127.0.0.1:0",
+                                                stderr=asyncio.subprocess.PIPE)
+    peak_main = peak_total = 0.0
+    try:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
+        address = re.search(r"address=(http://\S+)", line)
+        assert address, line
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 22  # two rounds and more
+        while loop.time() < deadline:
+            main, total = tree_rss_mb(proc.pid)
+            peak_main, peak_total = max(peak_main, main), max(peak_total, total)
+            await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as session, session.get(f"{address.group(1)}/metrics") as resp:
+            text = await resp.text()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    print(f"exporter {peak_main:.0f} MB, with its parse workers {peak_total:.0f} MB")
+    assert peak_main < 150, f"exporter: {peak_main:.0f} MB"
+    assert peak_total < 300, f"exporter and its workers: {peak_total:.0f} MB"
+    assert sample(text, "vsxi_up", target="sbc-ok") == 1
+    for name, _, _ in entries[:-1]:
+        assert sample(text, "vsxi_up", target=name) == 0, name

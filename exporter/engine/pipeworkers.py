@@ -46,6 +46,7 @@ from exporter.httpclient import StreamedBody
 logger = logging.getLogger("exporter.workers")
 
 CREDITS = 4  # chunks (~64 KiB each) sent and not yet taken by the parser, per streamed answer
+HEAD_BYTES = 1 << 16  # sent first: enough for the parsers to see the document's shape (exporter.vsxi.wire)
 _JOB = struct.Struct("!I")
 _LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
 
@@ -283,7 +284,7 @@ class PipeWorkers:
         job_id = next(self._ids)
         job = worker.jobs[job_id] = _Job(self._loop, reservation)
         try:
-            worker.send(b"O", job_id, pickle.dumps((fn, args, body.head)))
+            worker.send(b"O", job_id, pickle.dumps((fn, args, await body.head(HEAD_BYTES))))
             while not job.future.done():
                 chunk = await body.next_chunk()
                 if not chunk:

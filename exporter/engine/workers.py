@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from exporter.bodystream import BodyStream
-from exporter.engine.pipeworkers import PipeWorkers
+from exporter.engine.pipeworkers import HEAD_BYTES, PipeWorkers
 from exporter.httpclient import StreamedBody
 
 DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))
@@ -66,7 +66,8 @@ class ParseWorkers:
             return chunk
 
         try:
-            return await loop.run_in_executor(self.threads, lambda: fn(*args, BodyStream(body.head, next_chunk)))
+            head = await body.head(HEAD_BYTES)
+            return await loop.run_in_executor(self.threads, lambda: fn(*args, BodyStream(head, next_chunk)))
         finally:
             body.close()
 
