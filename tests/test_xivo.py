@@ -272,3 +272,22 @@ async def test_slow_pbx_times_out(pbx, caplog):
     assert not state.up
     assert state.collectors["objects"].reason == "auth_unavailable"  # the token request itself timed out
     assert "xivo-auth unreachable" in state.collectors["objects"].error
+
+
+@pytest.mark.parametrize("status,reason", [(429, "http_429"), (503, "http_5xx")])
+@pytest.mark.parametrize("retry_after,pause", [(60, 60.0), (3600, 600.0)])
+async def test_retry_after_from_a_pbx_is_honoured_bounded_and_shown(pbx, status, reason, retry_after, pause):
+    import time
+
+    sim, engine, client = await pbx("wazo", faults={"status": {"confd": status}, "retry_after": retry_after})
+    before = time.time()
+    await engine.poll_once()
+    state = engine.states["pbx-wazo"]
+    assert state.collectors["objects"].reason == reason
+    asked = len([r for r in sim.log if r["service"] == "confd"])
+    assert asked == 1  # the rest of the round was not sent
+    text = await scrape(client)
+    until = sample(text, "vsxi_xivo_exporter_backoff_until_timestamp_seconds", family="xivo", target="pbx-wazo")
+    assert before + pause - 1 <= until <= time.time() + pause + 1
+    await engine.poll_once()
+    assert len([r for r in sim.log if r["service"] != "auth"]) == asked  # still paused: nothing asked

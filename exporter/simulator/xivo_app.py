@@ -10,6 +10,7 @@ Faults:
     auth_down: true           xivo-auth answers 503 and every service answers 503 (cannot validate tokens)
     max_token_lifetime: 1     tokens expire after this many seconds whatever was asked (expiry mid-poll)
     status: {confd: 500}      a service answers every request with this status
+    retry_after: 60           sent as Retry-After with those answers (429 and 503 ask for a pause)
     devices_status: 503       /devices only (provd down)
     malformed: [agentd]       services whose 200 bodies are cut in half (malformed JSON)
 """
@@ -46,6 +47,7 @@ class XivoFaults(FaultSet):
     auth_down: bool = False
     max_token_lifetime: float | None = None
     status: dict[str, int] = field(default_factory=dict)
+    retry_after: float | None = None
     devices_status: int | None = None
     malformed: list[str] = field(default_factory=list)
 
@@ -92,7 +94,10 @@ class XivoSimulator:
                 if denied is not None:
                     return denied
             if service in self.faults.status:
-                return _error(self.faults.status[service], "simulated failure")
+                response = _error(self.faults.status[service], "simulated failure")
+                if self.faults.retry_after is not None:
+                    response.headers["Retry-After"] = f"{self.faults.retry_after:g}"
+                return response
             response = await handler(request)
             if service in self.faults.malformed and response.status == 200 and response.body:
                 response.body = response.body[: len(response.body) // 2]

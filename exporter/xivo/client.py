@@ -23,6 +23,7 @@ from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
     FetchError,
+    parse_retry_after,
     read_limited,
     ssl_context,
     transport_error,
@@ -49,7 +50,7 @@ def service_urls(target: XivoTarget) -> dict[str, str]:
     return urls
 
 
-def _status_error(status: int, service: str, path: str, head: bytes) -> FetchError:
+def _status_error(status: int, service: str, path: str, head: bytes, retry_after: float | None = None) -> FetchError:
     where = f"{service} {path}: HTTP {status}"
     try:
         reason = json.loads(head).get("reason") if head.lstrip().startswith(b"{") else None
@@ -61,6 +62,10 @@ def _status_error(status: int, service: str, path: str, head: bytes) -> FetchErr
     if status == 401:
         return FetchError("http_401", detail + " (refused after re-authenticating: check the account's "
                           "ACLs, or the digest login and password)")
+    if status == 429 or (status == 503 and retry_after is not None):
+        # The PBX (or nginx's limit_req in front of it) asks for a pause: honoured by the poller, bounded.
+        return FetchError("http_429" if status == 429 else "http_5xx",
+                          detail + (" (too many requests)" if status == 429 else ""), retry_after=retry_after)
     if status >= 500:
         return FetchError("http_5xx", detail, retryable=True)
     return FetchError("http_4xx", detail)
@@ -94,13 +99,16 @@ class XivoClient:
             )
         return self._session
 
-    async def _send(self, method: str, url: str, **kwargs) -> tuple[int, bytes]:
+    async def _send(self, method: str, url: str, **kwargs) -> tuple[int, bytes, float | None]:
+        """Status, body, and the Retry-After of a 429 or 503 (seconds, None when absent)."""
         timeout = aiohttp.ClientTimeout(total=self.target.timeout)
         what = urlsplit(url).path
         try:
             async with self._ensure_session().request(method, url, timeout=timeout, allow_redirects=False,
                                                       **kwargs) as resp:
-                return resp.status, await read_limited(resp, self.target.max_response_bytes, what)
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"), time.time()) \
+                    if resp.status in (429, 503) else None
+                return resp.status, await read_limited(resp, self.target.max_response_bytes, what), retry_after
         except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, what, self.target.timeout) from None
 
@@ -114,7 +122,7 @@ class XivoClient:
         basic = base64.b64encode(f"{self.target.username}:{self.target.password}".encode()).decode()
         issued_at = self.clock()
         try:
-            status, body = await self._send(
+            status, body, retry_after = await self._send(
                 "POST", f"{self.urls['auth']}/token",
                 headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
                 data=json.dumps({"backend": self.target.backend, "expiration": TOKEN_EXPIRATION}))
@@ -126,8 +134,8 @@ class XivoClient:
             raise FetchError("auth_failed", f"xivo-auth refused the credentials of {self.target.username!r} "
                              f"with backend {self.target.backend} (check username, password and backend)")
         if status != 200:
-            reason = "auth_unavailable" if status >= 500 else "auth_failed"
-            raise FetchError(reason, f"xivo-auth: HTTP {status} on POST /token")
+            reason = "http_429" if status == 429 else "auth_unavailable" if status >= 500 else "auth_failed"
+            raise FetchError(reason, f"xivo-auth: HTTP {status} on POST /token", retry_after=retry_after)
         try:
             token = json.loads(body)["data"]["token"]
             assert isinstance(token, str) and token
@@ -167,7 +175,7 @@ class XivoClient:
         for attempt in (1, 2):
             if self.target.auth == "token":
                 kwargs.setdefault("headers", {})["X-Auth-Token"] = await self.token()
-            status, body = await self._send(method, url, **kwargs)
+            status, body, retry_after = await self._send(method, url, **kwargs)
             if status == 401 and attempt == 1:
                 # Token: expired or revoked under us. Digest: the nonce lives in a session cookie that the
                 # middleware's own retry cannot carry; a new request takes it from the cookie jar.
@@ -175,5 +183,5 @@ class XivoClient:
                 continue
             if status == 200 or status in allow:
                 return status, body
-            raise _status_error(status, service, path, body[:512])
+            raise _status_error(status, service, path, body[:512], retry_after)
         raise AssertionError("unreachable")
