@@ -131,15 +131,18 @@ def check_renders(builder: Builder) -> None:
 
 
 @SETTINGS
-@given(body=ANSWERS, table=st.sampled_from(sorted(PARSERS)), stream=st.sampled_from([None, True, False]))
-def test_vsxi_parsers_read_or_refuse_anything(body, table, stream):
+@given(body=ANSWERS, table=st.sampled_from(sorted(PARSERS)), stream=st.sampled_from([None, True, False, "chunks"]),
+       chunk=st.integers(1, 300), head=st.integers(1, 2000))
+def test_vsxi_parsers_read_or_refuse_anything(body, table, stream, chunk, head):
+    from exporter.bodystream import BodyStream
     from exporter.vsxi import wire
 
     old = wire.FAST_PATH_MAX_BYTES
-    if stream is not None:  # both XML/JSON paths: the tree and the streaming one
+    if stream in (True, False):  # both XML/JSON paths: the tree and the streaming one
         wire.FAST_PATH_MAX_BYTES = 0 if stream else 1 << 30
     try:
-        rec = PARSERS[table](body)
+        # "chunks": as a large answer reaches a parse worker, a head and then chunks of any size.
+        rec = PARSERS[table](BodyStream.of(body, chunk=chunk, head=head) if stream == "chunks" else body)
     except PayloadError:
         return
     finally:
