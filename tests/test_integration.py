@@ -46,9 +46,12 @@ def poll_log(caplog, **fields):
             and all(r.fields.get(k) == v for k, v in fields.items())]
 
 
+@pytest.mark.parametrize("variants", [False, True])
 @pytest.mark.parametrize("fmt,layout", [("xml", "old"), ("xml", "new"), ("json", "old"), ("json", "new")])
-async def test_every_collector_succeeds(aiohttp_server, run, check_metrics, fmt, layout):
-    sim, target = await make_target(aiohttp_server, layout=layout, format=fmt)
+async def test_every_collector_succeeds(aiohttp_server, run, check_metrics, fmt, layout, variants):
+    """``variants``: the simulator answers as other firmware may (a BOM, 19,750, TrunkId, HH:MM:SS, ...)."""
+    faults = {"field_variants": True, "bom": True} if variants else None
+    sim, target = await make_target(aiohttp_server, layout=layout, format=fmt, faults=faults)
     engine, client = await run(target)
     await engine.poll_once()
     text = await scrape(client)
@@ -66,6 +69,22 @@ async def test_every_collector_succeeds(aiohttp_server, run, check_metrics, fmt,
     check_metrics(text.encode())
     check_metrics((await scrape(client, "/probe?target=sbc-1")).encode())
     assert PASSWORD not in text
+    # The one value no firmware should send (demo_lic "true") is counted, not lost silently.
+    assert sample(text, "vsxi_collector_unreadable_values", target="sbc-1", collector="realtime",
+                  field="demo_lic") == (1 if variants else None)
+
+
+async def test_a_standby_answering_empty_tables_succeeds_and_says_it_is_standby(aiohttp_server, run):
+    sim, target = await make_target(aiohttp_server, faults={"tables": {"resource_detail": "empty",
+                                                                      "sip_stats": "empty_object"}})
+    sim.model.ha_state = "standby"
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    for c in VSXI_COLLECTORS:
+        assert sample(text, "vsxi_collector_success", target="sbc-1", collector=c) == 1, c
+    assert sample(text, "vsxi_ha_state", target="sbc-1", state="standby") == 1
+    assert sample(text, "vsxi_up", target="sbc-1") == 1
 
 
 async def test_timeout_is_retried_within_the_interval_then_stops_the_round(aiohttp_server, run, caplog):

@@ -20,8 +20,8 @@ def test_reference_file_is_up_to_date():
 
 
 async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_client, check_metrics):
-    sim, xml_target = await make_target(aiohttp_server, name="sbc-xml", faults={"extra_fields": True},
-                                        ha_group="atl-pair")
+    sim, xml_target = await make_target(aiohttp_server, name="sbc-xml", ha_group="atl-pair",
+                                        faults={"extra_fields": True, "field_variants": True})
     sim.model = VsxiModel(sim.model.scale, busy_gateways=True, extra_fields=True)
     _, json_target = await make_target(aiohttp_server, name="sbc-json", format="json", layout="new")
     _, faulty = await make_target(aiohttp_server, name="sbc-faulty", format="json",

@@ -7,13 +7,18 @@ unauthenticated control endpoint ``/_sim/faults`` (GET shows them, PUT replaces,
 
     latency: 0.5                 seconds added to every stats request
     status: 401                  answer every stats request with this status (401, 402, 500, 503, ...)
-    body: html                   degenerate answer for every table: empty_object, empty_database, truncated,
-                                 html, reset (connection closed without an answer), hang (never answers)
+    body: html                   degenerate answer for every table: empty (200, no body), empty_object,
+                                 empty_database, truncated, html, reset (connection closed without an
+                                 answer), hang (never answers)
     tables: {sub_stats: truncated, realtime: "status:500"}   the same per table
     jaxb_above: 100000           JSON answers larger than this many bytes fail like some firmware
                                  (500 "convert xml2json failed(JAXB)")
     reject_concurrent: true      400 on concurrent requests (the device's behaviour; default on)
     extra_fields: false          add fields no known firmware has, to show unmapped fields
+    field_variants: false        answers as other firmware may write them: 19,750 and 98%, a value that is no
+                                 number, HA state capitalised, TrunkId/NumOrig, HH:MM:SS durations, N/A
+                                 answer times, sip_stats with a row per port
+    bom: false                   start every answer with a UTF-8 byte-order mark
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from exporter.simulator.control import FaultSet, faults_endpoint
 from exporter.simulator.vsxi_model import TABLES, Scale, VsxiModel
 from exporter.simulator.vsxi_render import render
 
-BODY_FAULTS = ("empty_object", "empty_database", "truncated", "html", "reset", "hang")
+BODY_FAULTS = ("empty", "empty_object", "empty_database", "truncated", "html", "reset", "hang")
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Login</title></head><body>Proxy login required</body></html>"
 STATUS_TEXT = {
     400: "fail - invalid request",
@@ -50,6 +55,8 @@ class Faults(FaultSet):
     jaxb_above: int | None = None
     reject_concurrent: bool = True
     extra_fields: bool = False
+    field_variants: bool = False
+    bom: bool = False
 
     def check(self) -> None:
         for fault in [self.body, *self.tables.values()]:
@@ -120,6 +127,8 @@ class VsxiSimulator:
             raise ConnectionResetError("simulated reset")
         if fault == "html":
             return web.Response(body=HTML_PAGE, content_type="text/html")
+        if fault == "empty":
+            return self._body(b"", fmt)
         if fault == "empty_object":
             return self._body(b"{}", fmt)  # seen with XML asked too: the failover answer is JSON
         if fault == "empty_database":
@@ -127,7 +136,10 @@ class VsxiSimulator:
                     else b'<?xml version="1.0"?><mysqldump><database name="ssdb"></database></mysqldump>')
             return self._body(body, fmt)
         self.model.extra_fields = f.extra_fields
+        self.model.field_variants = f.field_variants
         body = render(self.model.answer(table), fmt, self.layout)
+        if f.bom:
+            body = b"\xef\xbb\xbf" + body
         if fmt == "json" and f.jaxb_above is not None and len(body) > f.jaxb_above:
             return self._status(500, "convert xml2json failed(JAXB)")
         if fault == "truncated":

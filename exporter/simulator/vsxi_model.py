@@ -36,13 +36,18 @@ class VsxiModel:
     """Deterministic for a given clock: tests freeze the clock, the demo lets it run."""
 
     def __init__(self, scale: Scale | None = None, clock: Callable[[], float] = time.time,
-                 ha_state: str = "active", extra_fields: bool = False, busy_gateways: bool = False):
+                 ha_state: str = "active", extra_fields: bool = False, busy_gateways: bool = False,
+                 field_variants: bool = False):
         self.scale = scale or Scale()
         self.clock = clock
         self.start = clock()
         self.ha_state = ha_state
         self.extra_fields = extra_fields  # add fields no firmware we know of has (unmapped-field tests)
         self.busy_gateways = busy_gateways  # gw_realtime_stat rows, [assumed] shape (only seen empty)
+        # Answers as other firmware may write them (issue "device answers as they come in the field"): loose
+        # numbers (19,750 and 98%), one value that is no number, HA state capitalised, trunk field names in
+        # another case, call durations as HH:MM:SS and "N/A" for unanswered calls, sip_stats per port.
+        self.field_variants = field_variants
 
     # A slow wave so gauges move visibly in the demo (period ~10 min) and counters grow.
     def _wave(self, phase: float = 0.0) -> float:
@@ -77,6 +82,10 @@ class VsxiModel:
             ("ha_remote_status", 0), ("ha_local_status", 0), ("switch_over_flag", 3),
             ("max_cps_allowed", 10000), ("max_cps_exceed", 0), ("current_cps", round(120 * w)),
         ]
+        if self.field_variants:
+            loose = {"max_session_allowed": "19,750", "cpu_idle_percent": f"{int(60 + 20 * w)}%",
+                     "ha_current_state": self.ha_state.capitalize(), "demo_lic": "true"}
+            system = [(k, loose.get(k, v)) for k, v in system]
         trunks: list[Row] = []
         for i, tid in enumerate(self.trunk_ids()):
             if i % 3 == 2:
@@ -99,8 +108,9 @@ class VsxiModel:
                  ("active_cps", 2)] for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False))]
 
     def _trunk_rt(self, tid: int, fqdn: str, orig: int, term: int) -> Row:
-        return [("trunkId", tid), ("fqdn", fqdn), ("numOrig", orig), ("numTerm", term), ("cps", 3),
-                ("numPeak", 900), ("totalCLZ", 0), ("numCLZCps", 0), ("totalLimit", 2000), ("cpsLimit", 100)]
+        row: Row = [("trunkId", tid), ("fqdn", fqdn), ("numOrig", orig), ("numTerm", term), ("cps", 3),
+                    ("numPeak", 900), ("totalCLZ", 0), ("numCLZCps", 0), ("totalLimit", 2000), ("cpsLimit", 100)]
+        return [(k[0].upper() + k[1:], v) for k, v in row] if self.field_variants else row
 
     def resource(self) -> Answer:
         grow = self._elapsed() / 60.0
@@ -132,10 +142,13 @@ class VsxiModel:
 
     def sip_stats(self) -> Answer:  # [assumed] shape
         grow = int(self._elapsed() * 10)
-        row: Row = [("id", 1)]
-        for j, msg in enumerate(SIP_MESSAGES):
-            row += [(f"in_{msg}", 100000 // (j + 1) + grow), (f"out_{msg}", 90000 // (j + 1) + grow)]
-        return "mysqldump", [("sip_stat", [self._extra(row)])]
+        rows = []
+        for port in (5060, 5061) if self.field_variants else (None,):  # one row per service port
+            row: Row = [("id", len(rows) + 1)] + ([("port", port)] if port else [])
+            for j, msg in enumerate(SIP_MESSAGES):
+                row += [(f"in_{msg}", 100000 // (j + 1) + grow), (f"out_{msg}", 90000 // (j + 1) + grow)]
+            rows.append(self._extra(row))
+        return "mysqldump", [("sip_stat", rows)]
 
     # --- bean lists ---------------------------------------------------------------------------------------
     def media_server(self) -> Answer:
@@ -173,13 +186,17 @@ class VsxiModel:
         rows = []
         for i in range(n):
             answered = i % 10 != 0
+            seconds = ((i * 37 + t) % 3600) if answered else 0
+            ans_time = "11-22-2026 10:00:03" if answered else ""
+            duration: object = seconds
+            if self.field_variants:
+                ans_time = ans_time or "N/A"
+                duration = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
             rows.append(self._extra([
                 ("ssm_index", i), ("callID", f"{i:08x}@sbc"), ("orig_tid", trunks[i % len(trunks)]),
                 ("term_tid", trunks[(i + 1) % len(trunks)]), ("orig_ip", "203.0.113.5"),
                 ("term_ip", "203.0.113.9"), ("ani", f"1404555{i % 10000:04d}"), ("dnis", "12155550100"),
-                ("inv_time", "11-22-2026 10:00:00"),
-                ("ans_time", "11-22-2026 10:00:03" if answered else ""),
-                ("duration", ((i * 37 + t) % 3600) if answered else 0),
+                ("inv_time", "11-22-2026 10:00:00"), ("ans_time", ans_time), ("duration", duration),
             ]))
         return "beans", ("XBActiveCallsList", "XBActiveCall", rows)
 

@@ -47,6 +47,10 @@ COLLECTOR_FALLBACK = C.gauge("vsxi_collector_json_fallback", TC,
 UNMAPPED_VALUE = C.gauge("vsxi_unmapped_field_value", ("target", "collector", "section", "field", "row"),
                          "Numeric value of a field the exporter has no mapping for, as read: section is the "
                          "table inside the answer, row its key fields (trunk id, fqdn) or position.", "status")
+UNREADABLE = C.gauge("vsxi_collector_unreadable_values", ("target", "collector", "field"),
+                     "Values of a known numeric field in the last answer that are present but no number the "
+                     "exporter reads (true, 12 kB): those rows lack that field's series. Absent when all "
+                     "read.", "status")
 
 # --- stats/realtime: system_stat --------------------------------------------------------------------------
 SYS = "realtime"
@@ -208,6 +212,8 @@ SIP_MESSAGES = C.gauge("vsxi_sip_messages", ("target", "direction", "message"),
 def _unmapped(b: Builder, target: str, collector: str, unmapped: r.Unmapped) -> None:
     for u in unmapped.values:
         b.add(UNMAPPED_VALUE, (target, collector, u.section, u.field, u.row), u.value)
+    for field, n in unmapped.unreadable:
+        b.add(UNREADABLE, (target, collector, field), n)
 
 
 def build_realtime(b: Builder, target: str, rec: r.Realtime) -> None:
@@ -283,6 +289,7 @@ def build_active_calls(b: Builder, target: str, rec: r.ActiveCalls) -> None:
         b.add(ACTIVE_CALLS, (target, orig, term), calls)
         b.add(ACTIVE_CALLS_ANSWERED, (target, orig, term), answered)
     b.add_gauge_histogram(CALL_DURATION, (target,), rec.duration_buckets, rec.duration_sum)
+    _unmapped(b, target, "active_calls", rec.unmapped)  # durations that are no duration
 
 
 def build_resource_detail(b: Builder, target: str, rec: r.ResourceDetail) -> None:

@@ -7,29 +7,65 @@ Facts marked [assumed] follow ``shared/reference/vsxi-api.md``: nobody has publi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 
-from exporter.payload import degenerate, label, num
+from exporter.payload import EmptyAnswer, degenerate, label, num, unreadable
 from exporter.vsxi import records as r
-from exporter.vsxi.wire import Row, iter_bean_columns, iter_beans, read_mysqldump
+from exporter.vsxi.wire import Body, Row, iter_bean_columns, iter_beans, read_mysqldump
 
 MAX_UNMAPPED_VALUES = 500  # per answer: bounds the generic series a strange firmware can create
 
 
-def _numeric(row: Row, fields: Iterable[str]) -> dict[str, float]:
-    return {f: v for f in fields if (v := num(row.get(f))) is not None}
+def _numeric(row: Row, fields: Iterable[str], sink: _UnmappedSink) -> dict[str, float]:
+    out = {}
+    for f in fields:
+        text = row.get(f)
+        if text is not None:
+            v = num(text)
+            if v is not None:
+                out[f] = v
+            elif unreadable(text):
+                sink.unreadable[f] += 1
+    return out
+
+
+@functools.cache
+def _by_lower(known: frozenset[str]) -> dict[str, str]:
+    return {k.lower(): k for k in known}
 
 
 class _UnmappedSink:
-    """Collects the fields no mapping consumed."""
+    """Collects the fields no mapping consumed, and the known fields whose value could not be read."""
 
     def __init__(self) -> None:
         self.names: set[tuple[str, str]] = set()
         self.values: dict[tuple[str, str, str], r.UnmappedField] = {}
+        self.unreadable: Counter[str] = Counter()
+
+    def num(self, row: Row, field: str) -> float | None:
+        text = row.get(field)
+        v = num(text)
+        if v is None and unreadable(text):
+            self.unreadable[field] += 1
+        return v
+
+    @staticmethod
+    def canonical(row: Row, known: frozenset[str]) -> Row:
+        """Field names as the reference spells them: another firmware's ``TrunkId`` or ``NUMORIG`` is the
+        same field (the reference never tells two fields apart by case). Costs one set difference."""
+        unknown = row.keys() - known
+        if unknown:
+            lower = _by_lower(known)
+            for f in unknown:
+                c = lower.get(f.lower())
+                if c is not None and c not in row:
+                    row[c] = row.pop(f)
+        return row
 
     def names_only(self, section: str, row: Row, known: frozenset[str]) -> None:
         for f in row.keys() - known:
@@ -51,7 +87,11 @@ class _UnmappedSink:
                 self.values[key] = r.UnmappedField(section, f, row_key, v)
 
     def result(self) -> r.Unmapped:
-        return r.Unmapped(frozenset(self.names), tuple(self.values.values()))
+        return r.Unmapped(frozenset(self.names), tuple(self.values.values()), tuple(sorted(self.unreadable.items())))
+
+    def unmapped_names(self, section: str, names: set[str], known: frozenset[str]) -> None:
+        lower = _by_lower(known)
+        self.names.update((section, f) for f in names - known if f.lower() not in lower)
 
 
 def _row_key(row: Row, index: int) -> str:
@@ -85,7 +125,12 @@ GW_RT_NUMERIC = ("num_active_session", "peak_active_session", "active_cps")
 GW_RT_KNOWN = frozenset((*GW_RT_NUMERIC, "orig_tid", "term_tid", "orig_ip", "term_ip", "id"))
 
 
-def parse_realtime(body: bytes) -> r.Realtime:
+def _ha_state(text: str | None) -> str | None:
+    """``Active``, ``STANDBY`` and ``active`` are one state: one label value, so the HA alerts match."""
+    return label(text, "").lower() or None
+
+
+def parse_realtime(body: Body) -> r.Realtime:
     tables = read_mysqldump(body)
     rows = tables.get("system_stat")
     if rows is None:
@@ -93,17 +138,18 @@ def parse_realtime(body: bytes) -> r.Realtime:
     if not rows:
         raise degenerate("table system_stat has no row")
     sink = _UnmappedSink()
-    sys_row = rows[0]
+    sys_row = sink.canonical(rows[0], SYSTEM_KNOWN)
     sink.add("system_stat", sys_row, SYSTEM_KNOWN, "0")
     system = r.SystemStat(
-        values=_numeric(sys_row, SYSTEM_NUMERIC),
-        ha_current_state=label(sys_row.get("ha_current_state"), "") or None,
-        ha_pre_state=label(sys_row.get("ha_pre_state"), "") or None,
+        values=_numeric(sys_row, SYSTEM_NUMERIC, sink),
+        ha_current_state=_ha_state(sys_row.get("ha_current_state")),
+        ha_pre_state=_ha_state(sys_row.get("ha_pre_state")),
     )
     duplicates = len(rows) - 1
 
     trunks: dict[tuple[str, str], r.TrunkRealtime] = {}
     for i, row in enumerate(tables.get("XBResourceRealTimeStatList", [])):
+        row = sink.canonical(row, TRUNK_RT_KNOWN)
         key = (label(row.get("trunkId"), ""), label(row.get("fqdn"), ""))
         if not key[0]:
             sink.add("XBResourceRealTimeStatList", row, frozenset(), str(i))
@@ -112,16 +158,17 @@ def parse_realtime(body: bytes) -> r.Realtime:
             duplicates += 1
             continue
         sink.add("XBResourceRealTimeStatList", row, TRUNK_RT_KNOWN, i)
-        trunks[key] = r.TrunkRealtime(key[0], key[1], _numeric(row, TRUNK_RT_NUMERIC))
+        trunks[key] = r.TrunkRealtime(key[0], key[1], _numeric(row, TRUNK_RT_NUMERIC, sink))
 
     gateways: dict[tuple[str, str], r.GatewayRealtime] = {}
     for i, row in enumerate(tables.get("gw_realtime_stat", [])):
+        row = sink.canonical(row, GW_RT_KNOWN)
         key = (label(row.get("orig_tid"), "none"), label(row.get("term_tid"), "none"))
         if key in gateways:
             duplicates += 1
             continue
         sink.add("gw_realtime_stat", row, GW_RT_KNOWN, i)
-        gateways[key] = r.GatewayRealtime(key[0], key[1], _numeric(row, GW_RT_NUMERIC))
+        gateways[key] = r.GatewayRealtime(key[0], key[1], _numeric(row, GW_RT_NUMERIC, sink))
 
     _unknown_tables(tables, {"system_stat", "XBResourceRealTimeStatList", "gw_realtime_stat"}, sink)
     return r.Realtime(system, tuple(trunks.values()), tuple(gateways.values()), sink.result(), duplicates)
@@ -138,7 +185,7 @@ RESOURCE_KNOWN = frozenset(
 )
 
 
-def parse_resource(body: bytes) -> r.Resource:
+def parse_resource(body: Body) -> r.Resource:
     tables = read_mysqldump(body)
     if not any(t in tables for t in RESOURCE_TABLES):
         raise degenerate(
@@ -151,6 +198,7 @@ def parse_resource(body: bytes) -> r.Resource:
     duplicates = 0
     for table, direction in RESOURCE_TABLES.items():
         for i, row in enumerate(tables.get(table, [])):
+            row = sink.canonical(row, RESOURCE_KNOWN)
             trunk = label(row.get("trunk_id"), "")
             if not trunk:
                 sink.add(table, row, frozenset(), str(i))
@@ -163,7 +211,7 @@ def parse_resource(body: bytes) -> r.Resource:
                 if key in windows:
                     duplicates += 1
                     continue
-                v = [num(row.get(k)) for k in keys]
+                v = [sink.num(row, k) for k in keys]
                 windows[key] = r.TrunkWindow(
                     trunk, direction, window, v[0], v[1], v[2], v[3],
                     v[4] / 1000 if v[4] is not None else None,
@@ -180,11 +228,12 @@ MEDIA_KNOWN = frozenset(
 )
 
 
-def parse_media_server(body: bytes) -> r.MediaServers:
+def parse_media_server(body: Body) -> r.MediaServers:
     sink = _UnmappedSink()
     servers: dict[str, r.MediaServer] = {}
     duplicates = 0
     for i, row in enumerate(iter_beans(body, "XBMediaServerRealTimeStatList")):
+        row = sink.canonical(row, MEDIA_KNOWN)
         index = label(row.get("mediaSrvIndex"), "")
         if not index:
             sink.add("XBMediaServerRealTimeStat", row, frozenset(), str(i))
@@ -198,9 +247,9 @@ def parse_media_server(body: bytes) -> r.MediaServers:
             alias=label(row.get("alias"), ""),
             switch_type=label(row.get("switchType"), ""),
             status=label(row.get("status"), "unknown"),
-            priority=num(row.get("priority")),
-            max_connections=num(row.get("maxConnections")),
-            active_sessions=num(row.get("numActiveSessions")),
+            priority=sink.num(row, "priority"),
+            max_connections=sink.num(row, "maxConnections"),
+            active_sessions=sink.num(row, "numActiveSessions"),
         )
     return r.MediaServers(tuple(servers.values()), sink.result(), duplicates)
 
@@ -213,7 +262,7 @@ SUB_KNOWN = frozenset(
 )
 
 
-def parse_sub_stats(body: bytes) -> r.Registrations:
+def parse_sub_stats(body: Body) -> r.Registrations:
     names: set[str] = set()
     rows = iter_bean_columns(body, "XBSubStatsList", ("trunkId", "states", "protocol", "nat"), names)
     raw_counts = Counter(rows)  # counted in C: a few distinct (trunk, state, protocol, nat) among many rows
@@ -225,7 +274,7 @@ def parse_sub_stats(body: bytes) -> r.Registrations:
         if (behind_nat or "").lower() == "yes":
             nat[key[0]] = nat.get(key[0], 0) + n
     sink = _UnmappedSink()
-    sink.names.update(("XBSubStats", f) for f in names - SUB_KNOWN)
+    sink.unmapped_names("XBSubStats", names, SUB_KNOWN)
     return r.Registrations(counts, nat, sum(raw_counts.values()), sink.result())
 
 
@@ -236,10 +285,23 @@ CALL_KNOWN = frozenset(
      "duration")
 )
 DURATION_BOUNDS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0)
-_UNANSWERED = re.compile(r"^[0\s:/.-]*$")  # "", "0", "0000-00-00 00:00:00": [assumed] no answer yet
+# [assumed] no answer yet: "", "0", "0000-00-00 00:00:00", or a missing-value marker ("N/A", "null").
+_UNANSWERED = re.compile(r"^(?:[0\s:/.-]*|n/?a|null|none|nil)$", re.IGNORECASE)
+_CLOCK = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d)$")  # H:MM:SS or MM:SS
 
 
-def parse_active_calls(body: bytes) -> r.ActiveCalls:
+def call_seconds(text: str | None) -> float | None:
+    """A call duration in seconds: a number of seconds (the reference), or ``HH:MM:SS`` / ``MM:SS`` as other
+    firmware writes it."""
+    value = num(text)
+    if value is None and text is not None:
+        m = _CLOCK.match(text.strip())
+        if m:
+            value = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+    return value
+
+
+def parse_active_calls(body: Body) -> r.ActiveCalls:
     names: set[str] = set()
     rows = iter_bean_columns(body, "XBActiveCallsList", ("orig_tid", "term_tid", "ans_time", "duration"), names)
     pairs: dict[tuple[str | None, str | None], list[int]] = {}
@@ -256,13 +318,16 @@ def parse_active_calls(body: bytes) -> r.ActiveCalls:
         durations[duration] += 1
     buckets = [0] * (len(DURATION_BOUNDS) + 1)
     duration_sum = 0.0
+    sink = _UnmappedSink()
     for text, n in durations.items():  # distinct durations only: seconds repeat among thousands of calls
-        duration = num(text)
+        duration = call_seconds(text)
         if duration is not None and duration >= 0:
             buckets[bisect_left(DURATION_BOUNDS, duration)] += n
             duration_sum += duration * n
-        else:
+        else:  # no duration: in +Inf only, as documented (the count stays the number of calls)
             buckets[-1] += n
+            if unreadable(text):  # and one that is there but unreadable is counted as such
+                sink.unreadable["duration"] += n
     cumulative, running = [], 0
     for bound, n in zip((*DURATION_BOUNDS, math.inf), buckets, strict=True):
         running += n
@@ -272,8 +337,7 @@ def parse_active_calls(body: bytes) -> r.ActiveCalls:
         key = (label(orig, "none"), label(term, "none"))
         before = labelled.get(key, (0, 0))
         labelled[key] = (before[0] + calls, before[1] + answered)
-    sink = _UnmappedSink()
-    sink.names.update(("XBActiveCall", f) for f in names - CALL_KNOWN)
+    sink.unmapped_names("XBActiveCall", names, CALL_KNOWN)
     return r.ActiveCalls(labelled, tuple(cumulative), duration_sum, total, sink.result())
 
 
@@ -283,17 +347,28 @@ DETAIL_NUMERIC = TRUNK_RT_NUMERIC
 DETAIL_KNOWN = frozenset((*DETAIL_NUMERIC, "trunkId", "trunk_id", "fqdn"))
 
 
-def parse_resource_detail(body: bytes) -> r.ResourceDetail:
+def _tables_or_none(body: Body) -> dict[str, list[Row]]:
+    """[assumed] tables whose rows come and go: an idle SBC, or an HA standby answering 200, may send nothing
+    at all (no body, ``{}``, ``""``, a database without tables). That is zero rows, not a failed table:
+    ``vsxi_standby`` and the HA state say why."""
+    try:
+        return read_mysqldump(body)
+    except EmptyAnswer:
+        return {}
+
+
+def parse_resource_detail(body: Body) -> r.ResourceDetail:
     """[assumed] mysqldump family with per-trunk, per-node rows named like XBResourceRealTimeStatList.
     Rows without a trunk id, and every field not in that shape, go to the generic unmapped form."""
-    tables = read_mysqldump(body)
+    tables = _tables_or_none(body)
     sink = _UnmappedSink()
     rows: dict[tuple[str, str], r.ResourceDetailRow] = {}
     duplicates = 0
     for name, table_rows in tables.items():
         for i, row in enumerate(table_rows):
+            row = sink.canonical(row, DETAIL_KNOWN)
             trunk = label(row.get("trunkId") or row.get("trunk_id"), "")
-            values = _numeric(row, DETAIL_NUMERIC)
+            values = _numeric(row, DETAIL_NUMERIC, sink)
             if not trunk or not values:
                 sink.add(name, row, frozenset(), i)
                 continue
@@ -328,22 +403,27 @@ def sip_field(name: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_sip_stats(body: bytes) -> r.SipStats:
+def parse_sip_stats(body: Body) -> r.SipStats:
     """[assumed] mysqldump family whose columns count SIP messages by direction and method / response.
-    Columns named like ``in_INVITE``/``out_4xx`` are mapped; everything else is exposed generically."""
-    tables = read_mysqldump(body)
+    Columns named like ``in_INVITE``/``out_4xx`` are mapped; everything else is exposed generically. Several
+    rows (one per service port, say) are summed: the counters are the node's."""
+    tables = _tables_or_none(body)
     sink = _UnmappedSink()
-    messages: dict[tuple[str, str], r.SipMessage] = {}
+    totals: dict[tuple[str, str], float] = {}
     for name, table_rows in tables.items():
         for i, row in enumerate(table_rows):
             consumed = {"id"}
-            for f, text in row.items():
-                mapped, v = sip_field(f), num(text)
-                if mapped and v is not None:
-                    consumed.add(f)
-                    messages.setdefault(mapped, r.SipMessage(mapped[0], mapped[1], v))
+            for f in row:
+                mapped = sip_field(f)
+                if mapped is None:
+                    continue
+                consumed.add(f)
+                v = sink.num(row, f)
+                if v is not None:
+                    totals[mapped] = totals.get(mapped, 0.0) + v
             sink.add(name, row, frozenset(consumed), i)
-    return r.SipStats(tuple(messages.values()), len(tables), sink.result())
+    messages = tuple(r.SipMessage(direction, message, v) for (direction, message), v in totals.items())
+    return r.SipStats(messages, len(tables), sink.result())
 
 
 PARSERS = {

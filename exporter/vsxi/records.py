@@ -24,6 +24,8 @@ class Unmapped:
 
     names: frozenset[tuple[str, str]] = frozenset()  # (section, field)
     values: tuple[UnmappedField, ...] = ()
+    # Known numeric fields whose value was present but not a number (``true``, ``12 kB``): (field, count).
+    unreadable: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

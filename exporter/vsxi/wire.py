@@ -40,7 +40,7 @@ import ijson
 from lxml import etree
 
 from exporter.bodystream import BodyStream
-from exporter.payload import PayloadError, degenerate, invalid
+from exporter.payload import EmptyAnswer, PayloadError, degenerate, invalid
 
 __all__ = ["PayloadError", "Row", "as_list", "iter_beans", "iter_mysqldump", "read_mysqldump"]
 
@@ -76,11 +76,26 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf16(head: bytes) -> bool:
+    return head[:2] in UTF16_BOMS
+
+
 def _sniff(body: bytes) -> str:
-    head = body[:512].lstrip()
+    """"xml" or "json", from the first bytes; a byte-order mark (UTF-8, or UTF-16 which lxml and json both
+    read) is not content."""
+    head = body[:512]
+    if head.startswith(UTF8_BOM):
+        head = head[3:]
+    elif _utf16(head):
+        head = head.decode("utf-16", "ignore").encode()
+    head = head.lstrip()
     if not head:
-        raise degenerate("empty body")
-    if head[:1] in (b"{", b"["):
+        raise EmptyAnswer("empty body")
+    if head[:1] in (b"{", b"[", b"\""):  # "" is JSON too (an empty answer)
         return "json"
     if head[:1] == b"<":
         lowered = head[:200].lower()
@@ -156,12 +171,16 @@ def as_list(value: Any) -> list:
 
 
 def _load_json(body: bytes) -> Any:
+    if body.startswith(UTF8_BOM):  # json.loads reads UTF-16 and -32 by their BOM, but refuses UTF-8's
+        body = body[3:]
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise invalid(f"malformed JSON: {exc}") from None
     if doc == {}:
-        raise degenerate("empty JSON object {} (the device sends it during HA failover)")
+        raise EmptyAnswer("empty JSON object {} (the device sends it during HA failover)")
+    if doc == "":
+        raise EmptyAnswer('empty JSON string ""')
     if not isinstance(doc, dict):
         raise invalid(f"expected a JSON object at the top level, got {type(doc).__name__}")
     return doc
@@ -180,7 +199,7 @@ def iter_mysqldump(body: Body, stream: bool | None = None) -> Iterator[tuple[str
     elif _streamed(body, stream):
         yield from _xml_errors(_xml_mysqldump(_source(body)))
     else:
-        yield from _tree_mysqldump(_tree(body), b":nil" in body)
+        yield from _tree_mysqldump(_tree(body), b":nil" in body or _utf16(body))
 
 
 def _tree_mysqldump(root: etree._Element, has_nil: bool) -> Iterator[tuple[str, Row | None]]:
@@ -203,7 +222,7 @@ def _tree_mysqldump(root: etree._Element, has_nil: bool) -> Iterator[tuple[str, 
                 values[f.get("name") or ""] = text
             yield name, values
     if tables == 0:
-        raise degenerate("empty database: the response holds no table")
+        raise EmptyAnswer("empty database: the response holds no table")
 
 
 def _xml_mysqldump(source: BytesIO | BodyStream) -> Iterator[tuple[str, Row | None]]:
@@ -231,7 +250,7 @@ def _xml_mysqldump(source: BytesIO | BodyStream) -> Iterator[tuple[str, Row | No
         elif tag == "table_structure":
             el.clear()  # column definitions: a hint at most, never data
     if tables == 0:
-        raise degenerate("empty database: the response holds no table")
+        raise EmptyAnswer("empty database: the response holds no table")
 
 
 def _json_mysqldump(doc: dict) -> Iterator[tuple[str, Row | None]]:
@@ -253,7 +272,7 @@ def _json_mysqldump(doc: dict) -> Iterator[tuple[str, Row | None]]:
                     if isinstance(row, dict):
                         yield name, _json_fields(row.get("field"))
     if tables == 0:
-        raise degenerate("empty database: the response holds no table")
+        raise EmptyAnswer("empty database: the response holds no table")
 
 
 def _json_fields(fields: Any) -> Row:
@@ -381,23 +400,39 @@ def iter_bean_columns(body: Body, list_tag: str, columns: tuple[str, ...], names
     if kind == "xml" and not _streamed(body, stream):
         root = _tree(body)
         _check_bean_root(_local(root.tag), list_tag)
-        # A DTD could declare entities, whose unexpanded references split a field's text in two nodes.
-        result = _tree_columns(root, columns, names) if b"<!DOCTYPE" not in body else None
+        # A DTD could declare entities, whose unexpanded references split a field's text in two nodes
+        # (and in UTF-16, a DOCTYPE is not found by its bytes).
+        result = _tree_columns(root, columns, names) if b"<!DOCTYPE" not in body and not _utf16(body) else None
         if result is not None:
             yield from result
             return
         rows = _tree_beans(root, list_tag)
     elif kind == "json":
         # Only the wanted fields are converted; the names of all are kept.
+        wanted = None
         for item in _json_items(body, list_tag, stream):
             names.update(item)
-            yield tuple([_json_text(item.get(c)) for c in columns])
+            if wanted is None:
+                wanted = _resolve(columns, item)
+            yield tuple([_json_text(item.get(c)) for c in wanted])
         return
     else:
         rows = iter_beans(body, list_tag, stream)
+    wanted = None
     for row in rows:
         names.update(row)
-        yield tuple([row.get(c) for c in columns])
+        if wanted is None:
+            wanted = _resolve(columns, row)
+        yield tuple([row.get(c) for c in wanted])
+
+
+def _resolve(columns: tuple[str, ...], names) -> tuple[str, ...]:
+    """Each wanted column as this answer spells it: field names match case-insensitively (``TrunkId`` is
+    ``trunkId``; the reference never tells two fields apart by case). Taken from the first row."""
+    if all(c in names for c in columns):
+        return columns
+    lower = {n.lower(): n for n in names}
+    return tuple(c if c in names else lower.get(c.lower(), c) for c in columns)
 
 
 _XPATHS: dict[str, etree.XPath] = {}
@@ -430,6 +465,9 @@ def _tree_columns(root: etree._Element, columns: tuple[str, ...], names: set[str
     if len(last_names) != len(first_names) or int(_xpath(f"count({item}/*)")(root)) != n * len(first_names) \
             or any(not isinstance(t, str) or t[0] == "{" for t in first_names + last_names):
         return None
+    columns = _resolve(columns, first_names)
+    if not all(_XML_NAME.match(c) for c in columns):
+        return None
     values = []
     for column in columns:
         texts = _xpath(f"{item}/{column}/text()")(root)
@@ -456,11 +494,16 @@ def _json_stream_items(body: Body, list_tag: str) -> Iterator[dict]:
     hold ~0.5 MB at once instead of json.loads' ~150 MB, for ~1.5x its CPU. Only the list's first key is
     read (a bean list has one kind of item); the start of the document is checked as ``_load_json`` does,
     from the first bytes, and then the whole is read in one pass."""
-    path = _json_items_path(_head(body), list_tag, complete=not isinstance(body, BodyStream))
+    head = _head(body)
+    bom = head.startswith(UTF8_BOM)
+    path = _json_items_path(head[3:] if bom else head, list_tag, complete=not isinstance(body, BodyStream))
     if path is None:
         return
+    source = _source(body)
+    if bom:
+        source.read(3)
     try:
-        for item in ijson.items(_source(body), path, use_float=True):
+        for item in ijson.items(source, path, use_float=True):
             if isinstance(item, dict):
                 yield item
     except ijson.JSONError as exc:
@@ -471,7 +514,9 @@ def _json_items_path(head: bytes, list_tag: str, complete: bool) -> str | None:
     """The ijson path of the items, or None for an empty list."""
     try:
         events = ijson.parse(BytesIO(head), use_float=True)
-        prefix, event, _ = next(events)
+        prefix, event, value = next(events)
+        if event == "string" and value == "":
+            raise EmptyAnswer('empty JSON string ""')
         if event != "start_map":
             raise invalid(f"expected a JSON object at the top level, got {_JSON_KINDS.get(event, event)}")
         keys: list[str] = []
@@ -480,7 +525,7 @@ def _json_items_path(head: bytes, list_tag: str, complete: bool) -> str | None:
                 keys.append(value)
             elif prefix == "" and event == "end_map":
                 if not keys:
-                    raise degenerate("empty JSON object {} (the device sends it during HA failover)")
+                    raise EmptyAnswer("empty JSON object {} (the device sends it during HA failover)")
                 hint = " (empty database)" if "mysqldump" in keys else ""
                 raise degenerate(f"unexpected JSON object with keys {sorted(keys)[:5]}{hint}, expected {list_tag}")
             elif prefix == list_tag:
