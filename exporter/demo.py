@@ -1,7 +1,9 @@
 """``--demo``: two simulated SBCs and two simulated PBXs on loopback, and the config that polls them.
 
 One SBC speaks XML in the old mysqldump layout, the other JSON in the new layout (``table_data`` with
-``xsi:nil``); one PBX is a XiVO 16 (a port per service, backend xivo_service, chan_sip) and the other a Wazo
+``xsi:nil``) and writes its answers as other firmware may (a byte-order mark, 19,750 and 98%, TrunkId,
+HH:MM:SS durations, a value that is no number: the simulator's ``field_variants``); one PBX is a XiVO 16
+(a port per service, backend xivo_service, chan_sip) and the other a Wazo
 (API gateway, backend wazo_user, calld trunks and lines), so the demo exercises every wire variant.
 """
 
@@ -15,7 +17,8 @@ from exporter.simulator.xivo_app import XivoSimulator, start_xivo
 from exporter.simulator.xivo_model import BACKENDS
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
-DEMO_SBCS = (("sbc-demo-xml", "xml", "old"), ("sbc-demo-json", "json", "new"))
+DEMO_SBCS = (("sbc-demo-xml", "xml", "old", None),
+             ("sbc-demo-json", "json", "new", {"field_variants": True, "bom": True}))
 DEMO_PBXS = (("pbx-demo-xivo16", "xivo16"), ("pbx-demo-wazo", "wazo"))
 
 
@@ -24,8 +27,8 @@ async def start_demo(interval: float = 10.0) -> tuple[Config, list[web.AppRunner
     runners: list[web.AppRunner] = []
     sbcs, pbxs = [], []
     controls: dict[str, str] = {}
-    for name, fmt, layout in DEMO_SBCS:
-        sim = VsxiSimulator(username="monitor", password=DEMO_PASSWORD, layout=layout)
+    for name, fmt, layout, faults in DEMO_SBCS:
+        sim = VsxiSimulator(username="monitor", password=DEMO_PASSWORD, layout=layout, faults=faults)
         runner, url = await start_simulator(sim)
         runners.append(runner)
         controls[name] = f"{url}/_sim/faults"

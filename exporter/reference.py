@@ -24,6 +24,27 @@ Fields marked **[assumed]** come from tables or fields nobody has published (`re
 confirmed on a device. Any numeric field the exporter cannot map is still exported, as
 `vsxi_unmapped_field_value`, and counted in `vsxi_collector_unmapped_fields`: a firmware with other fields
 shows up there instead of being lost. Please report such fields.
+
+## Accepted forms of a value
+
+Every VSXi field that reaches a metric is read the same way, in XML or JSON (org.json conversion):
+
+- **numbers** (every gauge and counter value): an integer or decimal (`12`, `-1`, `0.5`), an exponent
+  (`1.5e3`), thousands separators (`19,750`), a trailing percent sign (`98%`: the field is in percent;
+  `cpu_idle_percent` becomes a ratio), surrounding whitespace, JSON numbers. `NaN` and infinities are no
+  value. Missing: absent field, empty text, `xsi:nil="true"`, JSON null, `N/A`, `null`, `none`, `-`: the
+  series is left out. Anything else (`true`, `1,5`, `12 kB`) is left out and counted in
+  `vsxi_collector_unreadable_values{field}`.
+- **call durations** (`active_calls` `duration`): a number of seconds, or `HH:MM:SS` / `H:MM:SS` / `MM:SS`;
+  a call without one counts in the histogram's `+Inf` bucket only.
+- **answer times** (`active_calls` `ans_time`): any text is "answered" except empty, `0`,
+  `0000-00-00 00:00:00`, `N/A`, `null`, `none`.
+- **labels** (trunk ids, fqdn, states, protocols, aliases): trimmed, at most 64 characters; JSON numbers as
+  their integer text (`1001`, never `1001.0`). HA states are lower-cased (`Active` is `active`).
+- **field names**: matched without regard to case (`TrunkId` is `trunkId`).
+- **documents**: a UTF-8 byte-order mark, UTF-16 with its mark, any field order, any whitespace. An answer
+  with nothing in it (no body, `{}`, `""`, no table) is zero rows for `resource_detail` and `sip_stats` (an
+  HA standby or an idle SBC) and a failed table (`degenerate_payload`) for the others.
 """
 
 

@@ -174,8 +174,12 @@ def sbc_detail() -> dict:
         f"vsxi_sip_messages{{{SEL}}}", "{{direction}} {{message}}")], "short", w=8,
         description="stats/sip_stats, fields assumed: values as read (whether the device resets them is unknown).")
     L.add("timeseries", "Unmapped fields per table", [_target(
-        f"vsxi_collector_unmapped_fields{{{SEL}}}", "{{collector}}")], "short", w=24,
+        f"vsxi_collector_unmapped_fields{{{SEL}}}", "{{collector}}")], "short", w=12,
         description="Fields the exporter cannot map: non-zero means a firmware with other fields (please report).")
+    L.add("timeseries", "Unreadable values per field", [_target(
+        f"vsxi_collector_unreadable_values{{{SEL}}}", "{{collector}} {{field}}")], "short", w=12,
+        description="Known numeric fields whose value is no number the exporter reads (true, 12 kB): those "
+                    "series are missing. Non-zero means a firmware writes values differently (please report).")
     return _dashboard("vsxi-sbc-detail", "VSXi / SBC detail", "One SBC: trunks, quality, registrations, calls.",
                       v, L, ["vsxi"])
 

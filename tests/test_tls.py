@@ -66,6 +66,14 @@ async def test_untrusted_certificate_fails_clearly(tls_sim, caplog):
     assert any(r.getMessage() == "poll failed" and r.fields["reason"] == "tls" for r in caplog.records)
 
 
+async def test_a_certificate_for_another_name_fails_clearly_even_from_the_trusted_ca(tls_sim, certs):
+    """The device's CA is trusted, but its certificate names 127.0.0.1, not the host the target uses."""
+    state = await poll(tls_sim.replace("127.0.0.1", "localhost"), TLSConfig(ca_file=str(certs / "ca.pem")))
+    assert not state.up
+    realtime = state.collectors["realtime"]
+    assert realtime.reason == "tls" and "localhost" in realtime.error, realtime.error
+
+
 async def test_explicit_opt_out(tls_sim):
     state = await poll(tls_sim, TLSConfig(insecure_skip_verify=True))
     assert state.up
