@@ -97,3 +97,18 @@ def test_bad_answers(call, reason, message):
         call()
     assert err.value.reason == reason
     assert str(err.value).startswith(message)
+
+
+def test_wazo_trunks_and_lines_without_registration_have_no_registration_series():
+    """calld gives registered: null for a trunk or line that does not register (IAX, custom): neither
+    registered nor lost, so the registration alert must not page for it (written from xivo-api.md)."""
+    trunks = (b'{"items": [{"id": 1, "name": "carrier", "technology": "sip", "registered": true, '
+              b'"current_call_count": 3}, {"id": 2, "name": "iax-legacy", "technology": "iax", '
+              b'"registered": null, "current_call_count": 1}, {"id": 3, "name": "down", "technology": "sip", '
+              b'"registered": false, "current_call_count": 0}], "total": 3}')
+    lines = (b'{"items": [{"id": 1, "registered": true}, {"id": 2, "registered": false}, '
+             b'{"id": 3, "technology": "custom", "registered": null}], "total": 3}')
+    sip = p.parse_sip({"trunks": trunks, "lines": lines})
+    assert sip.trunks == {"carrier": True, "down": False}
+    assert sip.trunk_calls == {"carrier": 3, "iax-legacy": 1, "down": 0}
+    assert sip.lines_by_state == {"registered": 1, "unregistered": 1}

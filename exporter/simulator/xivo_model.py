@@ -141,8 +141,11 @@ class XivoModel:
                 for i in range(self._calls())]
 
     def calld_trunks(self) -> list[dict]:
-        return [{"id": i, "name": f"carrier-{i}", "technology": "sip", "registered": i != 2,
-                 "current_call_count": i} for i in range(1, self.scale.trunks + 1)]
+        sip = [{"id": i, "name": f"carrier-{i}", "technology": "sip", "registered": i != 2,
+                "current_call_count": i} for i in range(1, self.scale.trunks + 1)]
+        # A trunk without registration (IAX, custom): calld says registered: null.
+        return sip + [{"id": self.scale.trunks + 1, "name": "iax-legacy", "technology": "iax", "registered": None,
+                       "current_call_count": 0}]
 
     def calld_lines(self) -> list[dict]:
         return [{"id": i, "name": f"line{i}", "technology": "sip", "registered": i % 5 != 0,

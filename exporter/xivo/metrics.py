@@ -64,7 +64,8 @@ SIP_PEERS = C.gauge("xivo_sip_peers", ("target", "status"),
                     "chan_sip peers by status: ok, lagged, unreachable, unknown, unmonitored (amid SIPpeers).", "sip")
 TRUNK_REGISTERED = C.gauge("xivo_trunk_registered", ("target", "trunk"),
                            "1 when the trunk registration is up (amid SIPshowregistry State on XiVO, as "
-                           "username@host; calld GET /1.0/trunks registered on Wazo, by name).", "sip")
+                           "username@host; calld GET /1.0/trunks registered on Wazo, by name; none for a trunk "
+                           "that does not register, registered null).", "sip")
 TRUNK_CALLS = C.gauge("xivo_trunk_current_calls", ("target", "trunk"),
                       "Calls on the trunk (Wazo calld GET /1.0/trunks current_call_count).", "sip")
 LINES_REGISTRATION = C.gauge("xivo_lines_registration", ("target", "state"),

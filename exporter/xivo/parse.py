@@ -187,12 +187,16 @@ def parse_sip(bodies: dict[str, bytes]) -> Sip:
     for item in _calld_items(bodies["trunks"], "trunks"):
         name = label(str(item.get("name") or item.get("id") or ""), "")
         if name:
-            trunks[name] = item.get("registered") is True
+            # registered: null is a trunk with no registration at all (IAX, custom): no registration series,
+            # so "registration lost" never pages for it.
+            if isinstance(item.get("registered"), bool):
+                trunks[name] = item["registered"]
             if isinstance(item.get("current_call_count"), int):
                 calls[name] = item["current_call_count"]
     lines = {"registered": 0, "unregistered": 0}
     for item in _calld_items(bodies["lines"], "lines"):
-        lines["registered" if item.get("registered") is True else "unregistered"] += 1
+        if isinstance(item.get("registered"), bool):  # null: a line with no registration (custom)
+            lines["registered" if item["registered"] else "unregistered"] += 1
     return Sip(None, trunks, calls, lines)
 
 
