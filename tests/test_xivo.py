@@ -59,6 +59,12 @@ async def test_xivo16_every_collector(pbx, check_metrics):
     assert sample(text, "xivo_objects", kind="endpoints/sccp", **t) == 12
     assert sample(text, "xivo_objects", kind="queues", **t) is None
     assert sample(text, "xivo_objects_unsupported", kind="queues", **t) == 1  # XiVO 16 has no confd queues
+    # The kinds each generation has (xivo-api.md): XiVO 16 counts call permissions, entities, function key
+    # templates and CTI profiles; music on hold, applications and tenants are Wazo's.
+    for kind in ("callpermissions", "entities", "funckeys/templates", "cti_profiles"):
+        assert sample(text, "xivo_objects", kind=kind, **t) is not None, kind
+    for kind in ("moh", "applications", "tenants"):
+        assert sample(text, "xivo_objects_unsupported", kind=kind, **t) == 1, kind
     assert sample(text, "xivo_lines", protocol="sip", **t) == 96
     assert [sample(text, "xivo_devices", status=s, **t) for s in ("configured", "autoprov", "not_configured")] \
         == [70, 10, 10]
@@ -90,6 +96,8 @@ async def test_wazo_every_collector(pbx, check_metrics):
         assert sample(text, "xivo_collector_success", collector=c, **t) == 1, c
     assert sample(text, "xivo_objects", kind="queues", **t) == 3
     assert "xivo_objects_unsupported{" not in text
+    for kind in ("moh", "applications", "tenants", "callpermissions", "funckeys/templates"):
+        assert sample(text, "xivo_objects", kind=kind, **t) is not None, kind
     assert sample(text, "xivo_devices", status="corrupted", **t) == 9
     assert sample(text, "xivo_agents_paused", **t) == 2
     assert sample(text, "xivo_trunk_registered", trunk="carrier-2", **t) == 0
@@ -210,9 +218,9 @@ async def test_digest_auth_for_legacy_confd(pbx, check_metrics):
     assert sample(text, "xivo_collector_success", target="pbx-xivo16", collector="devices") == 1
     assert requests_of(sim, "auth") == []  # no token involved
     confd = requests_of(sim, "confd")
-    # Round 1: 21 collections (7 answer 404 and are not asked again), 3 line protocols, 1 device page;
-    # round 2: 14 + 3 + 1. Plus 2 for the first challenge (the middleware's retry without the session cookie).
-    assert len(confd) == (21 + 3 + 1) + (14 + 3 + 1) + 2
+    # Round 1: 28 collections (10 answer 404 and are not asked again), 3 line protocols, 1 device page;
+    # round 2: 18 + 3 + 1. Plus 2 for the first challenge (the middleware's retry without the session cookie).
+    assert len(confd) == (28 + 3 + 1) + (18 + 3 + 1) + 2
     check_metrics(text.encode())
 
 

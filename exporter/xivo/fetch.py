@@ -16,8 +16,9 @@ from exporter.xivo.client import XivoClient
 OBJECT_KINDS = (
     "users", "lines", "extensions", "trunks", "voicemails", "groups", "queues", "agents", "contexts", "incalls",
     "outcalls", "ivr", "conferences", "switchboards", "callpickups", "schedules", "pagings", "parkinglots",
-    "endpoints/sip", "endpoints/sccp", "endpoints/custom",
-)
+    "endpoints/sip", "endpoints/sccp", "endpoints/custom", "callpermissions", "entities", "funckeys/templates",
+    "cti_profiles", "moh", "applications", "tenants",
+)  # a generation without one answers 404: asked once, then shown in xivo_objects_unsupported
 LINE_PROTOCOLS = ("sip", "sccp", "custom")
 DEVICE_PAGE = 500
 MAX_DEVICE_PAGES = 400  # 200k devices: a bound against a PBX whose `total` keeps moving
