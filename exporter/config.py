@@ -32,6 +32,7 @@ XIVO_DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches conf
 XIVO_SERVICES = ("auth", "confd", "agentd", "amid", "calld")
 XIVO_AUTH = ("token", "digest")
 XIVO_BACKENDS = ("xivo_service", "wazo_user")
+XIVO_GENERATIONS = ("auto", "xivo", "wazo")  # auto: asked of the PBX (calld/ctid-ng's own API spec)
 FORMATS = ("xml", "json")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -89,6 +90,7 @@ class XivoTarget(Target):
     # url: https://HOST; service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
     services: dict[str, str] = field(default_factory=dict)  # per-service base URL overrides
     api_gateway: bool = False
+    generation: str = "auto"  # xivo (chan_sip, AMI) or wazo (calld trunks and lines); auto detects it
     auth: str = "token"
     backend: str = "xivo_service"
     collectors: tuple[str, ...] = XIVO_COLLECTORS
@@ -322,8 +324,8 @@ def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...]
 VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
              "interval", "timeout", "max_response_bytes", "max_series", "ha_group")
 DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes", "max_series")
-XIVO_KEYS = ("name", "url", "services", "api_gateway", "username", "password", "password_file", "auth", "backend",
-             "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
+XIVO_KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
+             "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
 TOP_KEYS = ("global", "defaults", "vsxi", "xivo")
 
 
@@ -392,12 +394,17 @@ def _check_xivo(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str
                 c.error(f"{path}.collectors", f"collector {name!r} needs auth: token (digest auth only reaches "
                         f"confd: {', '.join(XIVO_DIGEST_COLLECTORS)})")
     api_gateway = c.boolean(node, "api_gateway", path, False)
-    if auth == "digest" and api_gateway:
-        c.error(f"{path}.auth", "digest auth is a legacy XiVO confd mechanism; it does not exist with api_gateway")
+    generation = c.choice(node, "generation", path, XIVO_GENERATIONS, "auto")
+    if auth == "digest" and generation == "wazo":
+        # XiVO 16.15 already serves the gateway paths, so digest with api_gateway can be right; on Wazo it
+        # was removed (18.14).
+        c.error(f"{path}.auth", "digest auth is a legacy XiVO confd mechanism; Wazo (generation: wazo) has "
+                "none")
     return XivoTarget(
         **common,
         services=services,
         api_gateway=api_gateway,
+        generation=generation,
         auth=auth,
         backend=c.choice(node, "backend", path, XIVO_BACKENDS, "xivo_service"),
         collectors=collectors,

@@ -51,7 +51,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 
 
 async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=None, auth="token", acls=None,
-                    scale=None, **target):
+                    scale=None, gateway=None, **target):
     """A simulated PBX and a target for it; returns (sim, target, runners)."""
     from exporter.config import XivoTarget
     from exporter.simulator.xivo_app import XivoSimulator, start_xivo
@@ -59,7 +59,7 @@ async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=
 
     sim = XivoSimulator(generation, username="exporter", password="xivo-Pw7", faults=faults, acls=acls,
                         scale=scale)
-    runners, where = await start_xivo(sim)
+    runners, where = await start_xivo(sim, gateway=gateway)
     options = {"interval": 5.0, "timeout": 2.0, **target}
     return sim, XivoTarget(name=name or f"pbx-{generation}", username="exporter", password=password,
                            backend=BACKENDS[generation], auth=auth, **where, **options), runners

@@ -195,13 +195,14 @@ xivo:
     auth: digest
     backend: ldap
     api_gateway: true
+    generation: wazo
     collectors: [objects, queues]
 """) == [
         "CFG: xivo[0].services.ctid: unknown key (expected one of: auth, confd, agentd, amid, calld)",
         "CFG: xivo[0].services.confd: expected an http:// or https:// URL with a host, got 'ftp://x'",
         "CFG: xivo[0].collectors: collector 'queues' needs auth: token (digest auth only reaches confd: "
         "objects, devices)",
-        "CFG: xivo[0].auth: digest auth is a legacy XiVO confd mechanism; it does not exist with api_gateway",
+        "CFG: xivo[0].auth: digest auth is a legacy XiVO confd mechanism; Wazo (generation: wazo) has none",
         "CFG: xivo[0].backend: expected one of xivo_service, wazo_user, got 'ldap'",
         "CFG: xivo[0].name: duplicate target name 'shared' (also vsxi[0])",
     ]

@@ -299,3 +299,66 @@ async def test_retry_after_from_a_pbx_is_honoured_bounded_and_shown(pbx, status,
     assert before + pause - 1 <= until <= time.time() + pause + 1
     await engine.poll_once()
     assert len([r for r in sim.log if r["service"] != "auth"]) == asked  # still paused: nothing asked
+
+
+async def test_a_xivo_behind_gateway_paths_is_polled_as_xivo_without_any_generation_setting(aiohttp_client):
+    """XiVO 16.15 already serves nginx's /api/<service>/ paths: api_gateway alone must not make it a Wazo
+    (whose calld trunks and lines it does not have). The generation is asked of ctid-ng's own spec, once."""
+    from helpers import make_xivo
+
+    sim, target, runners = await make_xivo("xivo16", gateway=True, collectors=["sip"])
+    assert target.api_gateway and target.generation == "auto"
+    engine = make_engine(target)
+    client = await aiohttp_client(create_app(engine, manage_engine=False))
+    try:
+        await engine.poll_once()
+        await engine.poll_once()
+        text = await scrape(client)
+    finally:
+        await engine.stop()
+        for runner in runners:
+            await runner.cleanup()
+    t = {"target": "pbx-xivo16"}
+    assert sample(text, "xivo_collector_success", collector="sip", **t) == 1
+    assert sample(text, "xivo_generation_info", generation="xivo", **t) == 1
+    assert sample(text, "xivo_sip_peers", status="ok", **t) > 0
+    assert any(line.startswith("xivo_trunk_registered{") for line in text.splitlines())
+    assert len([r for r in sim.log if r["path"].endswith("/api/api.yml")]) == 1  # cached
+
+
+async def test_wazo_is_detected_and_a_configured_generation_is_not_asked(pbx):
+    sim, engine, client = await pbx("wazo", collectors=["sip"])
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "xivo_generation_info", target="pbx-wazo", generation="wazo") == 1
+    assert sample(text, "xivo_trunk_registered", target="pbx-wazo", trunk="carrier-1") == 1
+    from dataclasses import replace
+
+    from helpers import make_xivo
+
+    sim2, target, runners = await make_xivo("wazo", name="pbx-told", collectors=["sip"])
+    engine2 = make_engine(replace(target, generation="wazo"))  # generation: wazo in the config
+    try:
+        await engine2.poll_once()
+    finally:
+        await engine2.stop()
+        for runner in runners:
+            await runner.cleanup()
+    assert engine2.states["pbx-told"].up
+    assert not [r for r in sim2.log if r["path"].endswith("/api/api.yml")]
+
+
+async def test_digest_auth_through_gateway_paths_on_a_xivo(aiohttp_client):
+    from helpers import make_xivo
+
+    sim, target, runners = await make_xivo("xivo16", gateway=True, auth="digest", collectors=["objects"])
+    engine = make_engine(target)
+    try:
+        await engine.poll_once()
+        state = engine.states["pbx-xivo16"]
+    finally:
+        await engine.stop()
+        for runner in runners:
+            await runner.cleanup()
+    assert state.up and state.collectors["objects"].success, state.collectors["objects"].error
+    assert not [r for r in sim.log if r["service"] == "auth"]

@@ -77,8 +77,21 @@ class XivoSimulator:
     # --- plumbing -------------------------------------------------------------------------------------
     def _service_app(self, service: str) -> web.Application:
         app = web.Application(middlewares=[self._middleware(service)])
+        app.router.add_get(f"/{VERSIONS[service]}/api/api.yml", self._spec(service))
         getattr(self, f"_routes_{service}")(app.router, f"/{VERSIONS[service]}")
         return app
+
+    def _spec(self, service: str):
+        """The daemon's OpenAPI spec, reduced to its paths (what the exporter reads of it)."""
+        paths = {"calld": ["/calls"] + (["/trunks", "/lines"] if self.model.wazo else [])}.get(service, [])
+        name = "xivo-ctid-ng" if service == "calld" and not self.model.wazo else f"wazo-{service}"
+
+        async def handler(request: web.Request) -> web.Response:
+            text = f"swagger: '2.0'\ninfo:\n  title: {name}\npaths:\n" + "".join(f"  {p}:\n    get: {{}}\n"
+                                                                                   for p in paths)
+            return web.Response(text=text, content_type="application/x-yaml")
+
+        return handler
 
     def _middleware(self, service: str):
         @web.middleware
@@ -87,6 +100,8 @@ class XivoSimulator:
                              "query": dict(request.query), "time": time.time()})
             if self.faults.latency:
                 await asyncio.sleep(self.faults.latency)
+            if request.path.endswith("/api/api.yml"):
+                return await handler(request)  # every daemon serves its own spec without auth
             if service != "auth":
                 if self.faults.auth_down:
                     return _error(503, "Authentication server on localhost:9497 is unreachable")
@@ -278,12 +293,13 @@ async def _serve(app: web.Application, host: str, ssl_context=None) -> tuple[web
     return runner, f"{scheme}://{host}:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
 
 
-async def start_xivo(sim: XivoSimulator, host: str = "127.0.0.1", ssl_context=None) -> tuple[list[web.AppRunner],
-                                                                                             dict]:
+async def start_xivo(sim: XivoSimulator, host: str = "127.0.0.1", ssl_context=None,
+                     gateway: bool | None = None) -> tuple[list[web.AppRunner], dict]:
     """Serve ``sim`` on loopback (HTTPS with ``ssl_context``). Returns runners and ``{"url": ...,
     "services": {...}, "api_gateway": bool}``, the keys of a xivo target. XiVO 16: one port per service
-    (ephemeral here, so given as overrides)."""
-    if sim.model.wazo:
+    (ephemeral here, so given as overrides); ``gateway=True`` serves a XiVO 16 behind nginx's
+    ``/api/<service>/`` paths instead, as 16.15 already can (Wazo always is)."""
+    if sim.model.wazo if gateway is None else gateway:
         gateway = web.Application()
         for service in VERSIONS:
             gateway.add_subapp(f"/api/{service}", sim._service_app(service))

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -80,6 +81,7 @@ class XivoClient:
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
+        self._generation: str | None = None  # detected once (generation: auto)
         self._renew_at = 0.0
 
     def _ensure_session(self) -> aiohttp.ClientSession:
@@ -162,6 +164,28 @@ class XivoClient:
             self._token = None
         if self._session is not None:
             await self._session.close()
+
+    # --- what the PBX is ------------------------------------------------------------------------------
+    async def generation(self) -> str:
+        """``xivo`` (chan_sip, AMI registrations) or ``wazo`` (calld trunks and lines): from the config, or
+        asked of the PBX once (cached): calld/ctid-ng serves its own API spec without auth, and only Wazo's
+        has ``/trunks``. ``api_gateway`` says nothing: XiVO 16.15 already serves the gateway paths. Until
+        the PBX answers, api_gateway is the guess (not cached)."""
+        if self.target.generation != "auto":
+            return self.target.generation
+        if self._generation is None:
+            url = f"{self.urls['calld']}/api/api.yml"
+            try:
+                status, body, _ = await self._send("GET", url)
+            except FetchError:
+                status, body = 0, b""
+            if status == 200:
+                self._generation = "wazo" if re.search(rb"^\s+/trunks:", body, re.MULTILINE) else "xivo"
+            elif status == 404:
+                self._generation = "xivo"  # an older ctid-ng without a spec: no calld trunks either
+            else:
+                return "wazo" if self.target.api_gateway else "xivo"
+        return self._generation
 
     # --- service calls --------------------------------------------------------------------------------
     async def call(self, service: str, method: str, path: str, *, params: dict | None = None,

@@ -83,7 +83,9 @@ async def fetch_channels(client: XivoClient) -> dict[str, bytes]:
 
 
 async def fetch_sip(client: XivoClient) -> dict[str, bytes]:
-    if client.target.api_gateway:  # Wazo: PJSIP, whose state calld summarises cheaply
-        return {"trunks": (await client.call("calld", "GET", "/trunks"))[1],
+    generation = await client.generation()
+    if generation == "wazo":  # PJSIP, whose state calld summarises cheaply
+        return {"generation": b"wazo", "trunks": (await client.call("calld", "GET", "/trunks"))[1],
                 "lines": (await client.call("calld", "GET", "/lines"))[1]}
-    return {"SIPpeers": await ami(client, "SIPpeers"), "SIPshowregistry": await ami(client, "SIPshowregistry")}
+    return {"generation": b"xivo", "SIPpeers": await ami(client, "SIPpeers"),
+            "SIPshowregistry": await ami(client, "SIPshowregistry")}

@@ -66,6 +66,10 @@ TRUNK_REGISTERED = C.gauge("xivo_trunk_registered", ("target", "trunk"),
                            "1 when the trunk registration is up (amid SIPshowregistry State on XiVO, as "
                            "username@host; calld GET /1.0/trunks registered on Wazo, by name; none for a trunk "
                            "that does not register, registered null).", "sip")
+GENERATION = C.gauge("xivo_generation_info", ("target", "generation"),
+                     "1, with the generation the exporter polls this PBX as: xivo (chan_sip, amid SIPpeers and "
+                     "SIPshowregistry) or wazo (calld GET /1.0/trunks and /1.0/lines); detected from calld/ctid-ng "
+                     "GET /1.0/api/api.yml unless the config sets generation.", "sip")
 TRUNK_CALLS = C.gauge("xivo_trunk_current_calls", ("target", "trunk"),
                       "Calls on the trunk (Wazo calld GET /1.0/trunks current_call_count).", "sip")
 LINES_REGISTRATION = C.gauge("xivo_lines_registration", ("target", "state"),
@@ -127,6 +131,8 @@ def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
         b.add(TRUNK_CALLS, (target, trunk), n)
     for state, n in (rec.lines_by_state or {}).items():
         b.add(LINES_REGISTRATION, (target, state), n)
+    if rec.generation:
+        b.add(GENERATION, (target, rec.generation), 1)
 
 
 PARSERS: dict[str, Callable] = {

@@ -161,6 +161,7 @@ class Sip:
     trunks: dict[str, bool]  # trunk -> registered
     trunk_calls: dict[str, int]  # Wazo calld current_call_count
     lines_by_state: dict[str, int] | None  # Wazo calld lines: registered / unregistered
+    generation: str | None = None  # xivo or wazo, as detected (or configured)
 
 
 def peer_status(text: str | None) -> str:
@@ -182,7 +183,7 @@ def parse_sip(bodies: dict[str, bytes]) -> Sip:
             if e.get("Event") == "RegistryEntry" and e.get("Host"):
                 name = label(f"{e.get('Username') or ''}@{e['Host']}".lstrip("@"), "")
                 trunks[name] = str(e.get("State", "")).lower() == "registered"
-        return Sip(by_status, trunks, {}, None)
+        return Sip(by_status, trunks, {}, None, _generation(bodies))
     trunks, calls = {}, {}
     for item in _calld_items(bodies["trunks"], "trunks"):
         name = label(str(item.get("name") or item.get("id") or ""), "")
@@ -197,7 +198,12 @@ def parse_sip(bodies: dict[str, bytes]) -> Sip:
     for item in _calld_items(bodies["lines"], "lines"):
         if isinstance(item.get("registered"), bool):  # null: a line with no registration (custom)
             lines["registered" if item["registered"] else "unregistered"] += 1
-    return Sip(None, trunks, calls, lines)
+    return Sip(None, trunks, calls, lines, _generation(bodies))
+
+
+def _generation(bodies: dict[str, bytes]) -> str | None:
+    value = bodies.get("generation", b"").decode("ascii", "replace")
+    return value if value in ("xivo", "wazo") else None
 
 
 def _calld_items(body: bytes, what: str) -> list[dict]:
