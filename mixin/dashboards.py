@@ -192,10 +192,13 @@ def pbx() -> dict:
     L = _Layout()
     L.row("Configuration")
     L.add("stat", "PBXs up", [_target(f"sum(xivo_up{{{SEL}}})", "up")], "none", w=4, h=6)
+    L.add("stat", "PBXs by generation", [_target(
+        f"count by (generation) (xivo_generation_info{{{SEL}}})", "{{generation}}", instant=True)], "none", w=4, h=6,
+        description="xivo: chan_sip, registrations from AMI; wazo: calld trunks and lines (asked of the PBX).")
     L.add("bargauge", "Objects", [_target(f"sum by (kind) (xivo_objects{{{SEL}}})", "{{kind}}", instant=True)],
-          "short", w=10, h=6)
+          "short", w=8, h=6)
     L.add("bargauge", "Devices by status", [_target(
-        f"sum by (status) (xivo_devices{{{SEL}}})", "{{status}}", instant=True)], "short", w=10, h=6)
+        f"sum by (status) (xivo_devices{{{SEL}}})", "{{status}}", instant=True)], "short", w=8, h=6)
     L.row("Agents and queues")
     L.add("timeseries", "Agents", [
         _target(f"sum(xivo_agents{{{SEL}}})", "agents"),
