@@ -39,8 +39,11 @@ def recording_rules() -> list[dict]:
         {"record": "target_trunk_id:vsxi_trunk_session_utilisation:ratio",
          "expr": _ratio('vsxi_trunk_active_sessions{fqdn="Group"}', 'vsxi_trunk_session_limit{fqdn="Group"}',
                         "job, target, trunk_id")},
+        # 0, not nothing, when sub_stats was read and no registration is left: the series of the last
+        # registrations disappear with them, and the most common outage must still page.
         {"record": "target:vsxi_registrations:sum",
-         "expr": "sum by (job, target) (vsxi_registrations)"},
+         "expr": "sum by (job, target) (vsxi_registrations)\nor\n"
+                 "0 * sum by (job, target) (vsxi_collector_success{collector=\"sub_stats\"} == 1)"},
         {"record": "target_orig_trunk_id_term_trunk_id:vsxi_active_calls_answered:ratio",
          "expr": _ratio("vsxi_active_calls_answered", "vsxi_active_calls",
                         "job, target, orig_trunk_id, term_trunk_id")},
