@@ -381,3 +381,22 @@ def test_retry_after_parsing():
     assert parse_retry_after(formatdate(1_700_000_000.0, usegmt=True), 1_800_000_000.0) == 0.0
     assert parse_retry_after("soon", 1_800_000_000.0) is None
     assert parse_retry_after(None, 1_800_000_000.0) is None
+
+
+async def test_auth_failure_counters_exist_at_zero_before_the_first_failure(aiohttp_server, run):
+    """increase() on a counter created by its first failure sees nothing until the second: the auth alerts
+    would need two failed rounds. The exporter creates them at 0 for every target."""
+    from helpers import make_xivo
+
+    _, target = await make_target(aiohttp_server)
+    _, pbx, runners = await make_xivo("xivo16")
+    engine, client = await run(target, pbx)
+    await engine.poll_once()  # healthy: no authentication failure yet
+    text = await scrape(client)
+    assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="vsxi", target="sbc-1",
+                  reason="http_401") == 0
+    for reason in ("auth_failed", "auth_unavailable"):
+        assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="xivo", target="pbx-xivo16",
+                      reason=reason) == 0
+    for runner in runners:
+        await runner.cleanup()

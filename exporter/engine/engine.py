@@ -85,6 +85,9 @@ class Engine:
         poller.publish = lambda state: None  # whatever it was doing, it no longer shows
         with contextlib.suppress(KeyError):
             self.metrics.backoff_until.remove(poller.family, name)
+        for reason in poller.auth_reasons:
+            with contextlib.suppress(KeyError):
+                self.metrics.auth_failures.remove(poller.family, name, reason)
         self.states.pop(name, None)
         self.versions.pop(name, None)
         await poller.close()  # revokes a XiVO token

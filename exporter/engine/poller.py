@@ -73,6 +73,9 @@ class BasePoller:
                                      getattr(target, "format", None) == "json", getattr(target, "ha_group", None))
         self.backoff_until: float | None = None  # unix time: Retry-After
         metrics.backoff_until.labels(self.family, target.name).set(0)
+        # At 0 from the start: an alert on increase() then sees the first failed round, not only the second.
+        for reason in sorted(self.auth_reasons):
+            metrics.auth_failures.labels(self.family, target.name, reason)
         self.state = TargetState(target.name, target.interval, {}, family=self.family,
                                  status=self.status.target(False, False))
         self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
