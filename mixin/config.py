@@ -14,6 +14,7 @@ THRESHOLDS = {
     "auth_failing_window": "15m",  # any authentication failure in this window
     "collector_failing_for": "15m",
     "data_stale_seconds": 600,  # a collector without success for this long
+    "firmware_fields_for": "1h",  # unmapped fields or unreadable values seen this long: a firmware change
     # SBC capacity
     "session_utilisation_high": 0.85,
     "cps_utilisation_high": 0.85,

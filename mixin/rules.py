@@ -78,6 +78,14 @@ def alerts() -> list[dict]:
                "The {{ $labels.collector }} poll of {{ $labels.target }} has failed for "
                f"{t['collector_failing_for']}; the reason is in vsxi_xivo_exporter_poll_errors_total and on "
                "the exporter's landing page."),
+        _alert("FirmwareAnswersDiffer",
+               "vsxi_collector_unmapped_fields > 0\nor on (job, target, collector)\n"
+               "sum by (job, target, collector) (vsxi_collector_unreadable_values) > 0",
+               t["firmware_fields_for"], "info", "collector",
+               "{{ $labels.target }}: {{ $labels.collector }} answers differ from what the exporter knows",
+               "Fields the exporter cannot map (vsxi_collector_unmapped_fields), or known fields whose value it "
+               "cannot read (vsxi_collector_unreadable_values), for " + t["firmware_fields_for"] + ": usually a "
+               "firmware upgrade. Their data is missing from the dashboards; please report the fields."),
         _alert("DataStale",
                f"time() - vsxi_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}\n"
                f"or\ntime() - xivo_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}",
