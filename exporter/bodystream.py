@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-DEFAULT_HEAD_BYTES = 1 << 16
+HEAD_BYTES = 1 << 16  # what a parser is handed first: enough to see a document's shape (exporter.vsxi.wire)
 STREAM_ABOVE_BYTES = 1 << 20  # an answer of a normal SBC is read whole; past this, streamed
 
 
@@ -26,7 +26,7 @@ class BodyStream:
         self._next = next_chunk
 
     @classmethod
-    def of(cls, body: bytes, chunk: int = DEFAULT_HEAD_BYTES, head: int | None = None) -> BodyStream:
+    def of(cls, body: bytes, chunk: int = HEAD_BYTES, head: int | None = None) -> BodyStream:
         """A complete body served chunk by chunk, after a head of ``head`` bytes (default: one chunk)."""
         head = chunk if head is None else head
         pieces = iter([body[i:i + chunk] for i in range(head, len(body), chunk)])

@@ -61,7 +61,7 @@ ACCEPT_ENCODING = "gzip, deflate"  # what BodyReader decodes; nothing else is as
 class BodyReader:
     """The body of one answer, chunk by chunk, decompressed here (aiohttp's own decompression is off, so
     both sizes are known): never more than ``limit`` bytes once decompressed, never a compression ratio
-    over MAX_COMPRESSION_RATIO past the first MiB, and every byte drawn from the poll's share of the
+    over MAX_COMPRESSION_RATIO past RATIO_CHECKED_ABOVE bytes, and every byte drawn from the poll's share of the
     process-wide budget (exporter.budget), if there is one."""
 
     def __init__(self, resp: aiohttp.ClientResponse, limit: int, what: str):
@@ -81,6 +81,10 @@ class BodyReader:
         if resp.content_length is not None and self._inflate is None and resp.content_length > limit:
             raise FetchError("too_large", f"{what}: answer of {resp.content_length} bytes exceeds "
                              f"max_response_bytes ({limit})")
+
+    @property
+    def compressed(self) -> bool:
+        return self._inflate is not None
 
     async def read(self, size: int = 1 << 16) -> bytes:
         """The next piece of the body (at most ``size`` bytes once decompressed), b"" at its end."""
@@ -186,7 +190,7 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_
                     timeout: float) -> bytes | StreamedBody:
     """The body whole when it ends within ``stream_above`` bytes, else a StreamedBody holding them."""
     reader = BodyReader(resp, limit, what)
-    known = resp.content_length is not None and reader._inflate is None  # noqa: SLF001
+    known = resp.content_length is not None and not reader.compressed
     if known and resp.content_length <= stream_above:
         return await reader.read_all()
     head, size = [], 0

@@ -17,7 +17,8 @@ REASONS = {
     "http_5xx": "a 5xx status (retried)",
     "http_other": "a redirect or other non-200 status",
     "json_jaxb": "HTTP 500 `convert xml2json failed(JAXB)`: the table is polled as XML from then on",
-    "too_large": "the answer exceeds `max_response_bytes`",
+    "too_large": "the answer exceeds `max_response_bytes` (counted decompressed), or decompresses more than "
+                 "200:1 (a decompression bomb)",
     "memory_budget": "the answers being read already hold `global.max_in_flight_bytes`: this one was dropped "
                      "part-way (other devices sending huge answers; retried next round)",
     "series_limit": "the answer would take the target over `max_series`: its series are dropped until it fits",

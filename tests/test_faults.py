@@ -40,11 +40,12 @@ SECRET_FILE_TEXT = "root-secret-from-a-local-file"
 
 
 class Hostile:
-    """A VSXi that misbehaves on demand; ``fault = None`` answers as the simulator does."""
+    """A VSXi that misbehaves on demand (``serve``, one of FAULTS); ``serve = None`` answers as the simulator
+    does."""
 
     def __init__(self):
         self.sim = VsxiSimulator(password=PASSWORD, scale=SMALL)
-        self.fault: str | None = None
+        self.serve: Callable[[Hostile, web.Request], Awaitable[web.StreamResponse]] | None = None
         self.requests = 0
 
     def app(self) -> web.Application:
@@ -57,9 +58,9 @@ class Hostile:
 
     async def stats(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
-        if self.fault is None:
+        if self.serve is None:
             return await self.sim.stats(request)
-        return await FAULTS[self.fault].serve(self, request)
+        return await self.serve(self, request)
 
 
 async def stream(request: web.Request, pieces, delay: float = 0.0, **headers) -> web.StreamResponse:
@@ -198,7 +199,6 @@ def rows(n: int):
 
 
 async def format_switch(h, request):
-    h.requests += 1
     other = "xml" if fmt_of(request) == "json" else "json"
     fmt = other if h.requests % 2 else fmt_of(request)
     return web.Response(body=h.answer(table_of(request), fmt),
@@ -232,7 +232,7 @@ FAULTS: dict[str, Fault] = {
     "gzip_bomb": Fault(gzip_bomb, "too_large", False, timeout=5.0),
     "huge_body_without_length": Fault(huge_without_length, "too_large", False, timeout=5.0),
     "billion_laughs": Fault(fixed(BILLION_LAUGHS), "invalid_payload", False),
-    "external_entity_to_local_file": Fault(external_entity("SECRET"), None, True),
+    "external_entity_to_local_file": Fault(external_entity("SECRET"), None, True),  # the test: its own file
     "json_nan": Fault(json_with(b"NaN"), None, True),
     "json_infinity": Fault(json_with(b"Infinity"), None, True),
     "json_1e400": Fault(json_with(b"1e400"), None, True),
@@ -291,9 +291,7 @@ async def test_fault(name, aiohttp_server, aiohttp_client, silent_socket, tmp_pa
     client = await aiohttp_client(create_app(engine, manage_engine=False))
     await engine.workers.start()  # parsed in worker processes, as in production
     try:
-        hostile.fault = name if fault.serve else None
-        if name == "external_entity_to_local_file":
-            FAULTS[name] = fault  # the server looks the fault up by name
+        hostile.serve = fault.serve
         await asyncio.wait_for(engine.poll_once(), 30)
         state = engine.states["sbc-hostile"]
         for c in state.collectors.values():
@@ -316,13 +314,12 @@ async def test_fault(name, aiohttp_server, aiohttp_client, silent_socket, tmp_pa
                               collector=collector, reason=fault.reason) >= 1, (name, collector)
 
         if fault.url is None:  # the fault ends: the same device is read again
-            hostile.fault = None
+            hostile.serve = None
             engine.pollers["sbc-hostile"].backoff_until = None  # a 429's Retry-After is tested on its own
             await asyncio.wait_for(engine.poll_once(), 30)
             state = engine.states["sbc-hostile"]
             assert state.up and all(c.success for c in state.collectors.values()), name
     finally:
-        FAULTS["external_entity_to_local_file"] = Fault(external_entity("SECRET"), None, True)
         await engine.stop()
 
 

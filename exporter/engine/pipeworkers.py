@@ -40,13 +40,12 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from exporter.bodystream import BodyStream
+from exporter.bodystream import HEAD_BYTES, BodyStream
 from exporter.httpclient import StreamedBody
 
 logger = logging.getLogger("exporter.workers")
 
 CREDITS = 4  # chunks (~64 KiB each) sent and not yet taken by the parser, per streamed answer
-HEAD_BYTES = 1 << 16  # sent first: enough for the parsers to see the document's shape (exporter.vsxi.wire)
 _JOB = struct.Struct("!I")
 _LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
 

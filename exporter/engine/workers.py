@@ -20,8 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from exporter.bodystream import BodyStream
-from exporter.engine.pipeworkers import HEAD_BYTES, PipeWorkers
+from exporter.bodystream import HEAD_BYTES, BodyStream
+from exporter.engine.pipeworkers import PipeWorkers
 from exporter.httpclient import StreamedBody
 
 DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))

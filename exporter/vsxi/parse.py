@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 
-from exporter.payload import EmptyAnswer, degenerate, label, num, unreadable
+from exporter.payload import ABSENT, EmptyAnswer, degenerate, label, num, unreadable
 from exporter.vsxi import records as r
 from exporter.vsxi.wire import Body, Row, iter_bean_columns, iter_beans, read_mysqldump
 
@@ -285,8 +285,8 @@ CALL_KNOWN = frozenset(
      "duration")
 )
 DURATION_BOUNDS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0)
-# [assumed] no answer yet: "", "0", "0000-00-00 00:00:00", or a missing-value marker ("N/A", "null").
-_UNANSWERED = re.compile(r"^(?:[0\s:/.-]*|n/?a|null|none|nil)$", re.IGNORECASE)
+# [assumed] no answer yet: "", "0", "0000-00-00 00:00:00", or a missing-value marker (payload.ABSENT).
+_UNANSWERED = re.compile(r"^[0\s:/.-]*$")
 _CLOCK = re.compile(r"^(?:(\d+):)?([0-5]?\d):([0-5]\d)$")  # H:MM:SS or MM:SS
 
 
@@ -313,7 +313,7 @@ def parse_active_calls(body: Body) -> r.ActiveCalls:
         if entry is None:
             entry = pairs[(orig, term)] = [0, 0]
         entry[0] += 1
-        if ans_time is not None and not _UNANSWERED.match(ans_time):
+        if ans_time is not None and not _UNANSWERED.match(ans_time) and ans_time.strip().lower() not in ABSENT:
             entry[1] += 1
         durations[duration] += 1
     buckets = [0] * (len(DURATION_BOUNDS) + 1)
