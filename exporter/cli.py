@@ -12,11 +12,13 @@ import sys
 
 from aiohttp import web
 
-from exporter import __version__, logs
+from exporter import logs
+from exporter.buildinfo import version_text
 from exporter.config import Config, ConfigError, load_config
 from exporter.engine.engine import Engine
 from exporter.reload import Reloader
 from exporter.web.app import create_app
+from exporter.web.webconfig import WebConfigError, read_web_config
 
 logger = logging.getLogger("exporter")
 DEFAULT_LISTEN = ":10188"
@@ -47,8 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsxi-xivo-exporter",
                                 description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.")
     p.add_argument("--config.file", dest="config_file", default="config.yml", help="configuration file")
-    p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN,
-                   help="address to serve /metrics on (default :10188)")
+    p.add_argument("--web.listen-address", dest="listen", action="append", default=None,
+                   help="address to serve on (default :10188); repeat it to listen on several")
+    p.add_argument("--web.config.file", dest="web_config", default="",
+                   help="exporter-toolkit web configuration (TLS, basic auth, headers, rate limit); "
+                        "see docs/web-config.md")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
+                   help="path under which to expose metrics (default /metrics)")
+    p.add_argument("--web.max-requests", dest="max_requests", type=int, default=40,
+                   help="most scrapes (metrics and /probe) served at once, the rest answered 503; 0: no limit")
     p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info")
     p.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
     p.add_argument("--config.check", dest="config_check", action="store_true",
@@ -57,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="poll only the targets whose name hashes to INDEX of TOTAL, as Prometheus' hashmod "
                         "relabelling does (one config file for several exporter replicas)")
     p.add_argument("--demo", action="store_true", help="poll two built-in simulated SBCs (no config needed)")
-    p.add_argument("--version", action="version", version=f"vsxi-xivo-exporter {__version__}")
+    p.add_argument("--version", action="store_true", help="print version, revision and build date, then exit")
     return p
 
 
@@ -77,21 +86,39 @@ async def serve(args: argparse.Namespace) -> int:
         config = load()
     elif shard:
         config = config.shard(*shard)
-    host, port = parse_listen_address(args.listen)
+    security, ssl_context = None, None
+    if args.web_config:
+        from exporter.web.security import WebSecurity
+        from exporter.web.tls import ReloadingContext, build_context
+
+        web_config = read_web_config(args.web_config)
+        if web_config.tls is not None:
+            build_context(web_config.tls)  # unreadable material stops the start, as in the toolkit
+            ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
+        security = WebSecurity(args.web_config, web_config)
     engine = Engine(config)
     reloader = None if args.demo else Reloader(engine, load)
-    runner = web.AppRunner(create_app(engine, reloader=reloader), access_log=None, handle_signals=False)
+    app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
+                     security=security)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
+    shown = []
+    scheme = "https" if ssl_context is not None else "http"
+    for listen in args.listen or [DEFAULT_LISTEN]:
+        host, port = parse_listen_address(listen)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenError(listen, exc) from None
+        bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
+        shown.append(f"{scheme}://{(f'[{host}]' if host and ':' in host else host) or 'localhost'}:{bound}")
     # Polling allocates many short-lived containers and almost no cycles (python_gc_objects_collected_total
     # stays near zero), so the collector mostly scans the long-lived states, and a full pass over a fleet's
     # stalls every scrape behind it. What exists at start-up is frozen out of the scans, and the young
     # generation is collected less often.
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    shown = f"http://{host or 'localhost'}:{bound}"
     # Handlers first: a signal sent as soon as the process says it listens must find them.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,12 +136,14 @@ async def serve(args: argparse.Namespace) -> int:
     else:  # --demo has no file to reload; a HUP must not end it
         loop.add_signal_handler(signal.SIGHUP, lambda: logs.log(
             logger, logging.WARNING, "SIGHUP ignored: reloading needs --config.file (not available with --demo)"))
-    logs.log(logger, logging.INFO, "listening", address=shown, metrics=f"{shown}/metrics",
+    logs.log(logger, logging.INFO, "listening", address=" ".join(shown),
+             metrics=" ".join(f"{a}{args.telemetry_path}" for a in shown), tls=ssl_context is not None,
+             basic_auth=bool(security and security.config.users),
              vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo,
              shard=args.shard or "-")
     if args.demo:
         print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
-              f"metrics at {shown}/metrics", flush=True)
+              f"metrics at {shown[0]}{args.telemetry_path}", flush=True)
         for name, url in controls.items():
             polled = "" if config.target(name) else " (not polled by this shard)"
             fault = '{"status": 503}' if name.startswith("sbc") else '{"auth_down": true}'
@@ -127,15 +156,41 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class ListenError(Exception):
+    def __init__(self, address: str, exc: OSError):
+        super().__init__(f"cannot listen on {address}: {exc.strerror}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.version:
+        print(version_text())
+        return 0
     logs.setup(args.log_level, args.log_format)
     try:
-        parse_listen_address(args.listen)
+        for listen in args.listen or [DEFAULT_LISTEN]:
+            parse_listen_address(listen)
         parse_shard(args.shard)
+        if not args.telemetry_path.startswith("/") or args.telemetry_path in ("/", "/probe", "/-/healthy",
+                                                                               "/-/ready", "/-/reload"):
+            raise ValueError(f"invalid --web.telemetry-path {args.telemetry_path!r}: a path starting with / "
+                             "other than /, /probe and /-/...")
+        if args.max_requests < 0:
+            raise ValueError(f"invalid --web.max-requests {args.max_requests}: 0 (no limit) or more")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.web_config:
+        try:
+            web_config = read_web_config(args.web_config)
+            if web_config.tls is not None:
+                from exporter.web.tls import build_context
+
+                build_context(web_config.tls)
+        except WebConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 1
     if args.config_check:
         try:
             config = load_config(args.config_file)
@@ -144,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(problem, file=sys.stderr)
             return 1
         print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi and {len(config.xivo)} XiVO target(s)")
+        if args.web_config:
+            print(f"{args.web_config}: OK")
         return 0
     # Parse threads hold the GIL in slices of the switch interval (5 ms by default), and the event loop waits
     # a slice each time it needs the GIL back: at 1 ms a scrape waits less behind a busy fleet's parsing.
@@ -154,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"error: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+    except WebConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except ListenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1

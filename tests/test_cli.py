@@ -18,9 +18,25 @@ def run(*args, timeout=30):
     return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_version():
+def test_version_names_revision_and_build_date():
     proc = run("--version")
-    assert (proc.returncode, proc.stdout.strip()) == (0, f"vsxi-xivo-exporter {__version__}")
+    revision = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                              cwd=__file__.rsplit("/tests/", 1)[0]).stdout.strip()
+    first, *rest = proc.stdout.splitlines()
+    assert proc.returncode == 0
+    assert first.startswith(f"vsxi-xivo-exporter, version {__version__} (branch: ")
+    assert f"revision: {revision or 'unknown'})" in first
+    assert re.match(r"  build date: +(\d{4}-\d\d-\d\dT|unknown)", rest[0]), rest
+
+
+def test_build_info_metric_carries_the_revision():
+    from exporter.buildinfo import build_info
+    from exporter.engine.selfmetrics import SelfMetrics
+
+    text = __import__("prometheus_client").generate_latest(SelfMetrics().registry).decode()
+    line = next(x for x in text.splitlines() if x.startswith("vsxi_xivo_exporter_build_info{"))
+    for key in ("version", "revision", "branch", "build_date", "python_version"):
+        assert f'{key}="{build_info()[key]}"' in line
 
 
 def test_config_check_reports_every_problem(tmp_path):

@@ -8,14 +8,13 @@ global one, and are served on /metrics only.
 from __future__ import annotations
 
 import asyncio
-import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from exporter import __version__
+from exporter.buildinfo import build_info
 
 # `_created` series double the exporter's own series in the text format and no dashboard uses them.
 disable_created_metrics()
@@ -30,10 +29,9 @@ class SelfMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-        self.build = Info(f"{PREFIX}_build", "Version of the exporter.", registry=self.registry)
-        self.build.info(
-            {"version": __version__, "python_version": platform.python_version()}
-        )
+        self.build = Info(f"{PREFIX}_build", "Version, git revision and branch, build date and Python of the exporter.",
+                          registry=self.registry)
+        self.build.info(build_info())
         self.targets = Gauge(f"{PREFIX}_targets", "Configured targets by device family.", ["family"],
                              registry=self.registry)
         self.polls = Counter(f"{PREFIX}_polls_total", "Polls of one device table (one collector), retries "
@@ -82,6 +80,6 @@ class SelfMetrics:
                        self.scrapes, self.encode_duration):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
-            labels = metric._labelnames if type_ != "info" else ("python_version", "version")  # noqa: SLF001
+            labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001
             out.append((name, type_, tuple(labels), metric._documentation))  # noqa: SLF001
         return out

@@ -25,6 +25,7 @@ from exporter.exposition import encode_registry, negotiate
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 RELOAD: web.AppKey = web.AppKey("reload")
 GZIPPED: web.AppKey[dict] = web.AppKey("gzipped", dict)  # target -> (exposition key, its gzip)
+TELEMETRY_PATH: web.AppKey[str] = web.AppKey("telemetry_path", str)
 GZIP_MIN_BYTES = 1024
 
 
@@ -174,10 +175,11 @@ async def landing(request: web.Request) -> web.Response:
             status = "ok" if c.success else (html.escape(c.reason or "pending"))
             rows.append(f"<tr><td>{html.escape(c.collector)}</td><td>{status}</td>"
                         f"<td>{_age(now, c.last_success)}</td><td>{html.escape(c.error or '')}</td></tr>")
+    metrics_path = html.escape(request.app[TELEMETRY_PATH])
     page = f"""<!DOCTYPE html>
 <html><head><title>vsxi-xivo-exporter</title></head>
 <body><h1>vsxi-xivo-exporter {__version__}</h1>
-<p><a href="/metrics">Metrics</a> - <a href="/-/healthy">Health</a> - <a href="/-/ready">Readiness</a></p>
+<p><a href="{metrics_path}">Metrics</a> - <a href="/-/healthy">Health</a> - <a href="/-/ready">Readiness</a></p>
 <table border="1" cellpadding="3"><tr><th>collector</th><th>state</th><th>last success</th><th>last error</th></tr>
 {''.join(rows)}
 </table></body></html>
@@ -185,16 +187,45 @@ async def landing(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
-def create_app(engine: Engine, manage_engine: bool = True, reloader=None) -> web.Application:
+def max_requests_middleware(limit: int, paths: tuple[str, ...]):
+    """``--web.max-requests``: at most ``limit`` scrapes in flight (as promhttp's MaxRequestsInFlight), the
+    rest answered 503 at once rather than queued behind a slow join."""
+    in_flight = 0
+
+    @web.middleware
+    async def limit_scrapes(request: web.Request, handler):
+        nonlocal in_flight
+        if request.path not in paths:
+            return await handler(request)
+        if in_flight >= limit:
+            return web.Response(status=503, text=f"Limit of concurrent requests reached ({limit}), try again "
+                                                 "later.\n")
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return limit_scrapes
+
+
+def create_app(engine: Engine, manage_engine: bool = True, reloader=None, telemetry_path: str = "/metrics",
+               max_requests: int = 0, security=None) -> web.Application:
     """The app; with ``manage_engine`` the engine's pollers start and stop with it; ``reloader`` (an async
-    callable, see exporter.reload) enables ``POST /-/reload``."""
+    callable, see exporter.reload) enables ``POST /-/reload``; ``security`` (exporter.web.security.WebSecurity)
+    puts every path behind the web config's rate limit, headers and basic auth."""
     app = web.Application()
     app[ENGINE] = engine
     app[GZIPPED] = {}
+    app[TELEMETRY_PATH] = telemetry_path
     if reloader is not None:
         app[RELOAD] = reloader
+    if security is not None:
+        security.install(app)
+    if max_requests > 0:
+        app.middlewares.append(max_requests_middleware(max_requests, (telemetry_path, "/probe")))
     app.router.add_get("/", landing)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/probe", probe)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
