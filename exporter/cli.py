@@ -47,7 +47,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsxi-xivo-exporter",
-                                description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.")
+                                description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.",
+                                epilog="'vsxi-xivo-exporter mixin --output DIR' writes the shipped dashboards, "
+                                       "rules and example configs.")
     p.add_argument("--config.file", dest="config_file", default="config.yml", help="configuration file")
     p.add_argument("--web.listen-address", dest="listen", action="append", default=None,
                    help="address to serve on (default :10188); repeat it to listen on several")
@@ -162,6 +164,11 @@ class ListenError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mixin"]:  # the shipped dashboards, rules and examples (exporter.bundle)
+        from exporter.bundle import main as bundle_main
+
+        return bundle_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.version:
         print(version_text())
