@@ -1,4 +1,5 @@
-"""``python -m mixin``: regenerate grafana/dashboards/*.json and rules/*.yml from the code."""
+"""``python -m mixin``: regenerate grafana/dashboards/*.json, rules/*.yml and the Kubernetes PrometheusRule
+(examples/kubernetes/prometheusrule.yaml) from the code."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def render_rules() -> dict[str, str]:
             for name, doc in rule_files().items()}
 
 
+def render_prometheus_rule() -> str:
+    """The shipped rules as a prometheus-operator PrometheusRule (examples/kubernetes/)."""
+    groups = [group for doc in rule_files().values() for group in doc["groups"]]
+    doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+           "metadata": {"name": "vsxi-xivo-exporter", "labels": {"app.kubernetes.io/name": "vsxi-xivo-exporter"}},
+           "spec": {"groups": groups}}
+    return (HEADER + "# The rules of rules/*.yml for prometheus-operator; its ruleSelector must match the labels.\n"
+            + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True))
+
+
 def render_dashboards() -> dict[str, str]:
     return {f"{d['uid']}.json": json.dumps(d, indent=2, sort_keys=True) + "\n" for d in dashboards()}
 
@@ -39,6 +50,7 @@ def render_dashboards() -> dict[str, str]:
 def outputs() -> dict[Path, str]:
     out = {ROOT / "rules" / name: text for name, text in render_rules().items()}
     out.update({ROOT / "grafana" / "dashboards" / name: text for name, text in render_dashboards().items()})
+    out[ROOT / "examples" / "kubernetes" / "prometheusrule.yaml"] = render_prometheus_rule()
     return out
 
 
