@@ -493,3 +493,12 @@ def test_cli_refuses_a_bad_web_config_naming_file_and_key(certs):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"{path}: tls_server_config.client_auth_type: invalid ClientAuth: Sometimes"
+
+
+def test_readme_example_is_a_valid_web_config(tmp_path):
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    block = text.split("### Securing the endpoint", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = read_web_config(str(write(tmp_path, block)))
+    assert config.tls is not None and config.users and config.rate_interval == 0.1 and config.rate_burst == 50
+    password = b"change-me"
+    assert bcrypt.checkpw(password, next(iter(config.users.values())))
