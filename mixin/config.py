@@ -4,12 +4,23 @@ Durations are PromQL durations; ratios are 0-1. The `for` values are long enough
 the exporter polls every 30 s by default, so 5m is ten polls.
 """
 
-# Prometheus job of the exporter's own /metrics (meta-alerts on the exporter itself).
-EXPORTER_JOB_SELECTOR = 'job=~".*vsxi.*xivo.*|vsxi-xivo-exporter"'
+# Which Prometheus jobs scrape what. Match them to your scrape config; the defaults match the README's
+# examples (`vsxi` for the whole exporter, `vsxi-probe` per device) and examples/prometheus/*.yml
+# (`vsxi-xivo-exporter` for the exporters' own /metrics, `vsxi-xivo-devices-N` per device).
+# - EXPORTER_JOB_SELECTOR: jobs scraping an exporter's /metrics (its `up` is the exporter's life);
+# - PROBE_JOB_SELECTOR: jobs scraping /probe?target=NAME (their `up` is 0 when the exporter is down, too slow,
+#   or does not know NAME: VsxiXivoProbeTargetUnknown tells the last apart).
+EXPORTER_JOB_SELECTOR = 'job=~"vsxi|vsxi-xivo-exporter.*"'
+PROBE_JOB_SELECTOR = 'job=~"vsxi-probe|vsxi-xivo-devices.*"'
+
+# Where each alert's runbook_url points: docs/runbooks.md of the repository, one section per alert.
+RUNBOOK_URL = "https://github.com/vsxi-xivo-exporter/vsxi-xivo-exporter/blob/main/docs/runbooks.md"
 
 THRESHOLDS = {
     # exporter and reachability
     "exporter_down_for": "5m",
+    "probe_failing_for": "5m",  # a /probe scrape failing (exporter too slow, down, or the name unknown)
+    "probe_unknown_recent_seconds": 300,  # the exporter refused the name this recently
     "device_down_for": "5m",  # vsxi_up / xivo_up == 0
     "auth_failing_window": "15m",  # any authentication failure in this window
     "collector_failing_for": "15m",

@@ -8,7 +8,7 @@ on them. ``job`` is kept in every aggregation so dashboards can still filter by 
 
 from __future__ import annotations
 
-from mixin.config import EXPORTER_JOB_SELECTOR
+from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, RUNBOOK_URL
 from mixin.config import THRESHOLDS as T
 
 WINDOW_BY = "job, target, trunk_id, direction, window"
@@ -58,7 +58,8 @@ def _alert(name: str, expr: str, for_: str, severity: str, component: str, summa
     if for_ != "0m":
         rule["for"] = for_
     rule["labels"] = {"severity": severity, "component": component}
-    rule["annotations"] = {"summary": summary, "description": description}
+    rule["annotations"] = {"summary": summary, "description": description,
+                           "runbook_url": f"{RUNBOOK_URL}#{rule['alert'].lower()}"}
     return rule
 
 
@@ -66,12 +67,28 @@ def alerts() -> list[dict]:
     t = T
     tw = f'window="{t["trunk_window"]}"'
     guard = f'sum by ({WINDOW_BY}) (vsxi_trunk_window_call_attempts{{{tw}}}) >= {t["trunk_min_attempts"]}'
+    # Probe targets (instance = the device name) the exporter refused lately as not configured there.
+    refused = ('label_replace(\n  time() - max by (target) '
+               '(vsxi_xivo_exporter_probe_unknown_target_last_timestamp_seconds)'
+               f'\n  < {t["probe_unknown_recent_seconds"]},\n  "instance", "$1", "target", "(.*)"\n)')
     return [
         # --- the exporter itself ---
         _alert("ExporterDown", f"up{{{EXPORTER_JOB_SELECTOR}}} == 0", t["exporter_down_for"], "critical",
                "exporter", "vsxi-xivo-exporter is down",
                "Prometheus cannot scrape the exporter {{ $labels.instance }}: no SBC or PBX is monitored through "
                "it."),
+        _alert("ProbeTargetUnknown", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nand on (instance)\n{refused}",
+               t["probe_failing_for"], "warning", "exporter",
+               "Probe target {{ $labels.instance }} is not configured in the exporter",
+               "Job {{ $labels.job }} probes {{ $labels.instance }}, and the exporter answers 400: the name is not "
+               "in its configuration (or, with --config.shard, the probe is routed to a replica that does not poll "
+               "it). The exporter itself is up; no device alert is muted by this."),
+        _alert("ProbeFailing", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nunless on (instance)\n{refused}",
+               t["probe_failing_for"], "warning", "exporter",
+               "Cannot probe {{ $labels.instance }} through the exporter",
+               "Job {{ $labels.job }} gets no answer from the exporter for device {{ $labels.instance }}: the "
+               "exporter is down, unreachable, or slower than the scrape timeout. VsxiXivoExporterDown tells "
+               "whether the exporter itself is down."),
         _alert("CollectorFailing", "vsxi_collector_success == 0 or xivo_collector_success == 0",
                t["collector_failing_for"], "warning", "collector",
                "{{ $labels.target }}: collector {{ $labels.collector }} failing",

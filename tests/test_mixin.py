@@ -149,6 +149,72 @@ def test_alertmanager_example():
     assert len(named) == 5 and set(named) <= alerts, set(named) - alerts
 
 
+def _matches(matcher: str, labels: dict) -> bool:
+    m = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher)
+    name, op, value = m.groups()
+    actual = labels.get(name, "")
+    return {"=": actual == value, "!=": actual != value, "=~": re.fullmatch(value, actual) is not None}[op]
+
+
+def inhibited(config: dict, source: dict, target: dict) -> bool:
+    """Alertmanager's inhibition: a firing source mutes a target when a rule's matchers match both and the
+    labels in ``equal`` agree."""
+    for rule in config["inhibit_rules"]:
+        if all(_matches(m, source) for m in rule["source_matchers"]) and \
+                all(_matches(m, target) for m in rule["target_matchers"]) and \
+                all(source.get(k, "") == target.get(k, "") for k in rule.get("equal", [])):
+            return True
+    return False
+
+
+def fired(name: str, **labels: str) -> dict:
+    """The labels an alert of ``name`` carries: its rule's labels plus the series'."""
+    rule = next(a for a in rule_files()["alerts.yml"]["groups"][0]["rules"] if a["alert"] == f"VsxiXivo{name}")
+    return {"alertname": rule["alert"], **rule["labels"], **labels}
+
+
+def test_inhibitions_are_scoped():
+    config = yaml.safe_load((ROOT / "examples" / "alertmanager.yml").read_text())
+    assert all(rule.get("equal") for rule in config["inhibit_rules"]), "an inhibition without equal: mutes the fleet"
+    down = fired("ExporterDown", job="vsxi", instance="exp-1:10188")
+    assert inhibited(config, down, fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-1"))
+    assert not inhibited(config, down, fired("SbcUnreachable", job="vsxi", instance="exp-2:10188", target="sbc-9"))
+    # An unknown probe target: the exporter is up, nothing else is muted.
+    unknown = fired("ProbeTargetUnknown", job="vsxi-probe", instance="sbc-atl-3")
+    for other in (fired("SbcUnreachable", job="vsxi-probe", instance="sbc-atl-1", target="sbc-atl-1"),
+                  fired("TrunkAsrLow", job="vsxi-probe", instance="sbc-atl-2", target="sbc-atl-2"),
+                  fired("MediaServerDown", job="vsxi-probe", instance="sbc-atl-3", target="sbc-atl-3")):
+        assert not inhibited(config, unknown, other)
+    sbc_down = fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-1")
+    assert inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-1"))
+    assert not inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-2"))
+
+
+def _jobs(config: dict) -> list[tuple[str, str]]:
+    return [(j["job_name"], j.get("metrics_path", "/metrics")) for j in config["scrape_configs"]]
+
+
+def test_job_selectors_match_the_documented_scrape_configs():
+    from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR
+
+    selectors = {"/metrics": EXPORTER_JOB_SELECTOR, "/probe": PROBE_JOB_SELECTOR}
+    jobs = []
+    readme = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```yaml\n(.*?)```", readme, re.S):
+        doc = yaml.safe_load(block)
+        if isinstance(doc, dict) and "scrape_configs" in doc:
+            jobs += _jobs(doc)
+    for example in ("prometheus-metrics.yml", "prometheus-probe.yml"):
+        jobs += _jobs(yaml.safe_load((ROOT / "examples" / "prometheus" / example).read_text()))
+    names = {name for name, _ in jobs}
+    assert {"vsxi", "vsxi-probe", "vsxi-xivo-exporter"} <= names, names
+    for name, path in jobs:
+        regex = re.fullmatch(r'job=~"(.*)"', selectors[path]).group(1)
+        assert re.fullmatch(regex, name), f"job {name!r} ({path}) does not match {selectors[path]}"
+        other = selectors["/probe" if path == "/metrics" else "/metrics"]
+        assert not re.fullmatch(re.fullmatch(r'job=~"(.*)"', other).group(1), name), (name, other)
+
+
 @pytest.mark.parametrize("example", ["prometheus-metrics.yml", "prometheus-probe.yml"])
 def test_prometheus_examples(example, tmp_path):
     config = (ROOT / "examples" / "prometheus" / example).read_text()
@@ -156,3 +222,18 @@ def test_prometheus_examples(example, tmp_path):
     (tmp_path / example).write_text(config)
     proc = run(tool("promtool"), "check", "config", str(tmp_path / example))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_alert_has_a_runbook_section():
+    from mixin.config import RUNBOOK_URL
+
+    text = (ROOT / "docs" / "runbooks.md").read_text()
+    sections = dict(re.findall(r"^## (\S+)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
+    alerts = rule_files()["alerts.yml"]["groups"][0]["rules"]
+    assert sorted(sections) == sorted(a["alert"].lower() for a in alerts)
+    for alert in alerts:
+        url = alert["annotations"]["runbook_url"]
+        assert url == f"{RUNBOOK_URL}#{alert['alert'].lower()}"
+        body = sections[alert["alert"].lower()]
+        for part in ("**Meaning.**", "**Check first.**", "**Silence.**"):
+            assert part in body, (alert["alert"], part)

@@ -33,6 +33,7 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
     client = await aiohttp_client(create_app(engine, manage_engine=False))
     await engine.poll_once()
     await client.get("/metrics")  # the exporter's own request counters appear from the second scrape on
+    assert (await client.get("/probe?target=sbc-unknown")).status == 400  # a refused name is exported
     text = await (await client.get("/metrics")).text()
     await engine.stop()
     for runner in (*runners16, *runners_wazo, *runners_locked):

@@ -103,3 +103,23 @@ async def test_simulator_fault_control(aiohttp_client):
     assert resp.status == 400 and "unknown body fault 'nonsense'" in await resp.text()
     assert (await (await client.get("/_sim/faults")).json())["latency"] == 0.5  # unchanged by the refusals
     assert (await (await client.put("/_sim/faults", json={"status": 402})).json())["latency"] == 0.0
+
+
+async def test_refused_probe_names_are_exported_bounded(client):
+    """A probed name the exporter does not poll is exported (VsxiXivoProbeTargetUnknown reads it), newest 20
+    only, with unprintable or long names folded: a scanner cannot grow the label set."""
+    name = "vsxi_xivo_exporter_probe_unknown_target_last_timestamp_seconds"
+    assert (await client.get("/probe", params={"target": "sbc-atl-3"})).status == 400
+    text = await (await client.get("/metrics", params={"devices": "false"})).text()
+    assert sample(text, name, target="sbc-atl-3") > 1.7e9
+    for i in range(100):
+        await client.get("/probe", params={"target": f"scan-{i}"})
+    await client.get("/probe", params={"target": "x" * 500})
+    await client.get("/probe", params={"target": "bad\x00name"})
+    text = await (await client.get("/metrics", params={"devices": "false"})).text()
+    refused = [line for line in text.splitlines() if line.startswith(name + "{")]
+    assert len(refused) == 20
+    assert sample(text, name, target="sbc-atl-3") is None  # pushed out by newer names
+    assert sample(text, name, target="scan-99") is not None
+    assert sample(text, name, target="(unprintable or longer than 64 characters)") is not None
+    assert "x" * 65 not in text and "bad\\x00" not in text

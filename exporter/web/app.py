@@ -112,6 +112,7 @@ async def probe(request: web.Request) -> web.Response:
     if not target:
         return _bad_request(request, "missing parameter: target")
     if target not in engine.states:
+        engine.metrics.probe_refused(target, time.time())
         shown = target if len(target) <= 64 and target.isprintable() else target[:64].encode("unicode_escape").decode()
         return _bad_request(request, f"unknown target {shown!r}: only configured target names are accepted")
     started = time.perf_counter()
