@@ -7,6 +7,8 @@ queue); ``$__rate_interval`` in every rate(); a unit on every panel; stable uids
 
 from __future__ import annotations
 
+import re
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job", target=~"$target"'
 
@@ -19,7 +21,7 @@ def _var_datasource() -> dict:
 def _var(name: str, label: str, query: str, multi: bool = True, include_all: bool = True) -> dict:
     return {"name": name, "label": label, "type": "query", "datasource": DS,
             "query": {"query": query, "refId": f"{name}-var"}, "definition": query, "refresh": 2,
-            "multi": multi, "includeAll": include_all, "allValue": ".*" if include_all else None,
+            "multi": multi, "includeAll": include_all, "allValue": ".+" if include_all else None,
             "current": {}, "hide": 0, "options": [], "regex": "", "sort": 1}
 
 
@@ -69,11 +71,41 @@ class _Layout:
         self.row_h = max(self.row_h, h)
 
 
+def _helps() -> dict[str, str]:
+    """Metric (and recorded series) name -> its HELP, which names the source table and field."""
+    from exporter.engine.selfmetrics import SelfMetrics
+    from exporter.vsxi.metrics import C as VSXI
+    from exporter.xivo.metrics import C as XIVO
+    from mixin.rules import recording_rules
+
+    helps = {spec.name: spec.help for spec in (*VSXI.specs.values(), *XIVO.specs.values())}
+    helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics().reference()})
+    for rule in recording_rules():
+        helps[rule["record"]] = f"Recording rule {rule['record']}: " + " ".join(rule["expr"].split())
+    return helps
+
+
+def _describe(panel: dict, helps: dict[str, str]) -> None:
+    """A panel without a written description gets the HELP of each metric it shows (source table and field)."""
+    if panel.get("description") or panel["type"] == "row":
+        return
+    seen = []
+    for target in panel["targets"]:
+        for name in re.findall(r"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:vsxi|xivo|process)_[a-z0-9_]+)\b", target["expr"]):
+            base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+            if base in helps and helps[base] not in seen:
+                seen.append(helps[base])
+    panel["description"] = " ".join(seen) or panel["title"]
+
+
 def _dashboard(uid: str, title: str, description: str, variables: list[dict], layout: _Layout,
                tags: list[str]) -> dict:
+    helps = _helps()
+    for panel in layout.panels:
+        _describe(panel, helps)
     return {
         "uid": uid, "title": title, "description": description, "tags": ["vsxi-xivo-exporter", *tags],
-        "schemaVersion": 39, "version": 1, "editable": True, "graphTooltip": 1, "timezone": "",
+        "schemaVersion": 39, "version": 1, "editable": False, "graphTooltip": 1, "timezone": "",
         "time": {"from": "now-6h", "to": "now"}, "refresh": "30s", "links": [], "annotations": {"list": []},
         "templating": {"list": [_var_datasource(), *variables]}, "panels": layout.panels,
     }
@@ -109,6 +141,41 @@ def sbc_fleet() -> dict:
           description="1 for each SBC's current HA state.")
     L.add("timeseries", "CPU busy", [_target(f"1 - vsxi_system_cpu_idle_ratio{{{SEL}}}", "{{target}}")],
           "percentunit", min_=0, max_=1)
+    L.add("stat", "HA nodes without ha_group", [_target(
+        f'count(vsxi_ha_state{{{SEL}, state=~"active|standby"}} == 1 unless on (job, target) vsxi_target_info) '
+        "or vector(0)", "nodes")], "none", w=6, h=6,
+        description="SBCs in an HA pair (active or standby) whose pair is not configured (ha_group): "
+                    "VsxiXivoHaBothNodesActive cannot see a split brain for them. The device does not name its "
+                    "peer, so the pair is taken from the exporter config (docs/runbooks.md).")
+    L.add("table", "HA status codes", [
+        _target(f"vsxi_ha_local_status{{{SEL}}}", "local", instant=True),
+        _target(f"vsxi_ha_remote_status{{{SEL}}}", "remote", instant=True),
+        _target(f"vsxi_ha_switch_over_flag{{{SEL}}}", "switch-over", instant=True),
+        _target(f"vsxi_ha_previous_state{{{SEL}}} == 1", "previous", instant=True)], "none", w=10, h=6,
+        description="stats/realtime system_stat: ha_local_status and ha_remote_status (0 = healthy), "
+                    "switch_over_flag (3 = normal), ha_pre_state.")
+    L.add("timeseries", "Cluster sessions", [
+        _target(f"vsxi_cluster_active_sessions{{{SEL}}}", "{{target}} active"),
+        _target(f"vsxi_cluster_peak_active_sessions{{{SEL}}}", "{{target}} peak")], "short", w=8, h=6,
+        description="Sessions of the HA cluster as each node reports them (cluster_active_session, "
+                    "cluster_peak_session).")
+    L.row("Limits and legs")
+    L.add("timeseries", "Refused over the licence and CPS limit", [
+        _target(f"vsxi_system_session_limit_exceeded{{{SEL}}}", "{{target}} sessions"),
+        _target(f"vsxi_system_cps_limit_exceeded{{{SEL}}}", "{{target}} CPS")], "short", w=8,
+        description="max_session_exceed and max_cps_exceed as the SBC reports them: a rise means calls refused.")
+    L.add("timeseries", "Peak sessions and flow control", [
+        _target(f"vsxi_system_peak_active_sessions{{{SEL}}}", "{{target}} peak sessions"),
+        _target(f"vsxi_system_flow_control_level{{{SEL}}}", "{{target}} flow control")], "short", w=8,
+        description="peak_active_session; flow_control_lev (0 = none: above it the SBC throttles).")
+    L.add("timeseries", "Call legs by protocol", [
+        _target(f"sum by (target, protocol, direction) (vsxi_system_call_legs{{{SEL}}})",
+                "{{target}} {{protocol}} {{direction}}"),
+        _target(f"vsxi_system_peak_call_legs{{{SEL}}}", "{{target}} {{protocol}} peak")], "short", w=8)
+    L.add("timeseries", "Answer-seizure ratio by direction (1h)", [_target(
+        f'target_direction_window:vsxi_trunk_window_answer_seizure:ratio{{{SEL}, window="1h"}}',
+        "{{target}} {{direction}}")], "percentunit", w=24, min_=0, max_=1,
+        description="All trunks of each SBC together, from stats/resource 1h_ fields (recording rule).")
     return _dashboard("vsxi-sbc-fleet", "VSXi / SBC fleet", "Every Sansay VSXi SBC at a glance.", v, L, ["vsxi"])
 
 
@@ -134,6 +201,39 @@ def sbc_detail() -> dict:
         _target(f'vsxi_trunk_cps_limit{{{T}, fqdn="Group"}}', "{{trunk_id}} limit")], "short")
     L.add("table", "Trunks", [_target(f"vsxi_trunk_info{{{T}}}", "", instant=True)], "none",
           description="Trunk ids and names (stats/resource alias).")
+    L.row("Trunks per node (stats/realtime rows other than Group)")
+    L.add("timeseries", "Sessions per trunk and node", [_target(
+        f'vsxi_trunk_active_sessions{{{T}, fqdn!="Group"}}', "{{trunk_id}} {{fqdn}} {{direction}}")], "short",
+        w=8, description="Per node/peer rows of XBResourceRealTimeStatList (fqdn other than Group).")
+    L.add("timeseries", "Peak sessions per trunk", [_target(
+        f"vsxi_trunk_peak_active_sessions{{{T}}}", "{{trunk_id}} {{fqdn}}")], "short", w=8,
+        description="numPeak, Group and node rows.")
+    L.add("timeseries", "CLZ sessions and CPS", [
+        _target(f"vsxi_trunk_clz_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} sessions"),
+        _target(f"vsxi_trunk_clz_calls_per_second{{{T}}}", "{{trunk_id}} {{fqdn}} CPS")], "short", w=8,
+        description="totalCLZ and numCLZCps as reported (their meaning is not public).")
+    L.row("resource_detail [assumed fields]")
+    L.add("timeseries", "Sessions per trunk, node and direction", [_target(
+        f"vsxi_resource_detail_active_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} {{direction}}")], "short", w=8,
+        description="stats/resource_detail, whose fields are assumed (shared/reference/vsxi-api.md): compare with "
+                    "the realtime rows; unmapped fields show below.")
+    L.add("timeseries", "Sessions vs limit", [
+        _target(f"vsxi_resource_detail_peak_active_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} peak"),
+        _target(f"vsxi_resource_detail_session_limit{{{T}}}", "{{trunk_id}} {{fqdn}} limit")], "short", w=8)
+    L.add("timeseries", "CPS vs limit", [
+        _target(f"vsxi_resource_detail_calls_per_second{{{T}}}", "{{trunk_id}} {{fqdn}}"),
+        _target(f"vsxi_resource_detail_cps_limit{{{T}}}", "{{trunk_id}} {{fqdn}} limit"),
+        _target(f"vsxi_resource_detail_clz_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} CLZ"),
+        _target(f"vsxi_resource_detail_clz_calls_per_second{{{T}}}", "{{trunk_id}} {{fqdn}} CLZ CPS")],
+        "short", w=8)
+    L.row("Trunk pairs (gw_realtime_stat) [assumed fields]")
+    G = f'{SEL}, orig_trunk_id=~"$trunk"'
+    L.add("timeseries", "Sessions per trunk pair", [
+        _target(f"vsxi_gateway_active_sessions{{{G}}}", "{{orig_trunk_id}} -> {{term_trunk_id}}"),
+        _target(f"vsxi_gateway_peak_active_sessions{{{G}}}", "{{orig_trunk_id}} -> {{term_trunk_id}} peak")],
+        "short", w=12, description="stats/realtime gw_realtime_stat, seen empty on idle SBCs; fields assumed.")
+    L.add("timeseries", "CPS per trunk pair", [_target(
+        f"vsxi_gateway_calls_per_second{{{G}}}", "{{orig_trunk_id}} -> {{term_trunk_id}}")], "short", w=12)
     L.row("Trunk quality ($window window)")
     L.add("timeseries", "Answer-seizure ratio", [_target(
         f"target_trunk_id_direction_window:vsxi_trunk_window_answer_seizure:ratio{{{W}}}",
@@ -159,6 +259,10 @@ def sbc_detail() -> dict:
     L.add("timeseries", "Active calls per trunk pair", [_target(
         f'vsxi_active_calls{{{SEL}, orig_trunk_id=~"$trunk"}}', "{{orig_trunk_id}} -> {{term_trunk_id}}")],
         "short")
+    L.add("timeseries", "Answered share of active calls per trunk pair", [_target(
+        f'target_orig_trunk_id_term_trunk_id:vsxi_active_calls_answered:ratio{{{SEL}, orig_trunk_id=~"$trunk"}}',
+        "{{orig_trunk_id}} -> {{term_trunk_id}}")], "percentunit", min_=0, max_=1,
+        description="Active calls past answer / all active calls (stats/active_calls; recording rule).")
     L.add("timeseries", "Duration of active calls", [
         _target(f"histogram_quantile(0.5, sum by (le) (vsxi_active_call_duration_seconds_bucket{{{SEL}}}))",
                 "median"),
@@ -170,6 +274,10 @@ def sbc_detail() -> dict:
         f"vsxi_media_server_session_limit{{{SEL}}}", "{{alias}}")], "percentunit", w=8, min_=0, max_=1)
     L.add("stat", "Media servers up", [_target(f"vsxi_media_server_up{{{SEL}}}", "{{alias}}")], "bool_on_off",
           w=8)
+    L.add("table", "Media servers", [
+        _target(f"vsxi_media_server_info{{{SEL}}}", "", instant=True),
+        _target(f"vsxi_media_server_priority{{{SEL}}}", "priority", instant=True)], "none", w=8,
+        description="Switch type and priority of each media server (stats/media_server).")
     L.add("timeseries", "SIP messages [assumed fields]", [_target(
         f"vsxi_sip_messages{{{SEL}}}", "{{direction}} {{message}}")], "short", w=8,
         description="stats/sip_stats, fields assumed: values as read (whether the device resets them is unknown).")
@@ -199,6 +307,11 @@ def pbx() -> dict:
           "short", w=8, h=6)
     L.add("bargauge", "Devices by status", [_target(
         f"sum by (status) (xivo_devices{{{SEL}}})", "{{status}}", instant=True)], "short", w=8, h=6)
+    L.add("bargauge", "Lines by protocol", [_target(
+        f"sum by (protocol) (xivo_lines{{{SEL}}})", "{{protocol}}", instant=True)], "short", w=8, h=5)
+    L.add("table", "Collections this PBX does not have", [_target(
+        f"xivo_objects_unsupported{{{SEL}}} == 1", "", instant=True)], "none", w=16, h=5,
+        description="confd collections that answered 404 (not in this generation or version): not counted.")
     L.row("Agents and queues")
     L.add("timeseries", "Agents", [
         _target(f"sum(xivo_agents{{{SEL}}})", "agents"),
@@ -206,8 +319,9 @@ def pbx() -> dict:
         _target(f"sum(xivo_agents_paused{{{SEL}}}) or vector(0)", "paused")], "short", w=8)
     L.add("timeseries", "Callers waiting", [_target(f"xivo_queue_callers{{{Q}}}", "{{target}} {{queue}}")],
           "short", w=8)
-    L.add("timeseries", "Available members", [_target(
-        f"xivo_queue_agents_available{{{Q}}}", "{{target}} {{queue}}")], "short", w=8)
+    L.add("timeseries", "Available and logged-in members", [
+        _target(f"xivo_queue_agents_available{{{Q}}}", "{{target}} {{queue}} available"),
+        _target(f"xivo_queue_agents_logged_in{{{Q}}}", "{{target}} {{queue}} logged in")], "short", w=8)
     L.add("timeseries", "Longest wait", [_target(
         f"xivo_queue_longest_hold_seconds{{{Q}}}", "{{target}} {{queue}}")], "s", w=12)
     L.add("timeseries", "Average hold and talk time", [
@@ -221,6 +335,12 @@ def pbx() -> dict:
         f"sum by (status) (xivo_sip_peers{{{SEL}}})", "{{status}}")], "short", w=8)
     L.add("table", "Trunk registrations", [_target(
         f"xivo_trunk_registered{{{SEL}}}", "", instant=True)], "bool_on_off", w=12)
+    L.add("timeseries", "Current calls per trunk (Wazo)", [_target(
+        f"xivo_trunk_current_calls{{{SEL}}}", "{{target}} {{trunk}}")], "short", w=12,
+        description="calld trunks' current_call_count; IAX and custom trunks included (they have no registration).")
+    L.add("timeseries", "Reachable SIP peers (chan_sip)", [_target(
+        f"target:xivo_sip_peers_reachable:ratio{{{SEL}}}", "{{target}}")], "percentunit", w=12, min_=0, max_=1,
+        description="SIP peers OK or lagged / all peers (recording rule).")
     L.add("timeseries", "Lines registered (Wazo)", [_target(
         f"sum by (state) (xivo_lines_registration{{{SEL}}}) or sum by (status) (xivo_sip_peers{{{SEL}}})",
         "{{state}}{{status}}")], "short", w=12,
@@ -260,6 +380,23 @@ def exporter_health() -> dict:
                 "[$__rate_interval])) or on () vector(0)", "failed {{target}} {{reason}}"),
         _target(f"sum by (target) (increase(vsxi_xivo_exporter_token_renewals_total{{{ST}}}[$__rate_interval]))"
                 " or on () vector(0)", "token {{target}}")], "short")
+    L.add("timeseries", "Poll duration per target and table", [
+        _target(f"vsxi_collector_duration_seconds{{{ST}}}", "{{target}} {{collector}}"),
+        _target(f"xivo_collector_duration_seconds{{{ST}}}", "{{target}} {{collector}}")], "s",
+        description="Last poll of each table, retries included.")
+    L.add("timeseries", "Answer size per target and table", [
+        _target(f"vsxi_collector_response_bytes{{{ST}}}", "{{target}} {{collector}}"),
+        _target(f"xivo_collector_response_bytes{{{ST}}}", "{{target}} {{collector}}")], "bytes",
+        description="Bytes of the last answer (decompressed); compare with max_response_bytes.")
+    L.add("timeseries", "Duplicate rows and JSON fallback", [
+        _target(f"vsxi_collector_duplicate_rows{{{ST}}}", "{{target}} {{collector}} duplicates"),
+        _target(f"vsxi_collector_json_fallback{{{ST}}}", "{{target}} {{collector}} polled as XML")], "short",
+        description="Rows repeated in an answer (seen during HA failover; the first is kept); tables polled as "
+                    "XML because the device's JSON conversion failed.")
+    L.add("table", "Unmapped field values (first 500 per answer)", [_target(
+        f"vsxi_unmapped_field_value{{{ST}}}", "", instant=True)], "none",
+        description="Numeric fields the exporter does not map, with their values: what to report for a new "
+                    "firmware.")
     L.row("Exporter process")
     L.add("timeseries", "Scrape encoding time (90th percentile)", [_target(
         f"histogram_quantile(0.9, sum by (le, handler) "
@@ -271,6 +408,14 @@ def exporter_health() -> dict:
         f"rate(process_cpu_seconds_total{{{S}}}[$__rate_interval])", "{{instance}}")], "percentunit", w=8)
     return _dashboard("vsxi-xivo-exporter-health", "vsxi-xivo-exporter / health",
                       "The exporter itself: polls, errors by reason, durations, data age.", v, L, ["exporter"])
+
+
+# Exported device metrics that no panel or rule shows, and why. tests/test_mixin.py checks that every exported
+# device metric is on a panel, in a rule, or here.
+NOT_SHOWN = {
+    "vsxi_system_demo_licence": "demo_lic is -1 on every licensed SBC seen; a flag, kept for queries",
+    "vsxi_ha_slave_status": "slave_stat is a raw code whose meaning is not public; kept for queries",
+}
 
 
 def dashboards() -> list[dict]:

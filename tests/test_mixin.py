@@ -73,6 +73,22 @@ def test_dashboard_conventions(dashboard):
             for name in re.findall(r"\b((?:vsxi|xivo)_[a-z0-9_]+)\b", expr):
                 assert name in known_metric_names(), f"{where}: unknown metric {name}"
     assert '"uid": "prometheus"' not in text and "grafana-prometheus" not in text  # no hard-coded datasource
+    # grafana/dashboard-linter's rules, in Python (shared/reference/web-config.md lists them).
+    assert dashboard["editable"] is False
+    for variable in chain:
+        assert variable["refresh"] == 2, f"{variable['name']}: refreshed on time range change"
+        if variable["includeAll"]:
+            assert variable["allValue"] == ".+" and variable["multi"], variable["name"]
+    for panel in panels(dashboard):
+        where = f"{dashboard['uid']}/{panel['title']}"
+        assert panel["title"] and panel["description"].strip(), f"{where}: no description"
+        for target in panel["targets"]:
+            expr = target["expr"]
+            assert not re.search(r'instance=~?"(?!\$instance")', expr), f"{where}: hard-coded instance"
+            assert not re.search(r'job=~?"(?!\$job")', expr), f"{where}: hard-coded job"
+            for name in re.findall(r"\b([a-z_:][a-z0-9_:]*_total)\b", expr):
+                assert re.search(rf"\b(?:{'|'.join(RATE_FUNCS)})\(\s*{name}\b", expr), \
+                    f"{where}: counter {name} outside rate()/increase()"
 
 
 def known_metric_names() -> set[str]:
@@ -88,6 +104,22 @@ def known_metric_names() -> set[str]:
     for rule in recording_rules():
         names.add(rule["record"].split(":")[1])
     return names
+
+
+def test_every_device_metric_is_shown_used_or_excused():
+    from mixin.dashboards import NOT_SHOWN
+
+    used = " ".join([e for d in dashboards() for e in exprs(d)]
+                    + [r["expr"] for doc in rule_files().values() for r in doc["groups"][0]["rules"]])
+    for spec in (*VSXI.specs.values(), *XIVO.specs.values()):
+        shown = re.search(rf"\b{spec.name}(?:_bucket|_gsum|_gcount)?\b", used) is not None
+        assert shown != (spec.name in NOT_SHOWN), f"{spec.name}: on no panel nor rule and not in NOT_SHOWN" \
+            if not shown else f"{spec.name}: shown, yet listed in NOT_SHOWN"
+    recorded = [r["record"] for r in recording_rules()]
+    panels_text = " ".join(e for d in dashboards() for e in exprs(d))
+    alerts_text = " ".join(r["expr"] for r in rule_files()["alerts.yml"]["groups"][0]["rules"])
+    for record in recorded:
+        assert record in panels_text or record in alerts_text, f"recording rule {record} used by nothing"
 
 
 def test_rules_use_only_metrics_that_exist():
