@@ -89,7 +89,9 @@ def alerts() -> list[dict]:
                "Job {{ $labels.job }} gets no answer from the exporter for device {{ $labels.instance }}: the "
                "exporter is down, unreachable, or slower than the scrape timeout. VsxiXivoExporterDown tells "
                "whether the exporter itself is down."),
-        _alert("CollectorFailing", "vsxi_collector_success == 0 or xivo_collector_success == 0",
+        # An HA standby answers 402 to every table (vsxi_standby 1): healthy, its collectors fail by design.
+        _alert("CollectorFailing", "(vsxi_collector_success == 0 unless on (job, target) vsxi_standby == 1)\n"
+               "or xivo_collector_success == 0",
                t["collector_failing_for"], "warning", "collector",
                "{{ $labels.target }}: collector {{ $labels.collector }} failing",
                "The {{ $labels.collector }} poll of {{ $labels.target }} has failed for "
@@ -104,7 +106,8 @@ def alerts() -> list[dict]:
                "cannot read (vsxi_collector_unreadable_values), for " + t["firmware_fields_for"] + ": usually a "
                "firmware upgrade. Their data is missing from the dashboards; please report the fields."),
         _alert("DataStale",
-               f"time() - vsxi_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}\n"
+               f"(time() - vsxi_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}\n"
+               "unless on (job, target) vsxi_standby == 1)\n"
                f"or\ntime() - xivo_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}",
                "0m", "warning", "collector", "{{ $labels.target }}: {{ $labels.collector }} data is stale",
                "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "

@@ -400,3 +400,17 @@ async def test_auth_failure_counters_exist_at_zero_before_the_first_failure(aioh
                       reason=reason) == 0
     for runner in runners:
         await runner.cleanup()
+
+
+async def test_402_standby_exports_what_the_standby_alert_case_feeds_promtool(aiohttp_server, run):
+    """rules/tests/alerts_test.yml's healthy-standby case uses these series: up 0, standby 1, every collector
+    failing (and no device series). The alerts must then stay silent, which promtool checks."""
+    _, target = await make_target(aiohttp_server, name="sbc-b", faults={"status": 402})
+    engine, client = await run(target)
+    await engine.poll_once()
+    text = await scrape(client)
+    assert sample(text, "vsxi_up", target="sbc-b") == 0
+    assert sample(text, "vsxi_standby", target="sbc-b") == 1
+    for collector in VSXI_COLLECTORS:
+        assert sample(text, "vsxi_collector_success", target="sbc-b", collector=collector) == 0
+    assert sample(text, "vsxi_system_active_sessions", target="sbc-b") is None
