@@ -2,6 +2,7 @@
 digest auth, and each fault, asserting the metric an operator sees and the log line they read."""
 
 import logging
+import re
 
 import pytest
 from conftest import promtool_check
@@ -297,8 +298,9 @@ async def test_retry_after_from_a_pbx_is_honoured_bounded_and_shown(pbx, status,
     text = await scrape(client)
     until = sample(text, "vsxi_xivo_exporter_backoff_until_timestamp_seconds", family="xivo", target="pbx-wazo")
     assert before + pause - 1 <= until <= time.time() + pause + 1
+    sent = len([r for r in sim.log if r["service"] != "auth"])  # confd, and the generation asked once
     await engine.poll_once()
-    assert len([r for r in sim.log if r["service"] != "auth"]) == asked  # still paused: nothing asked
+    assert len([r for r in sim.log if r["service"] != "auth"]) == sent  # still paused: nothing asked
 
 
 async def test_a_xivo_behind_gateway_paths_is_polled_as_xivo_without_any_generation_setting(aiohttp_client):
@@ -362,3 +364,28 @@ async def test_digest_auth_through_gateway_paths_on_a_xivo(aiohttp_client):
             await runner.cleanup()
     assert state.up and state.collectors["objects"].success, state.collectors["objects"].error
     assert not [r for r in sim.log if r["service"] == "auth"]
+
+
+async def test_wazo_counts_cover_every_tenant_the_account_sees(pbx):
+    """Wazo multi-tenancy: confd lists the token's tenant only unless asked recurse=true; the exporter asks so
+    on Wazo (objects, lines by protocol, devices) and never on XiVO, which has no tenants."""
+    scale = XivoScale(users=120, devices=90, tenants=3)
+    sim, engine, client = await pbx("wazo", scale=scale, collectors=["objects", "devices"])
+    await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-wazo"}
+    assert sample(text, "xivo_objects", kind="users", **t) == 120  # 40 per tenant without recurse
+    assert sample(text, "xivo_objects", kind="tenants", **t) == 3
+    assert sum(sample(text, "xivo_lines", protocol=p, **t) for p in ("sip", "sccp", "custom")) == 120
+    assert sum(sample(text, "xivo_devices", status=s, **t) or 0 for s in
+               ("configured", "autoprov", "not_configured", "corrupted")) == 90
+    confd = [r for r in requests_of(sim, "confd") if r["method"] == "GET"]
+    assert confd and all(r["query"].get("recurse") == "true" for r in confd)
+    assert not any("tenant" in k for line in text.splitlines() if line.startswith("xivo_objects{")
+                   for k in re.findall(r"(\w+)=", line))  # no per-tenant label: bounded series
+
+
+async def test_xivo_is_never_asked_recurse(pbx):
+    sim, engine, _ = await pbx("xivo16", collectors=["objects", "devices"])
+    await engine.poll_once()
+    assert not any("recurse" in r["query"] for r in requests_of(sim, "confd"))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from exporter.simulator.control import FaultSet, faults_endpoint
-from exporter.simulator.xivo_model import BACKENDS, XivoModel, XivoScale
+from exporter.simulator.xivo_model import BACKENDS, XivoModel, XivoScale, tenant_uuid
 
 VERSIONS = {"auth": "0.1", "confd": "1.1", "agentd": "1.0", "amid": "1.0", "calld": "1.0"}
 XIVO_PORT_NAMES = {"calld": "ctid-ng"}
@@ -237,8 +237,13 @@ class XivoSimulator:
             return web.json_response(["Input Error - field 'limit': wrong type. Should be a positive number"],
                                      status=400)
         items = self.model.items(name)
+        if self.model.wazo and q.get("recurse", "false").lower() != "true":
+            # wazo-confd lists the token's (or Wazo-Tenant's) tenant only, unless recurse=true adds the
+            # tenants below it.
+            own = request.headers.get("Wazo-Tenant", tenant_uuid(0))
+            items = [i for i in items if i.get("tenant_uuid", own) == own and (name != "tenants" or i["uuid"] == own)]
         for key, value in q.items():
-            if key not in ("limit", "offset", "order", "direction", "search"):
+            if key not in ("limit", "offset", "order", "direction", "search", "recurse"):
                 items = [i for i in items if str(i.get(key)).lower() == value.lower()]
         page = items[offset:] if limit is None else items[offset:offset + limit]
         return web.json_response({"total": len(items), "items": page})

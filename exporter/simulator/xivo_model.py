@@ -32,6 +32,11 @@ class XivoScale:
     queues: int = 3
     channels: int = 14
     trunks: int = 3
+    tenants: int = 1  # Wazo: objects spread over this many tenants, the first the exporter's own
+
+
+def tenant_uuid(index: int) -> str:
+    return f"00000000-0000-4000-8000-{index:012d}"
 
 
 class XivoModel:
@@ -55,6 +60,17 @@ class XivoModel:
         return XIVO16_COLLECTIONS + (WAZO_EXTRA_COLLECTIONS if self.wazo else ())
 
     def items(self, collection: str) -> list[dict]:
+        """Every item of ``collection``; on Wazo each carries the tenant_uuid it belongs to (round robin over
+        ``scale.tenants``): confd lists only the requesting tenant's unless asked with ``recurse=true``."""
+        items = self._items(collection)
+        if self.wazo:
+            if collection == "tenants":
+                return [{"uuid": tenant_uuid(i), "name": f"tenant{i}"} for i in range(self.scale.tenants)]
+            for n, item in enumerate(items):
+                item["tenant_uuid"] = tenant_uuid(n % self.scale.tenants)
+        return items
+
+    def _items(self, collection: str) -> list[dict]:
         s = self.scale
         if collection == "users":
             # XiVO 16 user items carry secrets: the exporter must never log a body.
@@ -77,7 +93,7 @@ class XivoModel:
             return [{"id": i, "number": f"{1000 + i}"} for i in range(1, s.agents + 1)]
         if collection.startswith("endpoints/"):
             proto = collection.split("/", 1)[1]
-            return [line for line in self.items("lines") if line["protocol"] == proto]
+            return [line for line in self._items("lines") if line["protocol"] == proto]
         count = {"extensions": s.users + 10, "voicemails": s.users // 2, "contexts": 6, "groups": 4}.get(collection, 2)
         return [{"id": i} for i in range(1, count + 1)]
 

@@ -24,15 +24,29 @@ DEVICE_PAGE = 500
 MAX_DEVICE_PAGES = 400  # 200k devices: a bound against a PBX whose `total` keeps moving
 
 
+async def _list_params(client: XivoClient, **params: str) -> dict[str, str]:
+    """On Wazo, confd lists only the tenant of the token (or of a Wazo-Tenant header); ``recurse=true`` adds
+    every tenant below it that the token sees, so the counts cover the whole PBX the account may read.
+    (wazo-confd: every list endpoint takes ``recurse``, and the tenant is autodetected from the header or the
+    token. shared/reference/xivo-api.md only names the ``tenants`` collection.) XiVO has no tenants: not sent."""
+    if client.target.auth != "token":
+        return params  # Digest is XiVO's legacy confd auth (refused with generation: wazo): no tenants
+    await client.token()  # credentials first: a refused account costs one token request, nothing else
+    if await client.generation() == "wazo":
+        params["recurse"] = "true"
+    return params
+
+
 async def fetch_objects(client: XivoClient, unsupported: set[str]) -> dict[str, bytes | None]:
     """``{kind: body}``; None for a collection this PBX does not have (404), remembered in ``unsupported``
     so it is asked once per process, not every round."""
     out: dict[str, bytes | None] = {}
+    one = await _list_params(client, limit="1")
     for kind in OBJECT_KINDS:
         if kind in unsupported:
             out[kind] = None
             continue
-        status, body = await client.call("confd", "GET", f"/{kind}", params={"limit": "1"}, allow=(404,))
+        status, body = await client.call("confd", "GET", f"/{kind}", params=one, allow=(404,))
         if status == 404:
             unsupported.add(kind)
             out[kind] = None
@@ -41,7 +55,7 @@ async def fetch_objects(client: XivoClient, unsupported: set[str]) -> dict[str, 
     if "lines" not in unsupported:
         for proto in LINE_PROTOCOLS:
             _, out[f"lines?protocol={proto}"] = await client.call(
-                "confd", "GET", "/lines", params={"limit": "1", "protocol": proto})
+                "confd", "GET", "/lines", params={**one, "protocol": proto})
     return out
 
 
@@ -49,8 +63,8 @@ async def fetch_devices(client: XivoClient) -> list[bytes]:
     pages: list[bytes] = []
     offset = 0
     while len(pages) < MAX_DEVICE_PAGES:
-        _, body = await client.call("confd", "GET", "/devices",
-                                    params={"limit": str(DEVICE_PAGE), "offset": str(offset)})
+        _, body = await client.call("confd", "GET", "/devices", params=await _list_params(
+            client, limit=str(DEVICE_PAGE), offset=str(offset)))
         pages.append(body)
         try:
             doc = json.loads(body)

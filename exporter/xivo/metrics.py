@@ -27,13 +27,15 @@ COLLECTOR_BYTES = C.gauge("xivo_collector_response_bytes", TC,
                           "Bytes received by the last poll of this collector.", "status")
 
 OBJECTS = C.gauge("xivo_objects", ("target", "kind"),
-                  "Objects configured on the PBX, by confd collection (confd GET /1.1/<kind>?limit=1, total).",
+                  "Objects configured on the PBX, by confd collection (confd GET /1.1/<kind>?limit=1, total; "
+                  "on Wazo with recurse=true: every tenant the account sees).",
                   "objects")
 OBJECTS_UNSUPPORTED = C.gauge("xivo_objects_unsupported", ("target", "kind"),
                               "1 for a confd collection this PBX does not have (404; older XiVO); not an error.",
                               "objects")
 LINES = C.gauge("xivo_lines", ("target", "protocol"),
-                "Lines by protocol (confd GET /1.1/lines?protocol=<protocol>&limit=1, total).", "objects")
+                "Lines by protocol (confd GET /1.1/lines?protocol=<protocol>&limit=1, total; recurse=true on "
+                "Wazo).", "objects")
 DEVICES = C.gauge("xivo_devices", ("target", "status"),
                   "Devices by provisioning status (confd GET /1.1/devices, all pages, status).", "devices")
 AGENTS = C.gauge("xivo_agents", T, "Agents (agentd GET /1.0/agents).", "agents")
