@@ -56,10 +56,26 @@ def log_text(log) -> str:
     return log.read()[-3000:]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def start_prometheus(config: dict, tmp: Path, procs: list) -> str:
+    """A real Prometheus on ``config`` (its process appended to ``procs``); returns its API base URL."""
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus not found: .ci/run installs Debian's prometheus package"
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    for _ in range(3):  # a port picked here can be taken before Prometheus binds it: try another
+        port = free_port()
+        server = subprocess.Popen(
+            [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(server)
+        api = f"http://127.0.0.1:{port}/api/v1"
+        wait_for(lambda s=server, a=api: s.poll() is not None or get(f"{a}/status/buildinfo"), 30, "Prometheus")
+        if server.poll() is None:
+            return api
+    raise AssertionError(f"Prometheus exited with {server.returncode}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     procs, exporters, controls = [], [], {}
     try:
@@ -100,18 +116,7 @@ def stack(tmp_path_factory):
         config["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
         config["rule_files"] = [str(ROOT / "rules/recording.yml"), str(ROOT / "rules/alerts.yml")]
         config.pop("alerting")
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-        for _ in range(3):  # a port picked here can be taken before Prometheus binds it: try another
-            port = free_port()
-            server = subprocess.Popen(
-                [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(server)
-            api = f"http://127.0.0.1:{port}/api/v1"
-            wait_for(lambda s=server, a=api: s.poll() is not None or get(f"{a}/status/buildinfo"), 30, "Prometheus")
-            if server.poll() is None:
-                break
-        assert server.poll() is None, f"Prometheus exited with {server.returncode}"
+        api = start_prometheus(config, tmp, procs)
         yield {"api": api, "controls": controls}
     finally:
         for proc in procs:

@@ -4,7 +4,6 @@ auth (the same file node_exporter would take), scraped by a real Prometheus with
 401 and no samples; a client without the certificate fails the TLS handshake."""
 
 import re
-import shutil
 import subprocess
 import sys
 
@@ -12,15 +11,13 @@ import bcrypt
 import pytest
 import yaml
 from certs import make_certs
-from test_e2e import free_port, get, log_text, query, wait_for
+from test_e2e import get, log_text, query, start_prometheus, wait_for
 
 PASSWORD = "Scrape-Pw-71"
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    prometheus = shutil.which("prometheus")
-    assert prometheus, "prometheus not found: .ci/run installs Debian's prometheus package"
     tmp = tmp_path_factory.mktemp("e2e-web")
     (tmp / "certs").mkdir()
     certs = make_certs(tmp / "certs")
@@ -54,18 +51,7 @@ def secured(tmp_path_factory):
             job("wrong-password", {**tls, **client}, "not-the-password"),
             job("no-client-certificate", tls, PASSWORD),
         ]}
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-        for _ in range(3):
-            port = free_port()
-            server = subprocess.Popen(
-                [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(server)
-            api = f"http://127.0.0.1:{port}/api/v1"
-            wait_for(lambda s=server, a=api: s.poll() is not None or get(f"{a}/status/buildinfo"), 30, "Prometheus")
-            if server.poll() is None:
-                break
-        assert server.poll() is None, f"Prometheus exited with {server.returncode}"
+        api = start_prometheus(config, tmp, procs)
         yield {"api": api, "log": log}
     finally:
         for proc in procs:

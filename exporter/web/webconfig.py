@@ -27,7 +27,12 @@ from typing import Any
 
 import yaml
 
-from exporter.config import _Checker, _type_name, _UniqueKeyLoader  # one strict YAML reading for every file
+from exporter.config import (  # one strict YAML reading for every file
+    ConfigError,
+    _Checker,
+    _type_name,
+    _UniqueKeyLoader,
+)
 
 TOP_KEYS = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")
 TLS_KEYS = ("cert_file", "key_file", "cert", "key", "client_ca_file", "client_ca", "client_auth_type",
@@ -99,12 +104,8 @@ GO_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))
 GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-class WebConfigError(Exception):
+class WebConfigError(ConfigError):
     """The web config is invalid; ``problems`` holds one ``FILE: key: what`` line per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
