@@ -28,19 +28,20 @@ class TLSMaterialError(WebConfigError):
 
 def _load_chain(ctx: ssl.SSLContext, tls: TLSServerConfig) -> None:
     """Certificate and key from files or inline PEM (the ssl module loads chains from files only: inline PEM
-    goes through a private temporary file, removed at once)."""
-    inline = []
+    goes through a private temporary file, removed at once). The ``_file`` form wins, as in the toolkit."""
+    inline: list[str] = []
+
+    def path(file: str, text: str, kind: str) -> str:
+        if file:
+            return tls.path(file)
+        fd, name = tempfile.mkstemp(prefix=f"web-{kind}-", suffix=".pem")  # mode 0600
+        inline.append(name)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        return name
+
     try:
-        cert, key = tls.path(tls.cert_file) if tls.cert_file else None, tls.path(tls.key_file) if tls.key_file else None
-        for text, kind in ((tls.cert, "cert"), (tls.key, "key")):
-            if (kind == "cert" and cert) or (kind == "key" and key) or not text:
-                continue
-            fd, name = tempfile.mkstemp(prefix=f"web-{kind}-", suffix=".pem")  # mode 0600
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            inline.append(name)
-            cert, key = (name, key) if kind == "cert" else (cert, name)
-        ctx.load_cert_chain(cert, key)
+        ctx.load_cert_chain(path(tls.cert_file, tls.cert, "cert"), path(tls.key_file, tls.key, "key"))
     except FileNotFoundError as exc:
         raise TLSMaterialError([f"tls_server_config: failed to load X509KeyPair: open {exc.filename}: "
                                 "no such file or directory"]) from None
