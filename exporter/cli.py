@@ -91,13 +91,11 @@ async def serve(args: argparse.Namespace) -> int:
     security, ssl_context = None, None
     if args.web_config:
         from exporter.web.security import WebSecurity
-        from exporter.web.tls import ReloadingContext, build_context
+        from exporter.web.tls import ReloadingContext
 
-        web_config = read_web_config(args.web_config)
-        if web_config.tls is not None:
-            build_context(web_config.tls)  # unreadable material stops the start, as in the toolkit
+        if args.web.tls is not None:
             ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
-        security = WebSecurity(args.web_config, web_config)
+        security = WebSecurity(args.web_config, args.web)
     engine = Engine(config)
     reloader = None if args.demo else Reloader(engine, load)
     app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
@@ -188,12 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.web_config:
+        # Checked once, before anything starts: unreadable TLS material stops the start, as in the toolkit.
         try:
-            web_config = read_web_config(args.web_config)
-            if web_config.tls is not None:
+            args.web = read_web_config(args.web_config)
+            if args.web.tls is not None:
                 from exporter.web.tls import build_context
 
-                build_context(web_config.tls)
+                build_context(args.web.tls)
         except WebConfigError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)

@@ -21,7 +21,6 @@ disable_created_metrics()
 
 PREFIX = "vsxi_xivo_exporter"
 PROBE_UNKNOWN_KEEP = 20
-PROBE_UNKNOWN_TTL = 3600.0
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -71,24 +70,20 @@ class SelfMetrics:
         self.probe_unknown = Gauge(f"{PREFIX}_probe_unknown_target_last_timestamp_seconds", "Unix time /probe "
                                    "last refused this target name as not configured here (400): a Prometheus "
                                    "job probes a device this exporter (or this shard) does not poll. The "
-                                   f"{PROBE_UNKNOWN_KEEP} most recent names, each kept "
-                                   f"{PROBE_UNKNOWN_TTL // 60:.0f} minutes.", ["target"], registry=self.registry)
-        self._unknown: dict[str, float] = {}
+                                   f"{PROBE_UNKNOWN_KEEP} most recent names.", ["target"], registry=self.registry)
+        self._unknown: dict[str, None] = {}  # refused names, oldest first
 
     def probe_refused(self, name: str, now: float) -> None:
         """Remember a refused /probe target name. The name comes from the request, so the label set is bounded:
-        the newest PROBE_UNKNOWN_KEEP names, each for PROBE_UNKNOWN_TTL, unprintable or long ones folded."""
+        the newest PROBE_UNKNOWN_KEEP names, unprintable or long ones folded into one."""
         if not name.isprintable() or len(name) > 64:
             name = "(unprintable or longer than 64 characters)"
         self._unknown.pop(name, None)
-        self._unknown[name] = now
-        for old in [n for n, ts in self._unknown.items() if now - ts > PROBE_UNKNOWN_TTL]:
-            del self._unknown[old]
-        while len(self._unknown) > PROBE_UNKNOWN_KEEP:
-            del self._unknown[next(iter(self._unknown))]
-        for labels in list(self.probe_unknown._metrics):  # noqa: SLF001 - the label sets prometheus_client holds
-            if labels[0] not in self._unknown:
-                self.probe_unknown.remove(*labels)
+        self._unknown[name] = None
+        if len(self._unknown) > PROBE_UNKNOWN_KEEP:
+            oldest = next(iter(self._unknown))
+            del self._unknown[oldest]
+            self.probe_unknown.remove(oldest)
         self.probe_unknown.labels(name).set(now)
 
     def watch_tasks(self, loop: asyncio.AbstractEventLoop) -> None:

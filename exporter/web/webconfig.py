@@ -257,7 +257,7 @@ def _check_tls(c: _Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
         cipher_suites=tuple(ciphers), prefer_server_cipher_suites=prefer)
 
 
-def _check_http(c: _Checker, node: Any, tls: bool) -> dict[str, str]:
+def _check_http(c: _Checker, node: Any) -> dict[str, str]:
     path = "http_server_config"
     node = c.mapping(node if node is not None else {}, path, HTTP_KEYS)
     c.boolean(node, "http2", path, True)  # accepted; HTTP/1.1 is what aiohttp serves (module docstring)
@@ -340,7 +340,7 @@ def parse_web_config(text: str, path: str) -> WebConfig:
         if key not in TOP_KEYS:
             c.error(str(key), f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
     tls = _check_tls(c, root.get("tls_server_config"), os.path.dirname(os.path.abspath(path)))
-    headers = _check_http(c, root.get("http_server_config"), tls is not None)
+    headers = _check_http(c, root.get("http_server_config"))
     users = _check_users(c, root.get("basic_auth_users"))
     interval, burst = _check_rate(c, root.get("rate_limit"))
     if c.problems:
