@@ -13,8 +13,9 @@ chunks in flight per answer). The main process holds a few chunks per answer, th
 no longer hold ``max_response_bytes`` each. A worker reads each streamed answer in a thread of its own (one
 trickling in for its whole timeout must not hold up the others) and answers read whole in its main thread.
 
-Frames in multiprocessing's own format (``Connection.recv_bytes`` on the worker's side), written and read on
-the main side through asyncio pipe transports, so the event loop never blocks on a pipe:
+Frames in multiprocessing's own format (``Connection.recv_bytes`` on the worker's side, which is
+exporter.engine.parseworker), written and read on the main side through asyncio pipe transports, so the event
+loop never blocks on a pipe:
 
     to a worker:   W job pickle((fn, args))          an answer read whole: fn(*args)
                    O job pickle((fn, args, head))    a streamed one: fn(*args, BodyStream(head, ...))
@@ -22,7 +23,10 @@ the main side through asyncio pipe transports, so the event loop never blocks on
     from a worker: K job (a chunk taken)   R job pickle((ok, value))
 
 A worker that dies fails the answers it was reading (each poll counts a parser error) and is replaced.
-Workers import only what the jobs need (exporter/__main__.py imports the command line lazily): ~30 MB each.
+Workers import only what the jobs need: ~30 MB each. They are started as plain child processes (``python -c``
+with the two pipe ends passed down), not through ``multiprocessing``: its spawn start method also starts a
+resource tracker, one more interpreter (~15 MB) that watches semaphores and shared memory this exporter never
+creates.
 """
 
 from __future__ import annotations
@@ -30,100 +34,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import multiprocessing
+import os
 import pickle
-import queue
-import signal
-import struct
-import threading
+import subprocess
+import sys
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
-from exporter.bodystream import HEAD_BYTES, BodyStream
+from exporter.bodystream import HEAD_BYTES
+from exporter.engine.parseworker import JOB, LENGTH
 from exporter.httpclient import StreamedBody
 
 logger = logging.getLogger("exporter.workers")
 
 CREDITS = 4  # chunks (~64 KiB each) sent and not yet taken by the parser, per streamed answer
-_JOB = struct.Struct("!I")
-_LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
 
 
 class WorkerDied(Exception):
     """The worker process parsing this answer exited (killed, out of memory)."""
-
-
-class _Aborted(Exception):
-    """The poller gave up on a streamed answer (timeout, connection lost, shutdown)."""
-
-
-# --- in the worker process --------------------------------------------------------------------------------
-
-
-def _result(ok: bool, value: Any) -> bytes:
-    try:
-        return pickle.dumps((ok, value))
-    except Exception as exc:  # noqa: BLE001 - an exception that cannot be pickled
-        return pickle.dumps((False, RuntimeError(f"{type(exc).__name__} in a parse worker")))
-
-
-def _serve(inbox: Connection, outbox: Connection) -> None:
-    """A worker's life: run jobs until the pipe closes. The exporter decides when it stops: signals sent to
-    the whole process group (Ctrl-C, a terminal's hang-up) are the main process's to handle."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    lock = threading.Lock()
-    streams: dict[int, queue.SimpleQueue] = {}
-
-    def send(frame: bytes) -> None:
-        with lock:
-            outbox.send_bytes(frame)
-
-    def run(tag: bytes, fn: Callable, args: tuple) -> None:
-        try:
-            frame = _result(True, fn(*args))
-        except _Aborted:
-            return
-        except Exception as exc:  # noqa: BLE001 - every error goes back to the poller, which classifies it
-            frame = _result(False, exc)
-        send(b"R" + tag + frame)
-
-    def run_stream(tag: bytes, job: int, fn: Callable, args: tuple, head: bytes) -> None:
-        chunks = streams[job]
-
-        def next_chunk() -> bytes:
-            chunk = chunks.get()
-            if chunk is None:
-                raise _Aborted
-            if chunk:
-                send(b"K" + tag)
-            return chunk
-
-        try:
-            run(tag, fn, (*args, BodyStream(head, next_chunk)))
-        finally:
-            streams.pop(job, None)
-
-    while True:
-        try:
-            frame = inbox.recv_bytes()
-        except (EOFError, OSError):
-            return
-        kind, tag = frame[:1], frame[1:5]
-        job = _JOB.unpack(tag)[0]
-        if kind == b"W":
-            fn, args = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own main process
-            run(tag, fn, args)
-        elif kind == b"O":
-            fn, args, head = pickle.loads(frame[5:])  # noqa: S301 - as above
-            streams[job] = queue.SimpleQueue()
-            threading.Thread(target=run_stream, args=(tag, job, fn, args, head), daemon=True).start()
-        elif job in streams:  # a parser that stopped early (an error) ignores the rest of its answer
-            streams[job].put(frame[5:] if kind == b"D" else b"" if kind == b"E" else None)
-
-
-# --- in the main process ----------------------------------------------------------------------------------
 
 
 class _Job:
@@ -144,7 +72,7 @@ class _Frames(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= 4:
-            n = _LENGTH.unpack_from(self.buffer)[0]
+            n = LENGTH.unpack_from(self.buffer)[0]
             if len(self.buffer) < 4 + n:
                 return
             frame = bytes(self.buffer[4:4 + n])
@@ -155,14 +83,28 @@ class _Frames(asyncio.Protocol):
         self.worker.on_exit()
 
 
+# A worker's bootstrap: this process's import path (as multiprocessing's spawn passes it), so that it imports the
+# same exporter, installed or from a checkout, and whatever module a job's function lives in.
+_BOOT = "import sys; sys.path[:] = {path!r}; from exporter.engine.parseworker import serve_fds; serve_fds({fds})"
+
+
 class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext):
-        inbox, self._inbox = context.Pipe(duplex=False)
-        self._outbox, outbox = context.Pipe(duplex=False)
-        self.process = context.Process(target=_serve, args=(inbox, outbox), name="parse-worker", daemon=True)
-        self.process.start()
-        inbox.close()
-        outbox.close()
+    def __init__(self):
+        inbox, to_worker = os.pipe()
+        from_worker, outbox = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT.format(path=sys.path, fds=f"{inbox}, {outbox}")],
+                pass_fds=(inbox, outbox), stdin=subprocess.DEVNULL)
+        except BaseException:
+            for fd in (to_worker, from_worker):
+                os.close(fd)
+            raise
+        finally:
+            os.close(inbox)
+            os.close(outbox)
+        self._inbox = open(to_worker, "wb", buffering=0)  # noqa: SIM115 - the write transport closes it
+        self._outbox = open(from_worker, "rb", buffering=0)  # noqa: SIM115 - the read transport closes it
         self.jobs: dict[int, _Job] = {}
         self.alive = True
         self.on_death: Callable[[_Worker], None] = lambda worker: None
@@ -175,10 +117,10 @@ class _Worker:
 
     def send(self, kind: bytes, job: int, payload: bytes = b"") -> None:
         if self.alive and not self._writer.is_closing():
-            self._writer.write(_LENGTH.pack(5 + len(payload)) + kind + _JOB.pack(job) + payload)
+            self._writer.write(LENGTH.pack(5 + len(payload)) + kind + JOB.pack(job) + payload)
 
     def on_frame(self, frame: bytes) -> None:
-        job = self.jobs.get(_JOB.unpack_from(frame, 1)[0])
+        job = self.jobs.get(JOB.unpack_from(frame, 1)[0])
         if job is None:
             return
         if frame[:1] == b"K":
@@ -200,7 +142,7 @@ class _Worker:
         self.alive = False
         for job in self.jobs.values():
             if not job.future.done():
-                job.future.set_exception(WorkerDied(f"parse worker exited with code {self.process.exitcode}"))
+                job.future.set_exception(WorkerDied(f"parse worker exited with code {self.process.poll()}"))
             job.taken.set()
         self.on_death(self)
 
@@ -209,16 +151,22 @@ class _Worker:
         for transport in (self._writer, self._reader):
             if transport is not None:
                 transport.close()
-        if self.process.is_alive():
+        for transport, pipe in ((self._writer, self._inbox), (self._reader, self._outbox)):
+            if transport is None:
+                pipe.close()
+        if self.process.poll() is None:
             self.process.terminate()
-        self.process.join(timeout=1)
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class PipeWorkers:
     def __init__(self, count: int):
         self.count = count
         self.ready = False
-        self._context = multiprocessing.get_context("spawn")  # never fork a process running threads
         self._workers: list[_Worker] = []
         self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -226,13 +174,13 @@ class PipeWorkers:
         self._closed = False
 
     async def start(self) -> None:
-        """Spawn the workers (in a thread: a spawn imports the parsers, ~0.3 s each)."""
+        """Start the workers (in a thread: starting a process is a fork and an exec)."""
         self._loop = asyncio.get_running_loop()
         await asyncio.gather(*(self._spawn() for _ in range(self.count)))
         self.ready = bool(self._workers) and not self._closed
 
     async def _spawn(self) -> None:
-        spawning = self._loop.run_in_executor(None, _Worker, self._context)
+        spawning = self._loop.run_in_executor(None, _Worker)
         self._spawning.add(spawning)
         try:
             worker = await asyncio.shield(spawning)
@@ -252,7 +200,7 @@ class PipeWorkers:
         worker.stop()
         if not self._closed:
             logger.warning("parse worker exited; starting another",
-                           extra={"fields": {"exitcode": worker.process.exitcode}})
+                           extra={"fields": {"exitcode": worker.process.returncode}})
             self._loop.create_task(self._spawn())
 
     def _pick(self) -> _Worker:

@@ -1,0 +1,95 @@
+"""A parse worker process's side of exporter.engine.pipeworkers: run the jobs its pipe brings, answer on the other.
+
+Imports only what running a job needs (the job's own module comes with its pickled function): no asyncio, no
+aiohttp, so each worker is Python, lxml and the parsers (~30 MB).
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import signal
+import struct
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from exporter.bodystream import BodyStream
+
+JOB = struct.Struct("!I")
+LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
+
+
+class _Aborted(Exception):
+    """The poller gave up on a streamed answer (timeout, connection lost, shutdown)."""
+
+
+# --- in the worker process --------------------------------------------------------------------------------
+
+
+def _result(ok: bool, value: Any) -> bytes:
+    try:
+        return pickle.dumps((ok, value))
+    except Exception as exc:  # noqa: BLE001 - an exception that cannot be pickled
+        return pickle.dumps((False, RuntimeError(f"{type(exc).__name__} in a parse worker")))
+
+
+def serve_fds(inbox: int, outbox: int) -> None:
+    """A worker process's entry point (see ``_Worker``): the pipe ends it inherited, by descriptor."""
+    _serve(Connection(inbox, writable=False), Connection(outbox, readable=False))
+
+
+def _serve(inbox: Connection, outbox: Connection) -> None:
+    """A worker's life: run jobs until the pipe closes. The exporter decides when it stops: signals sent to
+    the whole process group (Ctrl-C, a terminal's hang-up) are the main process's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    lock = threading.Lock()
+    streams: dict[int, queue.SimpleQueue] = {}
+
+    def send(frame: bytes) -> None:
+        with lock:
+            outbox.send_bytes(frame)
+
+    def run(tag: bytes, fn: Callable, args: tuple) -> None:
+        try:
+            frame = _result(True, fn(*args))
+        except _Aborted:
+            return
+        except Exception as exc:  # noqa: BLE001 - every error goes back to the poller, which classifies it
+            frame = _result(False, exc)
+        send(b"R" + tag + frame)
+
+    def run_stream(tag: bytes, job: int, fn: Callable, args: tuple, head: bytes) -> None:
+        chunks = streams[job]
+
+        def next_chunk() -> bytes:
+            chunk = chunks.get()
+            if chunk is None:
+                raise _Aborted
+            if chunk:
+                send(b"K" + tag)
+            return chunk
+
+        try:
+            run(tag, fn, (*args, BodyStream(head, next_chunk)))
+        finally:
+            streams.pop(job, None)
+
+    while True:
+        try:
+            frame = inbox.recv_bytes()
+        except (EOFError, OSError):
+            return
+        kind, tag = frame[:1], frame[1:5]
+        job = JOB.unpack(tag)[0]
+        if kind == b"W":
+            fn, args = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own main process
+            run(tag, fn, args)
+        elif kind == b"O":
+            fn, args, head = pickle.loads(frame[5:])  # noqa: S301 - as above
+            streams[job] = queue.SimpleQueue()
+            threading.Thread(target=run_stream, args=(tag, job, fn, args, head), daemon=True).start()
+        elif job in streams:  # a parser that stopped early (an error) ignores the rest of its answer
+            streams[job].put(frame[5:] if kind == b"D" else b"" if kind == b"E" else None)
