@@ -29,6 +29,28 @@ async def test_process_and_thread_paths_agree():
         threads.shutdown()
 
 
+async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
+    """Workers are this process's own children (no multiprocessing resource tracker beside them) and never
+    import the HTTP stack: each is Python, lxml and the parsers."""
+    from exporter.engine.pipeworkers import PipeWorkers
+
+    workers = PipeWorkers(1)
+    await workers.start()
+    try:
+        body = fixture("realtime.new.json")
+        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", body))[3] > 50
+        modules = set(await workers.submit(eval, "sorted(__import__('sys').modules)"))
+        assert {"exporter.vsxi.metrics", "lxml.etree"} <= modules
+        assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.pipeworkers"}
+        (worker,) = workers._workers  # noqa: SLF001
+        with open(f"/proc/{worker.process.pid}/stat") as stat:
+            assert int(stat.read().rsplit(")", 1)[1].split()[1]) == os.getpid()  # its parent: this process
+        with open(f"/proc/{worker.process.pid}/cmdline", "rb") as cmdline:
+            assert b"exporter.engine.parseworker" in cmdline.read()
+    finally:
+        workers.shutdown()
+
+
 async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
     import os
     import signal
