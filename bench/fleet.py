@@ -269,7 +269,7 @@ def handoff_figures() -> None:
             await asyncio.gather(*(loop.run_in_executor(executor, _echo, body) for _ in range(10)))
         return (self_cpu() - c0) / n * 1e6
 
-    async def measure_pipes(n=1000):
+    async def measure_pipes(body, n=1000):
         from exporter.engine.pipeworkers import PipeWorkers
 
         workers = PipeWorkers(2)
@@ -287,11 +287,12 @@ def handoff_figures() -> None:
         thread = asyncio.run(measure(threads))
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as processes:
         pool = asyncio.run(measure(processes))
-    pipes, pipes_main = asyncio.run(measure_pipes())
+    pipes, pipes_main = asyncio.run(measure_pipes(body))
+    large, large_main = asyncio.run(measure_pipes(b"x" * 90_000))
     print(f"\n== hand-off of a 30 kB answer to a parse worker and back (CPU, all processes) ==\n"
           f"thread {thread:.0f} us (all of it on the event loop's process, holding the GIL); ProcessPoolExecutor "
           f"{pool:.0f} us; pipe workers (the exporter's) {pipes:.0f} us, of which {pipes_main:.0f} us in the main "
-          f"process")
+          f"process; a 90 kB answer (sub_stats) {large:.0f} us, {large_main:.0f} us in the main process")
 
 
 def _echo(body: bytes) -> tuple:

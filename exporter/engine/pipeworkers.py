@@ -32,6 +32,7 @@ creates.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import logging
 import os
@@ -88,10 +89,24 @@ class _Frames(asyncio.Protocol):
 _BOOT = "import sys; sys.path[:] = {path!r}; from exporter.engine.parseworker import serve_fds; serve_fds({fds})"
 
 
+PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: a whole answer, or a rendered table, in one write
+
+
+def _widen(fd: int) -> None:
+    """Grow a pipe from 64 KiB so that an answer is written in one call, not a write, a wait for the worker
+    to read and the rest from the event loop (its pages are taken only as they fill)."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not Linux, or a lowered fs.pipe-max-size: 64 KiB works too
+        pass
+
+
 class _Worker:
     def __init__(self):
         inbox, to_worker = os.pipe()
         from_worker, outbox = os.pipe()
+        _widen(to_worker)
+        _widen(from_worker)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT.format(path=sys.path, fds=f"{inbox}, {outbox}")],
