@@ -276,11 +276,18 @@ def _json_mysqldump(doc: dict) -> Iterator[tuple[str, Row | None]]:
 
 
 def _json_fields(fields: Any) -> Row:
+    """``_json_text`` of each field's name and content, its string case inlined: this runs once per field of
+    every mysqldump row (~17% faster than calling it, bench/fleet.py's stage figures)."""
     row: Row = {}
-    for f in as_list(fields):
+    for f in fields if type(fields) is list else as_list(fields):
         if isinstance(f, dict):
-            nil = f.get("xsi:nil") in ("true", True)
-            row[_json_text(f.get("name")) or ""] = None if nil else _json_text(f.get("content"))
+            name = f.get("name")
+            name = name.strip() if type(name) is str else _json_text(name) or ""
+            if f.get("xsi:nil") in ("true", True):
+                row[name] = None
+            else:
+                value = f.get("content")
+                row[name] = (value.strip() or None) if type(value) is str else _json_text(value)
     return row
 
 
@@ -302,7 +309,7 @@ def iter_beans(body: Body, list_tag: str, stream: bool | None = None) -> Iterato
     Any item element name is accepted: only the list element is checked. ``stream`` as for iter_mysqldump."""
     if _sniff(_head(body)) == "json":
         for item in _json_items(body, list_tag, stream):
-            yield {k: _json_text(v) for k, v in item.items()}
+            yield {k: (v.strip() or None) if type(v) is str else _json_text(v) for k, v in item.items()}
     elif _streamed(body, stream):
         yield from _xml_errors(_xml_beans(body, list_tag))
     else:
