@@ -40,7 +40,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from devices import TABLES, variant  # noqa: E402
+from devices import TABLES, echo, variant  # noqa: E402
 
 GOAL_CPU_RATIO = 1.5
 GOAL_PROBE_P99_MS = 20.0
@@ -263,10 +263,10 @@ def handoff_figures() -> None:
 
     async def measure(executor, n=1000):
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(executor, _echo, body) for _ in range(50)))
+        await asyncio.gather(*(loop.run_in_executor(executor, echo, body) for _ in range(50)))
         c0 = self_cpu()
         for _ in range(n // 10):
-            await asyncio.gather(*(loop.run_in_executor(executor, _echo, body) for _ in range(10)))
+            await asyncio.gather(*(loop.run_in_executor(executor, echo, body) for _ in range(10)))
         return (self_cpu() - c0) / n * 1e6
 
     async def measure_pipes(body, n=1000):
@@ -275,10 +275,10 @@ def handoff_figures() -> None:
         workers = PipeWorkers(2)
         await workers.start()
         try:
-            await asyncio.gather(*(workers.submit(_echo, body) for _ in range(50)))
+            await asyncio.gather(*(workers.submit(echo, body) for _ in range(50)))
             c0, m0 = self_cpu(), time.process_time()
             for _ in range(n // 10):
-                await asyncio.gather(*(workers.submit(_echo, body) for _ in range(10)))
+                await asyncio.gather(*(workers.submit(echo, body) for _ in range(10)))
             return (self_cpu() - c0) / n * 1e6, (time.process_time() - m0) / n * 1e6
         finally:
             workers.shutdown()
@@ -293,10 +293,6 @@ def handoff_figures() -> None:
           f"thread {thread:.0f} us (all of it on the event loop's process, holding the GIL); ProcessPoolExecutor "
           f"{pool:.0f} us; pipe workers (the exporter's) {pipes:.0f} us, of which {pipes_main:.0f} us in the main "
           f"process; a 90 kB answer (sub_stats) {large:.0f} us, {large_main:.0f} us in the main process")
-
-
-def _echo(body: bytes) -> tuple:
-    return ((0, body),), 0, 0, 1
 
 
 # --- the exporter under load --------------------------------------------------------------------------------

@@ -51,6 +51,30 @@ async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
         workers.shutdown()
 
 
+async def test_a_job_a_worker_cannot_load_fails_alone_and_the_worker_stays():
+    """A function the worker cannot import (defined only in this process) fails that job with a clear error;
+    the same worker then parses the next answer (it used to die on it, and be replaced, every time)."""
+    import sys
+    import types
+
+    from exporter.engine.pipeworkers import PipeWorkers
+
+    module = types.ModuleType("only_in_the_main_process")
+    exec("def parse(body):\n    return len(body)\n", module.__dict__)  # noqa: S102 - a test's own code
+    sys.modules[module.__name__] = module
+    workers = PipeWorkers(1)
+    await workers.start()
+    try:
+        (worker,) = workers._workers  # noqa: SLF001
+        with pytest.raises(RuntimeError, match="cannot load the job: No module named 'only_in_the_main_process'"):
+            await workers.submit(module.parse, b"x")
+        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", fixture("realtime.old.xml")))[3] > 50
+        assert workers._workers == [worker] and worker.process.poll() is None  # noqa: SLF001
+    finally:
+        workers.shutdown()
+        del sys.modules[module.__name__]
+
+
 async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
     import os
     import signal

@@ -84,11 +84,17 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
             return
         kind, tag = frame[:1], frame[1:5]
         job = JOB.unpack(tag)[0]
+        if kind in (b"W", b"O"):
+            try:  # a job this worker cannot load (its function not importable here) fails alone
+                loaded = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own main process
+            except Exception as exc:  # noqa: BLE001
+                send(b"R" + tag + _result(False, RuntimeError(f"parse worker cannot load the job: {exc}")))
+                continue
         if kind == b"W":
-            fn, args = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own main process
+            fn, args = loaded
             run(tag, fn, args)
         elif kind == b"O":
-            fn, args, head = pickle.loads(frame[5:])  # noqa: S301 - as above
+            fn, args, head = loaded
             streams[job] = queue.SimpleQueue()
             threading.Thread(target=run_stream, args=(tag, job, fn, args, head), daemon=True).start()
         elif job in streams:  # a parser that stopped early (an error) ignores the rest of its answer

@@ -224,7 +224,8 @@ class PipeWorkers:
         return min(self._workers, key=lambda w: len(w.jobs))
 
     async def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a worker."""
+        """``fn(*args)`` in a worker. ``fn`` is pickled by name: a function of an importable module (a
+        worker does not run the script this process started from)."""
         worker = self._pick()
         job_id = next(self._ids)
         job = worker.jobs[job_id] = _Job(self._loop)
