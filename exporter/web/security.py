@@ -40,7 +40,8 @@ logger = logging.getLogger("exporter.web")
 # password, harmlessly: an unknown user is refused whatever the outcome).
 FAKE_HASH = b"$2b$10$g9dRG9dkYbYdsgg7RgUgR.AhryQvtnF/o1QGPfn8muDalKgKAojJC"
 CACHE_SIZE = 100
-HEADERS = "web_config_headers"  # request key: the security headers its answer carries
+# Request key: the security headers its answer carries (a typed key where aiohttp has them, 3.13 on).
+HEADERS = web.RequestKey("web_config_headers", dict) if hasattr(web, "RequestKey") else "web_config_headers"
 BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; Go truncates, pyca/bcrypt raises: truncated here as in Go
 
 
