@@ -1,4 +1,4 @@
-"""``python -m exporter``: the command line (parse workers start from exporter.engine.pipeworkers instead)."""
+"""``python -m exporter``: the command line (parse workers start from exporter.engine.parseworker instead)."""
 
 from exporter.cli import main
 

@@ -25,9 +25,6 @@ class _Aborted(Exception):
     """The poller gave up on a streamed answer (timeout, connection lost, shutdown)."""
 
 
-# --- in the worker process --------------------------------------------------------------------------------
-
-
 def _result(ok: bool, value: Any) -> bytes:
     try:
         return pickle.dumps((ok, value))

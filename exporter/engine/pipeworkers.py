@@ -163,12 +163,8 @@ class _Worker:
 
     def stop(self) -> None:
         self.alive = False
-        for transport in (self._writer, self._reader):
-            if transport is not None:
-                transport.close()
         for transport, pipe in ((self._writer, self._inbox), (self._reader, self._outbox)):
-            if transport is None:
-                pipe.close()
+            (pipe if transport is None else transport).close()  # a transport closes its pipe
         if self.process.poll() is None:
             self.process.terminate()
         try:
