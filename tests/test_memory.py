@@ -112,8 +112,8 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
 async def test_the_exporter_stays_under_150_mb_with_twelve_hostile_devices(aiohttp_server, tmp_path):
     """The issue's figure, with the shipped defaults (64 MiB per answer, 128 MiB in flight), over two poll
     rounds against six gzip bombs and six endless bodies: the exporter process stays under 150 MB and the
-    healthy SBC beside them is served. Its parse workers are
-    counted apart: each holds its parsers' state, a few chunks per answer, and Python itself (~30-50 MB);
+    healthy SBC beside them is served. Its parse workers are counted apart: each holds its parsers' state, a
+    few chunks per answer, and Python itself (~30-50 MB);
     together the process tree stays under 300 MB (it reached 1.4 GB when answers were read whole).
     Run with -s to see the figures."""
     import re
