@@ -130,7 +130,7 @@ from lxml import etree  # noqa: E402
 
 CORPUS = sorted(p.relative_to(FIXTURES).as_posix() for p in FIXTURES.glob("*.xml")) + sorted(
     p.relative_to(FIXTURES).as_posix() for p in FIXTURES.glob("*.json")) + [
-    f"field/{n}" for n in EXPECTED]
+    f"field/{n}" for n in EXPECTED] + sorted(f"device/{p.name}" for p in (FIXTURES / "device").iterdir())
 
 
 def table_of(path: str) -> str:

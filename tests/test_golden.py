@@ -1,4 +1,7 @@
-"""Golden expositions: the exact text each table produces, and promtool's verdict on it.
+"""Golden expositions: the exact text each table produces from a device answer written by hand
+(tests/fixtures/vsxi/device/, whose samples tests/test_device_truth.py works out by hand), and promtool's
+verdict on it. Never built from the simulator's answers: a misreading shared by the simulator and the parser
+would be written into the golden file.
 
 Regenerate after an intended change with ``UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py`` and
 review the diff: these names and labels are what dashboards and alerts depend on.
@@ -7,7 +10,7 @@ review the diff: these names and labels are what dashboards and alerts depend on
 import os
 
 import pytest
-from conftest import GOLDEN, encode, fixture
+from conftest import FIXTURES, GOLDEN, encode, fixture
 
 from exporter.families import Builder, merge
 from exporter.simulator.vsxi_model import TABLES
@@ -16,6 +19,15 @@ from exporter.vsxi.metrics import BUILDERS
 
 QUIRKS = {"realtime_quirks": ("realtime", "quirks/realtime_nil.xml"),
           "media_server_quirks": ("media_server", "quirks/media_server_single.json")}
+
+
+DEVICE = FIXTURES / "device"
+
+
+def device_answer(table: str) -> bytes:
+    """The old-layout XML answer where the table has layouts (mysqldump), else the XML bean list."""
+    path = DEVICE / f"{table}.old.xml"
+    return (path if path.exists() else DEVICE / f"{table}.xml").read_bytes()
 
 
 def families(table: str, body: bytes, target: str = "sbc-golden"):
@@ -34,7 +46,7 @@ def check_golden(name: str, text: bytes) -> None:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_golden_exposition(table, check_metrics):
-    text = encode(families(table, fixture(f"{table}.old.xml")))
+    text = encode(families(table, device_answer(table)))
     check_golden(table, text)
     check_metrics(text)
 
@@ -48,7 +60,7 @@ def test_golden_quirks(name, check_metrics):
 
 
 def test_two_targets_merge_into_valid_exposition(check_metrics):
-    lists = [families(t, fixture(f"{t}.old.xml"), target) for target in ("sbc-a", "sbc-b") for t in TABLES]
+    lists = [families(t, device_answer(t), target) for target in ("sbc-a", "sbc-b") for t in TABLES]
     text = encode(merge(lists))
     check_metrics(text)
     assert text.count(b"# TYPE vsxi_up ") == 0  # status metrics come from the engine, not the tables

@@ -29,22 +29,27 @@ def test_every_variant_gives_the_same_metrics(table, layout, fmt):
 
 
 def test_realtime_values():
-    rec = parse.parse_realtime(fixture("realtime.old.xml"))
+    """The hand-written device answer (tests/fixtures/vsxi/device/), values read off the file itself."""
+    rec = parse.parse_realtime(fixture("device/realtime.old.xml"))
     assert rec.system.values["max_session_allowed"] == 19750
-    assert rec.system.values["sum_attempt_session"] == 5_000_000 + 40 * 0  # frozen clock, no growth
+    assert rec.system.values["sum_attempt_session"] == 8765432
+    assert rec.system.values["cpu_idle_percent"] == 87  # a percentage as read: the builder makes it a ratio
     assert rec.system.ha_current_state == "active" and rec.system.ha_pre_state == "standby"
-    assert {(t.trunk_id, t.fqdn) for t in rec.trunks} == {("1001", "Group"), ("1001", "node1.sbc.example.net"),
-                                                         ("1002", "Group"), ("1002", "node1.sbc.example.net")}
-    assert rec.unmapped.names == frozenset()
+    assert {(t.trunk_id, t.fqdn): (t.values["numOrig"], t.values["numTerm"]) for t in rec.trunks} == {
+        ("1001", "Group"): (300, 200), ("1001", "node1.example.net"): (160, 110), ("2002", "Group"): (12, 19)}
+    (gw,) = rec.gateways
+    assert (gw.orig_trunk_id, gw.term_trunk_id, gw.values) == (
+        "1001", "2002", {"num_active_session": 17, "peak_active_session": 40, "active_cps": 2})
+    assert rec.unmapped.names == frozenset() and rec.duplicates == 0
 
 
 def test_resource_values_and_units():
-    rec = parse.parse_resource(fixture("resource.old.xml"))
+    rec = parse.parse_resource(fixture("device/resource.old.xml"))
     w = next(w for w in rec.windows if (w.trunk_id, w.direction, w.window) == ("1001", "ingress", "24h"))
-    assert (w.attempts, w.answers, w.failures) == (194, 151, 13)
-    assert w.duration_seconds == 151 * 333
-    assert w.post_dial_delay_seconds == pytest.approx(194 * 2.630)  # pdd_ms / 1000
-    assert rec.aliases["1001"] == "ATL-CHI VSXs"
+    assert (w.attempts, w.answers, w.failures) == (194, 151, 13)  # the reference's example
+    assert w.duration_seconds == 50323
+    assert w.post_dial_delay_seconds == 510.51  # pdd_ms 510510 / 1000
+    assert rec.aliases == {"1001": "ATL-PHL VSXs", "2002": "AT&T Peering"}
 
 
 def test_json_single_row_object_missing_content_and_numbers_as_strings():

@@ -176,6 +176,7 @@ class VsxiModel:
                 ("protocol", SUB_PROTOCOLS[i % len(SUB_PROTOCOLS)]),
                 ("expiration", "11-22-2026 10:30:00"), ("createTime", "11-22-2026 09:30:00"),
                 ("agent", "Yealink SIP-T46S 66.86.0.15"), ("contact", f"sip:user{i:06d}@10.0.0.1:5060"),
+                ("pn-param", ""),  # push-notification parameters: empty unless the phone registered with them
             ]))
         return "beans", ("XBSubStatsList", "XBSubStats", rows)
 
