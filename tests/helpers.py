@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import subprocess
+import sys
+import threading
 
 from exporter.config import Config, VsxiTarget
 from exporter.engine.engine import Engine
@@ -63,3 +68,60 @@ async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=
     options = {"interval": 5.0, "timeout": 2.0, **target}
     return sim, XivoTarget(name=name or f"pbx-{generation}", username="exporter", password=password,
                            backend=BACKENDS[generation], auth=auth, **where, **options), runners
+
+
+@contextlib.contextmanager
+def refused_port():
+    """A loopback port that refuses connections for as long as the block runs: bound, never listening, so
+    nothing else can take it (a port merely picked as unused could be bound by another process meanwhile)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+class Exporter:
+    """``python -m exporter`` as a child process on 127.0.0.1:0: the port the kernel gave is read from its
+    "listening" log line (no port picked in advance and bound later). Its standard error is drained by a
+    thread into ``lines`` so the process never blocks on a full pipe."""
+
+    def __init__(self, *args: str, env: dict | None = None, timeout: float = 30.0):
+        self.proc = subprocess.Popen([sys.executable, "-m", "exporter", *args, "--web.listen-address",
+                                      "127.0.0.1:0"], stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+        self._listening = threading.Event()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        if not self._listening.wait(timeout) or self.url is None:
+            self.stop()
+            raise AssertionError(f"the exporter did not say it listens: {self.stderr()[-2000:]}")
+
+    url: str | None = None
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            m = re.search(r'msg="?listening"? .*address="?(http://[^\s"]+)', line)
+            if m and self.url is None:
+                self.url = m.group(1).rstrip("/")
+                self._listening.set()
+        self._listening.set()  # exited before listening
+
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(timeout)
+        return code
+
+    def __enter__(self) -> Exporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

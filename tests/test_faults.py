@@ -37,6 +37,7 @@ BUDGET = 16 << 20
 LIMIT = 2 << 20  # max_response_bytes of the hostile target
 ITEM = b"<XBSubStats><username>u</username><trunkId>1</trunkId><states>REGISTERED</states></XBSubStats>"
 SECRET_FILE_TEXT = "root-secret-from-a-local-file"
+SECRET_FILE_NUMBER = "0.7319427"  # read as a number if an entity were resolved: an unmapped field's value
 
 
 class Hostile:
@@ -150,14 +151,24 @@ BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   + b"</row></table></database></mysqldump>")
 
 
-def external_entity(path: str):
+def external_entity(text_path: str, number_path: str):
+    """The real answer with two external entities, each where a leak would reach the exposition: the first
+    (a file of text) as the HA state or the registration state, both label values; the second (a file holding
+    a number) as a field no mapping knows, whose numeric value is exported as vsxi_unmapped_field_value."""
     async def serve(h, request):
-        body = h.answer(table_of(request), "xml")
+        table = table_of(request)
+        body = h.answer(table, "xml")
         head, _, rest = body.partition(b"?>")
         root = rest.lstrip()[1:].split(b">", 1)[0].split()[0]
-        doctype = f'<!DOCTYPE {root.decode()} [<!ENTITY xxe SYSTEM "file://{path}">]>'.encode()
-        # The entity where a value is: a field of the first row, the username of the first registration.
-        rest, n = re.subn(rb'(<field name="[^"]+">|<username>)[^<]*<', rb"\1&xxe;<", rest, count=1)
+        doctype = (f'<!DOCTYPE {root.decode()} [<!ENTITY xxe SYSTEM "file://{text_path}">'
+                   f'<!ENTITY xxn SYSTEM "file://{number_path}">]>').encode()
+        if table == "realtime":
+            rest, n = re.subn(rb'<field name="ha_current_state">[^<]*</field>',
+                              rb'<field name="ha_current_state">&xxe;</field><field name="xxe_probe">&xxn;</field>',
+                              rest, count=1)
+        else:
+            rest, n = re.subn(rb"<states>[^<]*</states>", rb"<states>&xxe;</states><xxeProbe>&xxn;</xxeProbe>",
+                              rest, count=1)
         assert n == 1
         return web.Response(body=head + b"?>" + doctype + rest, content_type="application/xml")
     return serve
@@ -232,7 +243,7 @@ FAULTS: dict[str, Fault] = {
     "gzip_bomb": Fault(gzip_bomb, "too_large", False, timeout=5.0),
     "huge_body_without_length": Fault(huge_without_length, "too_large", False, timeout=5.0),
     "billion_laughs": Fault(fixed(BILLION_LAUGHS), "invalid_payload", False),
-    "external_entity_to_local_file": Fault(external_entity("SECRET"), None, True),  # the test: its own file
+    "external_entity_to_local_file": Fault(None, None, True),  # served from the test's own files, below
     "json_nan": Fault(json_with(b"NaN"), None, True),
     "json_infinity": Fault(json_with(b"Infinity"), None, True),
     "json_1e400": Fault(json_with(b"1e400"), None, True),
@@ -276,9 +287,10 @@ async def test_fault(name, aiohttp_server, aiohttp_client, silent_socket, tmp_pa
     server = await aiohttp_server(hostile.app())
     url = str(server.make_url("")).rstrip("/")
     if name == "external_entity_to_local_file":
-        secret = tmp_path / "secret.txt"
+        secret, number = tmp_path / "secret.txt", tmp_path / "number.txt"
         secret.write_text(SECRET_FILE_TEXT)
-        fault = Fault(external_entity(str(secret)), fault.reason, fault.up)  # this test's own file
+        number.write_text(SECRET_FILE_NUMBER)
+        fault = Fault(external_entity(str(secret), str(number)), fault.reason, fault.up)  # this test's own files
     bad_url = {"silent": silent_socket, "closed": closed_port()}.get(fault.url, fault.url) or url
     fmt = "json" if name.startswith("json") or name == "strings_for_numbers" else "xml"
     victim = VsxiTarget(name="sbc-hostile", url=bad_url, username="monitor", password=PASSWORD, format=fmt,
@@ -307,7 +319,7 @@ async def test_fault(name, aiohttp_server, aiohttp_client, silent_socket, tmp_pa
         text = await (await client.get("/metrics")).text()
         assert sample(text, "vsxi_up", target="sbc-hostile") == (1 if fault.up else 0)
         assert sample(text, "vsxi_up", target="sbc-healthy") == 1
-        assert SECRET_FILE_TEXT not in text and PASSWORD not in text
+        assert SECRET_FILE_TEXT not in text and SECRET_FILE_NUMBER not in text and PASSWORD not in text
         for collector in COLLECTORS:
             if fault.reason is not None:
                 assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="vsxi", target="sbc-hostile",

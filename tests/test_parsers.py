@@ -346,11 +346,13 @@ def test_streamed_bodies_read_every_fixture_as_whole_ones(path):
             assert _records(table, stream) == whole, (table, chunk)
 
 
-@pytest.mark.parametrize("body", ODD_XML + ODD_JSON)
-@pytest.mark.parametrize("beans", [None, "L"])
+# Odd XML as a mysqldump and as a bean list; odd JSON as a bean list only (a JSON mysqldump document is read
+# whole either way: the fixtures above cover it).
+ODD_STREAMED = [(body, beans) for body in ODD_XML for beans in (None, "L")] + [(body, "L") for body in ODD_JSON]
+
+
+@pytest.mark.parametrize("body,beans", ODD_STREAMED)
 def test_streamed_bodies_read_odd_documents_as_the_streaming_path(body, beans):
-    if beans is None and body.lstrip()[:1] in (b"{", b"["):
-        return  # JSON mysqldump documents are read whole either way: covered by the fixtures above
     assert _read(BodyStream.of(body, chunk=5, head=len(body)), True, beans) == _read(body, True, beans)
 
 

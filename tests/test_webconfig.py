@@ -18,10 +18,10 @@ import bcrypt
 import pytest
 from aiohttp import web
 from certs import make_certs
-from helpers import make_engine
+from helpers import FakeClock, make_engine
 
 from exporter.web.app import create_app, max_requests_middleware
-from exporter.web.security import FAKE_HASH, VerdictCache, WebSecurity
+from exporter.web.security import FAKE_HASH, TokenBucket, VerdictCache, WebSecurity
 from exporter.web.tls import ReloadingContext, build_context
 from exporter.web.webconfig import WebConfigError, read_web_config
 
@@ -136,20 +136,20 @@ def test_missing_web_config_file(tmp_path):
         read_web_config(str(tmp_path / "somefile"))
 
 
-def test_inline_cert_and_key(certs):
-    text = "tls_server_config:\n  cert: |\n" + "".join(f"    {x}\n" for x in (certs / "server.pem")
-                                                        .read_text().splitlines())
-    text += "  key: |\n" + "".join(f"    {x}\n" for x in (certs / "server.key").read_text().splitlines())
-    validate(write(certs, text, "inline.yml"))
-
-
 # --- a running server -------------------------------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
-async def serve(path: Path, **app_options):
+async def serve(path: Path, clock=None, on_security=None, **app_options):
+    """The exporter's web app on 127.0.0.1:0 under the web config ``path``; yields the port. ``clock`` drives the
+    rate limiter's token bucket (tests move time instead of sleeping); ``on_security`` receives the
+    WebSecurity in use."""
     config = read_web_config(str(path))
     security = WebSecurity(str(path), config)
+    if clock is not None and security.bucket is not None:
+        security.bucket = TokenBucket(config.rate_interval, config.rate_burst, clock=clock)
+    if on_security is not None:
+        on_security(security)
     tls = ReloadingContext(lambda: read_web_config(str(path)), str(path)) if config.tls else None
     engine = make_engine()
     runner = web.AppRunner(create_app(engine, manage_engine=False, security=security, **app_options))
@@ -234,12 +234,28 @@ async def test_tls_server_and_clients(certs):
         await fails(port, client_context(certs, max_version=ssl.TLSVersion.TLSv1_1))
 
 
-async def test_inline_material_serves(certs):
+async def served_certificate(port: int, certs: Path) -> bytes:
+    """The DER of the certificate the server presents."""
+    _, writer = await asyncio.wait_for(asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(certs), server_hostname="localhost"), 5)
+    try:
+        return writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def test_inline_cert_and_key_are_what_the_server_presents(certs):
+    """cert and key written in the file itself (server2, not the server.pem the other cases use): the
+    certificate the server presents is that one, byte for byte."""
     pem = lambda name: "".join(f"    {x}\n" for x in (certs / name).read_text().splitlines())  # noqa: E731
-    path = write(certs, f"tls_server_config:\n  cert: |\n{pem('server.pem')}  key: |\n{pem('server.key')}",
+    path = write(certs, f"tls_server_config:\n  cert: |\n{pem('server2.pem')}  key: |\n{pem('server2.key')}",
                  "inline.yml")
+    validate(path)
     async with serve(path) as port:
         assert (await request(port, client_context(certs)))[0] == 200
+        assert await served_certificate(port, certs) == ssl.PEM_cert_to_DER_cert((certs / "server2.pem").read_text())
 
 
 CIPHERS = TLS + ("  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n"
@@ -358,39 +374,45 @@ def test_verdict_cache_is_bounded():
     assert cache.get("k999") is True
 
 
-async def test_bcrypt_never_runs_on_the_event_loop(certs):
+async def test_bcrypt_never_runs_on_the_event_loop(certs, monkeypatch):
+    """Every bcrypt comparison runs in the bcrypt thread, one at a time, never on the event loop's thread; a
+    verdict is cached, so the same wrong password again costs no comparison. Checked by recording where and
+    how often bcrypt runs, not by timing the loop."""
+    import threading
+
     slow = bcrypt.hashpw(b"alice123", bcrypt.gensalt(12)).decode()  # ~250 ms per compare
+    calls, running, overlap = [], [0], [False]
+    checkpw = bcrypt.checkpw
+
+    def recording_checkpw(password, hashed):
+        running[0] += 1
+        overlap[0] |= running[0] > 1
+        calls.append(threading.current_thread())
+        try:
+            return checkpw(password, hashed)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(bcrypt, "checkpw", recording_checkpw)
     async with serve(write(certs, f"basic_auth_users:\n  alice: {slow}\n")) as port:
-        lags = []
-
-        async def ticker():
-            while True:
-                started = time.perf_counter()
-                await asyncio.sleep(0.01)
-                lags.append(time.perf_counter() - started - 0.01)
-
-        tick = asyncio.ensure_future(ticker())
-        started = time.perf_counter()
+        loop_thread = threading.current_thread()
         results = await asyncio.gather(*(request(port, auth=(b"alice", f"wrong{i}".encode())) for i in range(3)))
-        took = time.perf_counter() - started
-        tick.cancel()
         assert [r[0] for r in results] == [401, 401, 401]
-        assert took > 0.3  # the compares really ran (one at a time)
-        assert max(lags) < 0.1, f"event loop stalled {max(lags):.3f} s during bcrypt"
-        # A verdict is cached: the same wrong password again costs no bcrypt.
-        started = time.perf_counter()
+        assert len(calls) == 3 and all(t is not loop_thread and t.name.startswith("bcrypt") for t in calls)
+        assert not overlap[0]  # one at a time
         assert (await request(port, auth=(b"alice", b"wrong0")))[0] == 401
-        assert time.perf_counter() - started < 0.1
+        assert len(calls) == 3  # the cached verdict: no fourth comparison
 
 
 async def test_rate_limit(certs):
-    async with serve(write(certs, "rate_limit:\n  interval: 1s\n  burst: 2\n")) as port:
+    clock = FakeClock(1000.0)
+    async with serve(write(certs, "rate_limit:\n  interval: 1s\n  burst: 2\n"), clock=clock) as port:
         statuses = [(await request(port))[0] for _ in range(5)]
-        assert statuses[:2] == [200, 200] and set(statuses[2:]) == {429}
+        assert statuses == [200, 200, 429, 429, 429]  # the clock stands still: no token comes back
         status, headers, body, _ = await request(port)
         assert status == 429 and body == b"Too Many Requests\n"
-        await asyncio.sleep(1.05)
-        assert (await request(port))[0] == 200  # one token back after the interval
+        clock.now += 1.0  # one interval: one token back, and only one
+        assert [(await request(port))[0] for _ in range(2)] == [200, 429]
     async with serve(write(certs, "rate_limit:\n  interval: 0\n  burst: 0\n")) as port:
         assert [(await request(port))[0] for _ in range(10)] == [200] * 10
 
@@ -467,9 +489,15 @@ async def test_telemetry_path_and_max_requests(certs):
 
 
 async def test_max_requests_answers_503_over_the_limit(aiohttp_client):
-    release = asyncio.Event()
+    release, both_inside = asyncio.Event(), asyncio.Event()
+    inside = 0
 
     async def slow(request):
+        nonlocal inside
+        if request.path == "/metrics":
+            inside += 1
+            if inside == 2:
+                both_inside.set()
         await release.wait()
         return web.Response(text="ok")
 
@@ -478,7 +506,7 @@ async def test_max_requests_answers_503_over_the_limit(aiohttp_client):
     app.router.add_get("/other", slow)
     client = await aiohttp_client(app)
     held = [asyncio.ensure_future(client.get("/metrics")) for _ in range(2)]
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(both_inside.wait(), 30)  # both held requests are being served
     over = await client.get("/metrics")
     assert over.status == 503 and "Limit of concurrent requests reached (2)" in await over.text()
     other = asyncio.ensure_future(client.get("/other"))  # other paths are not counted

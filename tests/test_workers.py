@@ -75,7 +75,7 @@ async def test_a_job_a_worker_cannot_load_fails_alone_and_the_worker_stays():
         del sys.modules[module.__name__]
 
 
-async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
+async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker(tmp_path):
     import os
     import signal
 
@@ -94,16 +94,14 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker():
         assert err.value.reason == "degenerate_payload"
 
         (worker,) = workers._workers  # noqa: SLF001
-        job = asyncio.ensure_future(workers.submit(time_sleep, 5))
-        await asyncio.sleep(0.2)
+        started = tmp_path / "started"
+        job = asyncio.ensure_future(workers.submit(sleep_after_saying_so, str(started), 600))
+        await until(started.exists, "the job to start in the worker")
         os.kill(worker.process.pid, signal.SIGKILL)
         with pytest.raises(WorkerDied):
-            await job
+            await asyncio.wait_for(job, 30)
         # A replacement is started; the next answers are parsed by it.
-        for _ in range(100):
-            if workers._workers:  # noqa: SLF001
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: workers._workers, "a replacement worker")  # noqa: SLF001
         assert await workers.submit(parse_and_build, "realtime", "sbc-1", body) == expected
         assert workers._workers[0].process.pid != worker.process.pid  # noqa: SLF001
     finally:
@@ -129,22 +127,40 @@ async def test_engine_parses_in_worker_processes_once_started(aiohttp_server):
     assert not engine.workers.pool._workers  # noqa: SLF001 - stopped with the engine
 
 
-def time_sleep(seconds: float) -> None:
+def sleep_after_saying_so(path: str, seconds: float) -> None:
+    """A job that creates ``path`` once it runs in the worker, then sleeps: the test kills the worker while
+    it is known to be inside the job (no race with a fixed sleep)."""
+    import pathlib
     import time
 
+    pathlib.Path(path).touch()
     time.sleep(seconds)
+
+
+async def until(check, what: str, timeout: float = 30.0):
+    """Polls ``check`` until it is true, with a generous deadline: synchronisation on a condition, never on a
+    fixed sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (result := check()):
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+    return result
 
 
 # --- large answers streamed into a worker as they arrive ----------------------------------------------------
 
 
-async def _serve_body(aiohttp_server, body: bytes, **headers):
+async def _serve_body(aiohttp_server, body: bytes, gate: asyncio.Event | None = None, **headers):
+    """Serves ``body`` in 64 kB chunks; with ``gate``, the second half only once the gate is set."""
     from aiohttp import web
 
     async def handler(request):
         response = web.StreamResponse(headers={"Content-Type": "application/xml", **headers})
         await response.prepare(request)  # chunked: the length is not known up front
         for i in range(0, len(body), 1 << 16):
+            if gate is not None and i >= len(body) // 2:
+                await gate.wait()
             await response.write(body[i:i + (1 << 16)])
         await response.write_eof()
         return response
@@ -224,26 +240,28 @@ async def test_a_worker_killed_mid_stream_fails_that_answer_and_is_replaced(aioh
     from exporter.vsxi.client import VsxiClient
 
     body = _large_sub_stats("xml")
-    target = await _serve_body(aiohttp_server, body)
-    workers = ParseWorkers(processes=1)
+    gate = asyncio.Event()
+    target = await _serve_body(aiohttp_server, body, gate)
+    workers, threads = ParseWorkers(processes=1), ParseWorkers(processes=0)
     await workers.start()
     client = VsxiClient(target)
     try:
+        expected = await threads.run(parse_and_build, "sub_stats", "big", body)
         (worker,) = workers.pool._workers  # noqa: SLF001
         streamed = await client.fetch("sub_stats", "xml")
         job = asyncio.ensure_future(workers.stream(parse_and_build, ("sub_stats", "big"), streamed))
-        await asyncio.sleep(0.05)
+        # The device holds back the second half: the job is mid-stream, whatever the machine's speed.
+        await until(lambda: streamed.size >= len(body) // 4, "the first half to reach the worker")
         os.kill(worker.process.pid, signal.SIGKILL)
         with pytest.raises(WorkerDied):
-            await job
-        for _ in range(100):
-            if workers.pool._workers:  # noqa: SLF001
-                break
-            await asyncio.sleep(0.05)
+            await asyncio.wait_for(job, 30)
+        gate.set()
+        await until(lambda: workers.pool._workers, "a replacement worker")  # noqa: SLF001
         assert workers.pool._workers[0].process.pid != worker.process.pid  # noqa: SLF001
         streamed = await client.fetch("sub_stats", "xml")
-        chunk, *_ = await workers.stream(parse_and_build, ("sub_stats", "big"), streamed)
-        assert chunk
+        assert await workers.stream(parse_and_build, ("sub_stats", "big"), streamed) == expected
     finally:
+        gate.set()
         await client.close()
         workers.shutdown()
+        threads.shutdown()
