@@ -9,7 +9,7 @@ import logging
 import aiohttp
 import pytest
 from conftest import promtool_check
-from helpers import PASSWORD, FakeClock, make_engine, make_target, sample
+from helpers import PASSWORD, FakeClock, make_engine, make_target, refused_port, sample
 
 from exporter.config import VSXI_COLLECTORS
 from exporter.web.app import create_app
@@ -88,13 +88,15 @@ async def test_a_standby_answering_empty_tables_succeeds_and_says_it_is_standby(
 
 
 async def test_timeout_is_retried_within_the_interval_then_stops_the_round(aiohttp_server, run, caplog):
-    sim, target = await make_target(aiohttp_server, faults={"latency": 1.0}, timeout=0.3, interval=2.0)
+    # Tries at 0 and after 0.3 + 0.5 s; a third would end past 1.1 + 1.0 + 0.3 = 2.4 s, after the round's 2.35 s,
+    # whatever the machine's speed; the first retry fits unless the first try overran its 0.3 s by 1.2 s.
+    sim, target = await make_target(aiohttp_server, faults={"latency": 1.0}, timeout=0.3, interval=2.35)
     engine, client = await run(target)
     await engine.poll_once()
     text = await scrape(client)
     assert sample(text, "vsxi_up", target="sbc-1") == 0
     assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
-    # First try + one retry fit in the 2 s round (0.3 + 0.5 + 0.3); a third would not.
+    # First try + one retry fit in the round; a third cannot (above).
     assert sample(text, "vsxi_xivo_exporter_device_requests_total", target="sbc-1", outcome="timeout") == 2
     # Nothing answered: the other tables are not tried against a dead device.
     assert sample(text, "vsxi_xivo_exporter_poll_errors_total", target="sbc-1", collector="media_server",
@@ -106,14 +108,19 @@ async def test_timeout_is_retried_within_the_interval_then_stops_the_round(aioht
 
 async def test_400_on_a_concurrent_request_is_retried(aiohttp_server, run, caplog):
     caplog.set_level(logging.DEBUG)
-    sim, target = await make_target(aiohttp_server, faults={"latency": 0.3}, collectors=["realtime"])
+    sim, target = await make_target(aiohttp_server, faults={"latency": 1.0}, collectors=["realtime"])
     engine, client = await run(target)
     # Another tool polls the SBC at the same moment: the device answers 400 to whichever request is second.
-    outsider = asyncio.create_task(aiohttp.ClientSession().get(target.url + "/SSConfig/webresources/stats/realtime"))
-    await asyncio.sleep(0.05)
-    await engine.poll_once()
-    resp = await outsider
-    resp.close()
+    # The exporter's poll starts once the other request is inside the device (it stays 1 s); its retry comes
+    # 1 s + 0.5 s after its own request, when the other one is done.
+    async with aiohttp.ClientSession() as session:
+        outsider = asyncio.create_task(session.get(target.url + "/SSConfig/webresources/stats/realtime"))
+        deadline = asyncio.get_running_loop().time() + 30
+        while sim.in_flight == 0:
+            assert asyncio.get_running_loop().time() < deadline, "the other request never reached the device"
+            await asyncio.sleep(0.005)
+        await engine.poll_once()
+        (await outsider).close()
     text = await scrape(client)
     assert sample(text, "vsxi_xivo_exporter_device_requests_total", target="sbc-1", outcome="http_400") == 1
     assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 1
@@ -210,14 +217,15 @@ async def test_hanging_device_times_out(aiohttp_server, run, caplog):
     assert poll_log(caplog, collector="realtime", reason="timeout")
 
 
-async def test_dead_device(unused_tcp_port, run, caplog):
+async def test_dead_device(run, caplog):
     from exporter.config import VsxiTarget
 
     caplog.set_level(logging.DEBUG)
-    target = VsxiTarget(name="sbc-dead", url=f"http://127.0.0.1:{unused_tcp_port}", username="u", password="p",
-                        interval=1.0, timeout=0.2)
-    engine, client = await run(target)
-    await engine.poll_once()
+    with refused_port() as port:
+        target = VsxiTarget(name="sbc-dead", url=f"http://127.0.0.1:{port}", username="u", password="p",
+                            interval=1.0, timeout=0.2)
+        engine, client = await run(target)
+        await engine.poll_once()
     text = await scrape(client)
     assert sample(text, "vsxi_up", target="sbc-dead") == 0
     for c in VSXI_COLLECTORS:
@@ -390,16 +398,18 @@ async def test_auth_failure_counters_exist_at_zero_before_the_first_failure(aioh
 
     _, target = await make_target(aiohttp_server)
     _, pbx, runners = await make_xivo("xivo16")
-    engine, client = await run(target, pbx)
-    await engine.poll_once()  # healthy: no authentication failure yet
-    text = await scrape(client)
-    assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="vsxi", target="sbc-1",
-                  reason="http_401") == 0
-    for reason in ("auth_failed", "auth_unavailable"):
-        assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="xivo", target="pbx-xivo16",
-                      reason=reason) == 0
-    for runner in runners:
-        await runner.cleanup()
+    try:
+        engine, client = await run(target, pbx)
+        await engine.poll_once()  # healthy: no authentication failure yet
+        text = await scrape(client)
+        assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="vsxi", target="sbc-1",
+                      reason="http_401") == 0
+        for reason in ("auth_failed", "auth_unavailable"):
+            assert sample(text, "vsxi_xivo_exporter_auth_failures_total", family="xivo", target="pbx-xivo16",
+                          reason=reason) == 0
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 async def test_402_standby_exports_what_the_standby_alert_case_feeds_promtool(aiohttp_server, run):

@@ -26,18 +26,26 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
     _, json_target = await make_target(aiohttp_server, name="sbc-json", format="json", layout="new")
     _, faulty = await make_target(aiohttp_server, name="sbc-faulty", format="json",
                                   faults={"jaxb_above": 3000, "tables": {"realtime": "html"}})
-    _, xivo16, runners16 = await make_xivo("xivo16")
-    _, wazo, runners_wazo = await make_xivo("wazo")
-    _, locked_out, runners_locked = await make_xivo("xivo16", name="pbx-locked", password="wrong")
-    engine = make_engine(xml_target, json_target, faulty, xivo16, wazo, locked_out)
-    client = await aiohttp_client(create_app(engine, manage_engine=False))
-    await engine.poll_once()
-    await client.get("/metrics")  # the exporter's own request counters appear from the second scrape on
-    assert (await client.get("/probe?target=sbc-unknown")).status == 400  # a refused name is exported
-    text = await (await client.get("/metrics")).text()
-    await engine.stop()
-    for runner in (*runners16, *runners_wazo, *runners_locked):
-        await runner.cleanup()
+    runners = []
+    try:
+        _, xivo16, started = await make_xivo("xivo16")
+        runners += started
+        _, wazo, started = await make_xivo("wazo")
+        runners += started
+        _, locked_out, started = await make_xivo("xivo16", name="pbx-locked", password="wrong")
+        runners += started
+        engine = make_engine(xml_target, json_target, faulty, xivo16, wazo, locked_out)
+        try:
+            client = await aiohttp_client(create_app(engine, manage_engine=False))
+            await engine.poll_once()
+            await client.get("/metrics")  # the exporter's own request counters appear from the second scrape on
+            assert (await client.get("/probe?target=sbc-unknown")).status == 400  # a refused name is exported
+            text = await (await client.get("/metrics")).text()
+        finally:
+            await engine.stop()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
     check_metrics(text.encode())
 
     emitted = {}

@@ -31,22 +31,27 @@ def certs(tmp_path_factory):
 
 
 @pytest.fixture
-async def tls_sim(certs, unused_tcp_port):
+async def tls_sim(certs):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(certs / "server.pem", certs / "server.key")
     runner = web.AppRunner(VsxiSimulator(password=PASSWORD, scale=SMALL).app())
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port, ssl_context=ctx).start()
-    yield f"https://127.0.0.1:{unused_tcp_port}"
-    await runner.cleanup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)  # the kernel's port, read back
+        await site.start()
+        yield f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
+    finally:
+        await runner.cleanup()
 
 
 async def poll(url, tls):
     target = VsxiTarget(name="sbc-tls", url=url, username="monitor", password=PASSWORD, tls=tls,
                         collectors=("realtime", "media_server"), interval=5, timeout=2)
     engine = make_engine(target)
-    await engine.poll_once()
-    await engine.stop()
+    try:
+        await engine.poll_once()
+    finally:
+        await engine.stop()
     return engine.states["sbc-tls"]
 
 

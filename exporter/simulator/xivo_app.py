@@ -9,6 +9,8 @@ Faults:
     latency: 0.2              seconds added to every request
     auth_down: true           xivo-auth answers 503 and every service answers 503 (cannot validate tokens)
     max_token_lifetime: 1     tokens expire after this many seconds whatever was asked (expiry mid-poll)
+    max_token_uses: 3         tokens stop working after this many requests (expiry mid-poll, independent of
+                              the machine's speed)
     status: {confd: 500}      a service answers every request with this status
     retry_after: 60           sent as Retry-After with those answers (429 and 503 ask for a pause)
     devices_status: 503       /devices only (provd down)
@@ -46,6 +48,7 @@ class XivoFaults(FaultSet):
     latency: float = 0.0
     auth_down: bool = False
     max_token_lifetime: float | None = None
+    max_token_uses: int | None = None
     status: dict[str, int] = field(default_factory=dict)
     retry_after: float | None = None
     devices_status: int | None = None
@@ -71,6 +74,7 @@ class XivoSimulator:
         self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self.revoked: list[str] = []
         self.issued = 0
+        self.token_uses: dict[str, int] = {}  # token -> authorised requests (max_token_uses)
         self.log: list[dict] = []
         self._nonces: dict[str, str] = {}  # session cookie -> nonce
 
@@ -148,6 +152,10 @@ class XivoSimulator:
             return self._check_digest(request)
         expiry = self.tokens.get(token or "")
         if expiry is None or expiry < time.monotonic():
+            return _error(401, "Unauthorized")
+        uses = self.token_uses[token] = self.token_uses.get(token, 0) + 1
+        if self.faults.max_token_uses is not None and uses > self.faults.max_token_uses:
+            del self.tokens[token]  # used up: expired, as far as the client can tell
             return _error(401, "Unauthorized")
         if not self._acl_allows(self.acls, self._acl_for(request, service)):
             return _error(401, "Unauthorized")
@@ -290,7 +298,7 @@ class XivoSimulator:
 
 
 async def _serve(app: web.Application, host: str, ssl_context=None) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)  # a hung fault handler must not hold it
     await runner.setup()
     site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
     await site.start()
