@@ -6,7 +6,6 @@ series, and a fault injected in a simulator turns into a pending alert."""
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +22,6 @@ from mixin.rules import recording_rules
 ROOT = Path(__file__).parent.parent
 SUBSTITUTIONS = {"$__rate_interval": "30s", "$job": ".+", "$target": ".+", "$trunk": ".+", "$queue": ".+",
                  "$instance": ".+", "$window": "1h"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, timeout: float = 5) -> dict:
@@ -50,28 +43,34 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
-def log_text(log) -> str:
+def log_text(log, tail: int = 3000) -> str:
     log.flush()
     log.seek(0)
-    return log.read()[-3000:]
+    return log.read()[-tail:]
 
 
 def start_prometheus(config: dict, tmp: Path, procs: list) -> str:
-    """A real Prometheus on ``config`` (its process appended to ``procs``); returns its API base URL."""
+    """A real Prometheus on ``config`` (its process appended to ``procs``); returns its API base URL. It listens
+    on port 0 and the port the kernel gave is read from its own "Listening on" log line: no port is picked
+    here and bound later by another process."""
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus not found: .ci/run installs Debian's prometheus package"
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    for _ in range(3):  # a port picked here can be taken before Prometheus binds it: try another
-        port = free_port()
-        server = subprocess.Popen(
-            [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(server)
-        api = f"http://127.0.0.1:{port}/api/v1"
-        wait_for(lambda s=server, a=api: s.poll() is not None or get(f"{a}/status/buildinfo"), 30, "Prometheus")
-        if server.poll() is None:
-            return api
-    raise AssertionError(f"Prometheus exited with {server.returncode}")
+    log = open(tmp / "prometheus.log", "w+")
+    server = subprocess.Popen(
+        [prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
+         "--web.listen-address=127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=log)
+    procs.append(server)
+
+    def listening():
+        if server.poll() is not None:
+            raise AssertionError(f"Prometheus exited with {server.returncode}: {log_text(log)}")
+        m = re.search(r'msg="Listening on" address=(127\.0\.0\.1:\d+)', log_text(log, 100_000))
+        return m and m.group(1)
+
+    api = f"http://{wait_for(listening, 30, 'Prometheus to listen')}/api/v1"
+    wait_for(lambda: get(f"{api}/status/buildinfo"), 30, "Prometheus' API")
+    return api
 
 
 @pytest.fixture(scope="module")
@@ -150,24 +149,28 @@ def test_targets_up_through_both_scrape_styles(stack):
 
 
 def test_every_dashboard_query_and_variable_returns_data(stack):
+    """Each query is retried until it returns data (rate() windows need a few scrapes; another test of this
+    module may have just ended a fault), with a generous deadline per query, never a fixed sleep."""
     api = stack["api"]
-    wait_for(lambda: query(api, "target_trunk_id_direction_window:vsxi_trunk_window_answer_seizure:ratio"), 40,
-             "recording rules")
-    time.sleep(3)  # a few scrapes for rate() windows
     empty = []
+
+    def has_data(check, what: str) -> None:
+        try:
+            wait_for(check, 40 if not empty else 5, what)  # once one is empty, the rest only get a short wait
+        except AssertionError:
+            empty.append(what)
+
     for dashboard in dashboards():
         for variable in dashboard["templating"]["list"]:
             if variable["type"] != "query":
                 continue
             m = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["definition"])
-            values = get(f"{api}/label/{m.group(2)}/values?" + urllib.parse.urlencode(
-                {"match[]": substitute(m.group(1))}))["data"]
-            if not values:
-                empty.append(f"{dashboard['uid']} variable {variable['name']}")
+            url = f"{api}/label/{m.group(2)}/values?" + urllib.parse.urlencode({"match[]": substitute(m.group(1))})
+            has_data(lambda u=url: get(u)["data"], f"{dashboard['uid']} variable {variable['name']}")
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
-                if not query(api, substitute(target["expr"])):
-                    empty.append(f"{dashboard['uid']} / {panel['title']}: {target['expr']}")
+                expr = substitute(target["expr"])
+                has_data(lambda e=expr: query(api, e), f"{dashboard['uid']} / {panel['title']}: {target['expr']}")
     assert not empty, "\n".join(empty)
 
 
@@ -177,15 +180,28 @@ def test_every_recording_rule_produces_series(stack):
 
 
 def test_injected_fault_makes_the_alert_pending(stack):
+    """The fault is ended in ``finally`` and the device is seen up again before the test returns: the module's
+    other tests share the stack and may run after this one, in any order."""
     api = stack["api"]
-    request = urllib.request.Request(stack["controls"]["sbc-demo-json"], data=b'{"status": 503}', method="PATCH",
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).close()
+
+    def patch(method: str, faults: bytes) -> None:
+        request = urllib.request.Request(stack["controls"]["sbc-demo-json"], data=faults, method=method,
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).close()
 
     def pending():
         alerts = get(f"{api}/alerts")["data"]["alerts"]
         return [a for a in alerts if a["labels"]["alertname"] == "VsxiXivoSbcUnreachable"]
-    alerts = wait_for(pending, 40, "VsxiXivoSbcUnreachable pending")
-    assert {a["labels"]["target"] for a in alerts} == {"sbc-demo-json"}
-    assert {a["state"] for a in alerts} == {"pending"}  # fires after its `for` (5m), longer than this test
-    assert all(a["labels"]["severity"] == "critical" for a in alerts)
+
+    with urllib.request.urlopen(stack["controls"]["sbc-demo-json"], timeout=5) as resp:
+        before = resp.read()  # the demo device's own faults (it answers as other firmware writes)
+    patch("PATCH", b'{"status": 503}')
+    try:
+        alerts = wait_for(pending, 40, "VsxiXivoSbcUnreachable pending")
+        assert {a["labels"]["target"] for a in alerts} == {"sbc-demo-json"}
+        assert {a["state"] for a in alerts} == {"pending"}  # fires after its `for` (5m), longer than this test
+        assert all(a["labels"]["severity"] == "critical" for a in alerts)
+    finally:
+        patch("PUT", before)  # the demo device's faults back to what they were
+        wait_for(lambda: query(api, 'vsxi_up{target="sbc-demo-json"} == 1'), 40, "sbc-demo-json up again")
+    wait_for(lambda: not pending(), 40, "VsxiXivoSbcUnreachable resolved")

@@ -59,6 +59,7 @@ class Engine:
         self.versions: dict[str, int] = {}  # target -> sequence number of its last published state
         self._published = itertools.count()
         self._count_targets()
+        self.metrics.watch_budget(lambda: self.budget)
 
     def _count_targets(self) -> None:
         self.metrics.targets.labels("vsxi").set(len(self.config.vsxi))

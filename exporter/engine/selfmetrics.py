@@ -8,6 +8,8 @@ global one, and are served on /metrics only.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
@@ -15,6 +17,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter.buildinfo import build_info
+
+if TYPE_CHECKING:
+    from exporter.budget import ByteBudget
 
 # `_created` series double the exporter's own series in the text format and no dashboard uses them.
 disable_created_metrics()
@@ -72,6 +77,21 @@ class SelfMetrics:
                                    "job probes a device this exporter (or this shard) does not poll. The "
                                    f"{PROBE_UNKNOWN_KEEP} most recent names.", ["target"], registry=self.registry)
         self._unknown: dict[str, None] = {}  # refused names, oldest first
+        # The answer-bytes budget (global.max_in_flight_bytes), read at each scrape: its size, what is held
+        # now and the most ever held at once. Memory = base + this budget + workers, and these show the term.
+        self.in_flight = Gauge(f"{PREFIX}_in_flight_bytes", "Bytes of device answers held right now, being read "
+                               "or parsed (drawn from global.max_in_flight_bytes).", registry=self.registry)
+        self.in_flight_peak = Gauge(f"{PREFIX}_in_flight_peak_bytes", "The most answer bytes held at once since "
+                                    "the exporter started (or global.max_in_flight_bytes last changed).",
+                                    registry=self.registry)
+        self.in_flight_limit = Gauge(f"{PREFIX}_in_flight_limit_bytes", "global.max_in_flight_bytes: the answer "
+                                     "bytes the exporter holds at most at once.", registry=self.registry)
+
+    def watch_budget(self, budget: Callable[[], ByteBudget | None]) -> None:
+        """Read the byte budget at each scrape (``budget()`` gives the one in force: a reload may replace it)."""
+        self.in_flight.set_function(lambda: (b := budget()) and b.used or 0)
+        self.in_flight_peak.set_function(lambda: (b := budget()) and b.high_water or 0)
+        self.in_flight_limit.set_function(lambda: (b := budget()) and b.limit or 0)
 
     def probe_refused(self, name: str, now: float) -> None:
         """Remember a refused /probe target name. The name comes from the request, so the label set is bounded:
@@ -96,7 +116,8 @@ class SelfMetrics:
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
                        self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
                        self.reload_successful, self.reload_timestamp,
-                       self.scrapes, self.encode_duration, self.probe_unknown):
+                       self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
+                       self.in_flight_peak, self.in_flight_limit):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001
