@@ -20,7 +20,7 @@ table's series disappear when its last success is older than 3 poll intervals
 (`vsxi_collector_last_success_timestamp_seconds` / `xivo_collector_last_success_timestamp_seconds` stay).
 
 Fields marked **[assumed]** come from tables or fields nobody has published (`resource_detail`,
-`sip_stats`, a busy `gw_realtime_stat`): the mapping follows `shared/reference/vsxi-api.md` and is to be
+`sip_stats`, a busy `gw_realtime_stat`): the mapping follows `docs/device-apis.md` and is to be
 confirmed on a device. Any numeric field the exporter cannot map is still exported, as
 `vsxi_unmapped_field_value`, and counted in `vsxi_collector_unmapped_fields`: a firmware with other fields
 shows up there instead of being lost. Please report such fields.

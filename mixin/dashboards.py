@@ -215,7 +215,7 @@ def sbc_detail() -> dict:
     L.row("resource_detail [assumed fields]")
     L.add("timeseries", "Sessions per trunk, node and direction", [_target(
         f"vsxi_resource_detail_active_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} {{direction}}")], "short", w=8,
-        description="stats/resource_detail, whose fields are assumed (shared/reference/vsxi-api.md): compare with "
+        description="stats/resource_detail, whose fields are assumed (docs/device-apis.md): compare with "
                     "the realtime rows; unmapped fields show below.")
     L.add("timeseries", "Sessions vs limit", [
         _target(f"vsxi_resource_detail_peak_active_sessions{{{T}}}", "{{trunk_id}} {{fqdn}} peak"),

@@ -1,4 +1,4 @@
-"""Device answers as other firmware writes them, from a corpus written by hand from shared/reference/vsxi-api.md
+"""Device answers as other firmware writes them, from a corpus written by hand from docs/device-apis.md
 (tests/fixtures/vsxi/field/), never rendered by the simulator. Each answer has its expected samples, worked
 out by hand from the answer itself: byte-order marks and UTF-16, loose numbers (19,750, 98%, 1.5e2), values
 that are no number (counted in vsxi_collector_unreadable_values, never a silent gap), field names in another

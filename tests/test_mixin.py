@@ -73,7 +73,7 @@ def test_dashboard_conventions(dashboard):
             for name in re.findall(r"\b((?:vsxi|xivo)_[a-z0-9_]+)\b", expr):
                 assert name in known_metric_names(), f"{where}: unknown metric {name}"
     assert '"uid": "prometheus"' not in text and "grafana-prometheus" not in text  # no hard-coded datasource
-    # grafana/dashboard-linter's rules, in Python (shared/reference/web-config.md lists them).
+    # grafana/dashboard-linter's rules, in Python.
     assert dashboard["editable"] is False
     for variable in chain:
         assert variable["refresh"] == 2, f"{variable['name']}: refreshed on time range change"

@@ -1,7 +1,7 @@
 """Simulated VSXi data: every stats table, with values that move over time.
 
 Rows are lists of ``(field, value)`` in device order; values are ``str``/``int``/``float`` or None (NULL).
-Field names and magnitudes follow ``shared/reference/vsxi-api.md``; the tables marked [assumed] there
+Field names and magnitudes follow ``docs/device-apis.md``; the tables marked [assumed] there
 (``resource_detail``, ``sip_stats``, a busy ``gw_realtime_stat``) use the shapes the reference assumes.
 """
 

@@ -1,4 +1,4 @@
-"""Simulated XiVO 16 / Wazo PBX data, following ``shared/reference/xivo-api.md``.
+"""Simulated XiVO 16 / Wazo PBX data, following ``docs/device-apis.md``.
 
 Two generations: ``xivo16`` (separate ports, backend xivo_service, no agent pause state, chan_sip peers and
 registrations through amid) and ``wazo`` (API gateway paths, backend wazo_user, paused agents, more confd

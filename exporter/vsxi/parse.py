@@ -2,7 +2,7 @@
 
 Each raises ``wire.PayloadError`` when the answer cannot be trusted (degenerate or malformed): a failed
 collector, never zeros. Fields the exporter does not know are kept in ``Unmapped`` so they stay visible.
-Facts marked [assumed] follow ``shared/reference/vsxi-api.md``: nobody has published those fields.
+Facts marked [assumed] follow ``docs/device-apis.md``: nobody has published those fields.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The VSXi wire formats, reduced to plain rows.
 
-Two payload families (see ``shared/reference/vsxi-api.md``):
+Two payload families (see ``docs/device-apis.md``):
 
 * mysqldump: ``<mysqldump><database><table name="T"><row><field name="F">v</field>`` (old layout) or the same
   with ``<table_data name="T">`` plus ``<table_structure>`` (new layout, NULL as ``xsi:nil="true"``);

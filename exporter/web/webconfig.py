@@ -1,7 +1,7 @@
 """``--web.config.file``: the web configuration of Prometheus' exporter-toolkit, read and validated.
 
 The same file a user gives node_exporter is accepted here with the same meaning (keys, defaults, errors: see
-shared/reference/web-config.md and the toolkit's docs/web-configuration.md). Where Python's ``ssl`` module cannot
+docs/web-config.md, which follows the toolkit's own documentation). Where Python's ``ssl`` module cannot
 do what Go's crypto/tls does, the value is refused with a message saying so, never silently replaced:
 
 - ``client_auth_type: RequestClientCert`` / ``RequireAnyClientCert`` (alias ``RequireClientCert``): Go accepts a

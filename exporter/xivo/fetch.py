@@ -28,7 +28,7 @@ async def _list_params(client: XivoClient, **params: str) -> dict[str, str]:
     """On Wazo, confd lists only the tenant of the token (or of a Wazo-Tenant header); ``recurse=true`` adds
     every tenant below it that the token sees, so the counts cover the whole PBX the account may read.
     (wazo-confd: every list endpoint takes ``recurse``, and the tenant is autodetected from the header or the
-    token. shared/reference/xivo-api.md only names the ``tenants`` collection.) XiVO has no tenants: not sent."""
+    token.) XiVO has no tenants: not sent."""
     if client.target.auth != "token":
         return params  # Digest is XiVO's legacy confd auth (refused with generation: wazo): no tenants
     await client.token()  # credentials first: a refused account costs one token request, nothing else
