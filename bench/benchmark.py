@@ -23,7 +23,8 @@ import aiohttp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from exporter.config import Config, VsxiTarget  # noqa: E402
+from exporter.config import Config  # noqa: E402
+from exporter.vsxi.config import VsxiTarget  # noqa: E402
 from exporter.engine.engine import Engine  # noqa: E402
 from exporter.families import Builder  # noqa: E402
 from exporter.simulator.vsxi_model import Scale, VsxiModel  # noqa: E402
@@ -73,7 +74,7 @@ async def loop_and_scrape_figures(registrations: int, calls: int) -> bool:
             target = VsxiTarget(name="big", url=f"http://127.0.0.1:{port}", username="monitor", password="secret",
                                 format=fmt, interval=60.0, timeout=30.0,
                                 collectors=("realtime", "sub_stats", "active_calls"))
-            engine = Engine(Config(path="bench", vsxi=(target,)))
+            engine = Engine(Config(path="bench", targets=(target,)))
             await engine.workers.start()  # as Engine.start() does
             runner = aiohttp.web.AppRunner(create_app(engine, manage_engine=False))
             await runner.setup()

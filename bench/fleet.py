@@ -184,13 +184,14 @@ def measure_floor(port: int, devices: int, rounds: int) -> float:
 
 
 async def _exporter_table(port: int, devices: list[int], table: str, fmt: str, rounds: int) -> float:
-    from exporter.config import Config, VsxiTarget
+    from exporter.config import Config
     from exporter.engine.engine import Engine
+    from exporter.vsxi.config import VsxiTarget
 
     targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench",
                                password="bench", format=fmt, interval=60.0, timeout=10.0,
                                collectors=(table,)) for i in devices)
-    engine = Engine(Config(path="bench", vsxi=targets))
+    engine = Engine(Config(path="bench", targets=targets))
     await engine.workers.start()  # as Engine.start() does: parse worker processes
     await engine.poll_once()
     c0 = self_cpu()

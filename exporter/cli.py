@@ -16,6 +16,7 @@ from exporter import logs
 from exporter.buildinfo import version_text
 from exporter.config import Config, ConfigError, load_config
 from exporter.engine.engine import Engine
+from exporter.registry import FAMILIES
 from exporter.reload import Reloader
 from exporter.web.app import create_app
 from exporter.web.webconfig import WebConfigError, read_web_config
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    runners, controls = [], {}
+    runners, controls = [], []
     if args.demo:
         from exporter.demo import start_demo  # the simulator is only loaded for the demo
 
@@ -139,15 +140,17 @@ async def serve(args: argparse.Namespace) -> int:
     logs.log(logger, logging.INFO, "listening", address=" ".join(shown),
              metrics=" ".join(f"{a}{args.telemetry_path}" for a in shown), tls=ssl_context is not None,
              basic_auth=bool(security and security.config.users),
-             vsxi_targets=len(config.vsxi), xivo_targets=len(config.xivo), demo=args.demo,
+             **{f"{name}_targets": len(config.of_family(name)) for name in FAMILIES}, demo=args.demo,
              shard=args.shard or "-")
     if args.demo:
-        print(f"Demo: polling {len(config.vsxi)} simulated SBCs and {len(config.xivo)} simulated PBXs; "
-              f"metrics at {shown[0]}{args.telemetry_path}", flush=True)
-        for name, url in controls.items():
+        counts = " and ".join(f"{len(config.of_family(f.name))} simulated {f.device_noun}s"
+                              for f in FAMILIES.values() if f.demo is not None)
+        print(f"Demo: polling {counts}; metrics at {shown[0]}{args.telemetry_path}", flush=True)
+        for device in controls:
+            name = device.target.name
             polled = "" if config.target(name) else " (not polled by this shard)"
-            fault = '{"status": 503}' if name.startswith("sbc") else '{"auth_down": true}'
-            print(f"  {name}: inject faults with curl -X PATCH {url} -d '{fault}'{polled}", flush=True)
+            print(f"  {name}: inject faults with curl -X PATCH {device.faults_url} -d '{device.fault_example}'"
+                  f"{polled}", flush=True)
     await stop.wait()
     logs.log(logger, logging.INFO, "shutting down")
     await runner.cleanup()
@@ -204,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             return 1
-        print(f"{args.config_file}: OK, {len(config.vsxi)} VSXi and {len(config.xivo)} XiVO target(s)")
+        counts = " and ".join(f"{len(config.of_family(f.name))} {f.title}" for f in FAMILIES.values())
+        print(f"{args.config_file}: OK, {counts} target(s)")
         if args.web_config:
             print(f"{args.web_config}: OK")
         return 0

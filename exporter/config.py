@@ -12,28 +12,12 @@ import os
 import re
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-VSXI_COLLECTORS = (
-    "realtime",
-    "resource",
-    "resource_detail",
-    "sip_stats",
-    "sub_stats",
-    "active_calls",
-    "media_server",
-)
-XIVO_COLLECTORS = ("objects", "devices", "agents", "queues", "channels", "sip")
-XIVO_DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
-XIVO_SERVICES = ("auth", "confd", "agentd", "amid", "calld")
-XIVO_AUTH = ("token", "digest")
-XIVO_BACKENDS = ("xivo_service", "wazo_user")
-XIVO_GENERATIONS = ("auto", "xivo", "wazo")  # auto: asked of the PBX (calld/ctid-ng's own API spec)
-FORMATS = ("xml", "json")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")
 DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -76,25 +60,9 @@ class Target:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_series: int = DEFAULT_MAX_SERIES
 
-
-@dataclass(frozen=True)
-class VsxiTarget(Target):
-    format: str = "xml"
-    collectors: tuple[str, ...] = VSXI_COLLECTORS
-    ha_group: str | None = None  # SBCs of one HA pair share it: lets an alert see two active nodes
-    family: str = field(default="vsxi", init=False)
-
-
-@dataclass(frozen=True)
-class XivoTarget(Target):
-    # url: https://HOST; service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
-    services: dict[str, str] = field(default_factory=dict)  # per-service base URL overrides
-    api_gateway: bool = False
-    generation: str = "auto"  # xivo (chan_sip, AMI) or wazo (calld trunks and lines); auto detects it
-    auth: str = "token"
-    backend: str = "xivo_service"
-    collectors: tuple[str, ...] = XIVO_COLLECTORS
-    family: str = field(default="xivo", init=False)
+    def urls(self) -> tuple[str, ...]:
+        """Every URL the exporter may call for this target (the TLS settings apply to all of them)."""
+        return (self.url,)
 
 
 @dataclass(frozen=True)
@@ -102,22 +70,17 @@ class Config:
     path: str
     max_concurrent_targets: int = DEFAULT_MAX_CONCURRENT_TARGETS
     max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
-    vsxi: tuple[VsxiTarget, ...] = ()
-    xivo: tuple[XivoTarget, ...] = ()
+    targets: tuple[Target, ...] = ()  # every family's, in the order of the file (family by family)
 
-    @property
-    def targets(self) -> tuple[VsxiTarget | XivoTarget, ...]:
-        return (*self.vsxi, *self.xivo)
+    def of_family(self, family: str) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.family == family)
 
-    def target(self, name: str) -> VsxiTarget | XivoTarget | None:
+    def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)
 
     def shard(self, index: int, total: int) -> Config:
         """Only the targets of shard ``index`` of ``total``, as Prometheus' ``hashmod`` splits them."""
-        return Config(path=self.path, max_concurrent_targets=self.max_concurrent_targets,
-                      max_in_flight_bytes=self.max_in_flight_bytes,
-                      vsxi=tuple(t for t in self.vsxi if hashmod(t.name, total) == index),
-                      xivo=tuple(t for t in self.xivo if hashmod(t.name, total) == index))
+        return replace(self, targets=tuple(t for t in self.targets if hashmod(t.name, total) == index))
 
 
 def hashmod(value: str, modulus: int) -> int:
@@ -140,7 +103,7 @@ def _show_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if value is None:
         return "null"
     return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}.get(
@@ -148,7 +111,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-class _Checker:
+class Checker:
     """Collects problems while walking the YAML tree."""
 
     def __init__(self, file: str):
@@ -160,7 +123,7 @@ class _Checker:
 
     def mapping(self, node: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
         if not isinstance(node, dict):
-            self.error(path, f"expected a mapping, got {_type_name(node)}")
+            self.error(path, f"expected a mapping, got {type_name(node)}")
             return {}
         for key in node:
             if key not in allowed:
@@ -175,7 +138,7 @@ class _Checker:
             return default
         value = node[key]
         if not isinstance(value, str):
-            self.error(f"{path}.{key}", f"expected a non-empty string, got {_type_name(value)}")
+            self.error(f"{path}.{key}", f"expected a non-empty string, got {type_name(value)}")
             return default
         if not value.strip():
             self.error(f"{path}.{key}", "must not be empty")
@@ -185,7 +148,7 @@ class _Checker:
     def boolean(self, node: dict, key: str, path: str, default: bool) -> bool:
         value = node.get(key, default)
         if not isinstance(value, bool):
-            self.error(f"{path}.{key}", f"expected true or false, got {_type_name(value)}")
+            self.error(f"{path}.{key}", f"expected true or false, got {type_name(value)}")
             return default
         return value
 
@@ -230,7 +193,7 @@ class _Checker:
         return ENV_RE.sub(repl, value)
 
 
-def _check_url(c: _Checker, url: str | None, path: str) -> str | None:
+def check_url(c: Checker, url: str | None, path: str) -> str | None:
     if url is None:
         return None
     parts = urlsplit(url)
@@ -252,7 +215,7 @@ def _check_url(c: _Checker, url: str | None, path: str) -> str | None:
     return url.rstrip("/")
 
 
-def _read_password(c: _Checker, node: dict, path: str, base_dir: str) -> str | None:
+def _read_password(c: Checker, node: dict, path: str, base_dir: str) -> str | None:
     has_inline, has_file = "password" in node, "password_file" in node
     if has_inline == has_file:
         c.error(path, "exactly one of password or password_file is required")
@@ -279,7 +242,7 @@ def _read_password(c: _Checker, node: dict, path: str, base_dir: str) -> str | N
     return secret
 
 
-def _check_tls(c: _Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
+def _check_tls(c: Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
     if node is None:
         return TLSConfig()
     node = c.mapping(node, path, ("ca_file", "insecure_skip_verify"))
@@ -301,14 +264,14 @@ def _check_tls(c: _Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
     return TLSConfig(ca_file, c.boolean(node, "insecure_skip_verify", path, False))
 
 
-def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...] = VSXI_COLLECTORS,
+def check_collectors(c: Checker, node: dict, path: str, known: tuple[str, ...],
                       default: tuple[str, ...] | None = None) -> tuple[str, ...]:
     default = default or known
     if "collectors" not in node:
         return default
     value = node["collectors"]
     if not isinstance(value, list) or not value:
-        c.error(f"{path}.collectors", f"expected a non-empty list, got {_type_name(value)}")
+        c.error(f"{path}.collectors", f"expected a non-empty list, got {type_name(value)}")
         return default
     seen: list[str] = []
     for i, name in enumerate(value):
@@ -321,27 +284,7 @@ def _check_collectors(c: _Checker, node: dict, path: str, known: tuple[str, ...]
     return tuple(seen) or default
 
 
-VSXI_KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
-             "interval", "timeout", "max_response_bytes", "max_series", "ha_group")
-DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes", "max_series")
-XIVO_KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
-             "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
-TOP_KEYS = ("global", "defaults", "vsxi", "xivo")
-
-
-def _check_vsxi(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str) -> VsxiTarget | None:
-    node = c.mapping(node, path, VSXI_KEYS, ("name", "url", "username"))
-    if not node:
-        return None
-    return VsxiTarget(
-        **_common(c, node, path, defaults, base_dir),
-        format=c.choice(node, "format", path, FORMATS, "xml"),
-        collectors=_check_collectors(c, node, path),
-        ha_group=_check_name(c, node, "ha_group", path),
-    )
-
-
-def _check_name(c: _Checker, node: dict, key: str, path: str) -> str | None:
+def check_name(c: Checker, node: dict, key: str, path: str) -> str | None:
     value = c.string(node, key, path)
     if value is not None and not NAME_RE.match(value):
         c.error(f"{path}.{key}", f"expected letters, digits and _.:- (at most 63), got {value!r}")
@@ -349,16 +292,16 @@ def _check_name(c: _Checker, node: dict, key: str, path: str) -> str | None:
     return value
 
 
-def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
-    """The keys VSXi and XiVO targets share."""
-    name = _check_name(c, node, "name", path)
+def common_target_keys(c: Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
+    """The keys every target has (config.Target's), checked; a family's check adds its own."""
+    name = check_name(c, node, "name", path)
     interval = c.duration(node, "interval", path, defaults["interval"], MIN_INTERVAL)
     timeout = c.duration(node, "timeout", path, defaults["timeout"], MIN_TIMEOUT)
     if timeout > interval:
         c.error(f"{path}.timeout", f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
     return dict(
         name=name or "",
-        url=_check_url(c, c.string(node, "url", path), f"{path}.url") or "",
+        url=check_url(c, c.string(node, "url", path), f"{path}.url") or "",
         username=c.string(node, "username", path) or "",
         password=_read_password(c, node, path, base_dir) or "",
         tls=_check_tls(c, node.get("tls"), f"{path}.tls", base_dir),
@@ -369,54 +312,17 @@ def _common(c: _Checker, node: dict, path: str, defaults: dict, base_dir: str) -
     )
 
 
-def _check_xivo(c: _Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:
-    node = c.mapping(node, path, XIVO_KEYS, ("name", "url", "username"))
-    if not node:
-        return None
-    common = _common(c, node, path, defaults, base_dir)
-    services: dict[str, str] = {}
-    raw = node.get("services") or {}
-    for key, value in c.mapping(raw, f"{path}.services", XIVO_SERVICES).items():
-        if key not in XIVO_SERVICES:
-            continue
-        if not isinstance(value, str):
-            c.error(f"{path}.services.{key}", f"expected a URL, got {_type_name(value)}")
-            continue
-        url = _check_url(c, value, f"{path}.services.{key}")
-        if url:
-            services[key] = url
-    auth = c.choice(node, "auth", path, XIVO_AUTH, "token")
-    default_collectors = XIVO_DIGEST_COLLECTORS if auth == "digest" else XIVO_COLLECTORS
-    collectors = _check_collectors(c, node, path, XIVO_COLLECTORS, default_collectors)
-    if auth == "digest":
-        for name in collectors:
-            if name not in XIVO_DIGEST_COLLECTORS:
-                c.error(f"{path}.collectors", f"collector {name!r} needs auth: token (digest auth only reaches "
-                        f"confd: {', '.join(XIVO_DIGEST_COLLECTORS)})")
-    api_gateway = c.boolean(node, "api_gateway", path, False)
-    generation = c.choice(node, "generation", path, XIVO_GENERATIONS, "auto")
-    if auth == "digest" and generation == "wazo":
-        # XiVO 16.15 already serves the gateway paths, so digest with api_gateway can be right; on Wazo it
-        # was removed (18.14).
-        c.error(f"{path}.auth", "digest auth is a legacy XiVO confd mechanism; Wazo (generation: wazo) has "
-                "none")
-    return XivoTarget(
-        **common,
-        services=services,
-        api_gateway=api_gateway,
-        generation=generation,
-        auth=auth,
-        backend=c.choice(node, "backend", path, XIVO_BACKENDS, "xivo_service"),
-        collectors=collectors,
-    )
+DEFAULT_KEYS = ("interval", "timeout", "max_response_bytes", "max_series")
+TARGET_KEYS = ("name", "url", "username", "password", "password_file", "tls", "collectors", "interval", "timeout",
+               "max_response_bytes", "max_series")  # every target's keys; a family's check adds its own
 
 
-def _check_list(c: _Checker, root: dict, key: str, item: Callable[[Any, str], Any]) -> list:
+def _check_list(c: Checker, root: dict, key: str, item: Callable[[Any, str], Any]) -> list:
     value = root.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
-        c.error(key, f"expected a list, got {_type_name(value)}")
+        c.error(key, f"expected a list, got {type_name(value)}")
         return []
     return [item(node, f"{key}[{i}]") for i, node in enumerate(value)]
 
@@ -459,14 +365,17 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{path}: {where}invalid YAML: {problem}"]) from None
-    c = _Checker(path)
+    c = Checker(path)
     if root is None:
         root = {}
     if not isinstance(root, dict):
-        raise ConfigError([f"{path}: expected a mapping at the top level, got {_type_name(root)}"])
+        raise ConfigError([f"{path}: expected a mapping at the top level, got {type_name(root)}"])
+    from exporter.registry import FAMILIES as families  # the registry imports this module's Target
+
+    top_keys = ("global", "defaults", *families)
     for key in root:
-        if key not in TOP_KEYS:
-            c.error(key, f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
+        if key not in top_keys:
+            c.error(key, f"unknown key (expected one of: {', '.join(top_keys)})")
     base_dir = os.path.dirname(os.path.abspath(path)) if path != "<config>" else os.getcwd()
 
     glob = c.mapping(root.get("global") or {}, "global", ("max_concurrent_targets", "max_in_flight_bytes"))
@@ -480,20 +389,24 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
         "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }
-    vsxi = _check_list(c, root, "vsxi", lambda n, p: _check_vsxi(c, n, p, defaults, base_dir))
-    xivo = _check_list(c, root, "xivo", lambda n, p: _check_xivo(c, n, p, defaults, base_dir))
+    targets: list = []
+    keys: list[tuple[str, int]] = []  # where each target was written, for a duplicate's message
+    for family in families.values():
+        found = _check_list(c, root, family.name,
+                            lambda n, p, f=family: f.check_target(c, n, p, defaults, base_dir))
+        targets += found
+        keys += [(family.name, i) for i in range(len(found))]
 
-    # Names are the `target` label and the /probe name: unique across both device families.
+    # Names are the `target` label and the /probe name: unique across every device family.
     seen: dict[str, str] = {}
-    for key, targets in (("vsxi", vsxi), ("xivo", xivo)):
-        for i, t in enumerate(targets):
-            if t is None or not t.name:
-                continue
-            if t.name in seen:
-                c.error(f"{key}[{i}].name", f"duplicate target name {t.name!r} (also {seen[t.name]})")
-            else:
-                seen[t.name] = f"{key}[{i}]"
+    for (key, i), t in zip(keys, targets, strict=True):
+        if t is None or not t.name:
+            continue
+        if t.name in seen:
+            c.error(f"{key}[{i}].name", f"duplicate target name {t.name!r} (also {seen[t.name]})")
+        else:
+            seen[t.name] = f"{key}[{i}]"
     if c.problems:
         raise ConfigError(c.problems)
     return Config(path=path, max_concurrent_targets=max_concurrent, max_in_flight_bytes=max_in_flight,
-                  vsxi=tuple(vsxi), xivo=tuple(xivo))
+                  targets=tuple(targets))

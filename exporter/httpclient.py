@@ -45,8 +45,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 def ssl_context(target) -> ssl.SSLContext | bool:
     """Verification on by default, with the target's CA file; off only when explicitly asked."""
-    if not target.url.startswith("https://") and not any(u.startswith("https://") for u in
-                                                         getattr(target, "services", {}).values()):
+    if not any(u.startswith("https://") for u in target.urls()):
         return True  # aiohttp's default; unused for http://
     if target.tls.insecure_skip_verify:
         return False

@@ -74,11 +74,10 @@ class _Layout:
 def _helps() -> dict[str, str]:
     """Metric (and recorded series) name -> its HELP, which names the source table and field."""
     from exporter.engine.selfmetrics import SelfMetrics
-    from exporter.vsxi.metrics import C as VSXI
-    from exporter.xivo.metrics import C as XIVO
+    from exporter.registry import FAMILIES
     from mixin.rules import recording_rules
 
-    helps = {spec.name: spec.help for spec in (*VSXI.specs.values(), *XIVO.specs.values())}
+    helps = {spec.name: spec.help for family in FAMILIES.values() for spec in family.catalog.specs.values()}
     helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics().reference()})
     for rule in recording_rules():
         helps[rule["record"]] = f"Recording rule {rule['record']}: " + " ".join(rule["expr"].split())

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 
-from exporter.config import Config, VsxiTarget
+from exporter.config import Config
+from exporter.vsxi.config import VsxiTarget
 from exporter.engine.engine import Engine
 from exporter.simulator.vsxi_app import VsxiSimulator
 from exporter.simulator.vsxi_model import Scale
@@ -36,8 +37,7 @@ async def make_target(aiohttp_server, name="sbc-1", faults=None, layout="old", p
 
 
 def make_engine(*targets, clock=None, max_concurrent: int = 16) -> Engine:
-    config = Config(path="test", vsxi=tuple(t for t in targets if t.family == "vsxi"),
-                    xivo=tuple(t for t in targets if t.family == "xivo"), max_concurrent_targets=max_concurrent)
+    config = Config(path="test", targets=targets, max_concurrent_targets=max_concurrent)
     return Engine(config, clock=clock) if clock else Engine(config)
 
 
@@ -58,7 +58,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=None, auth="token", acls=None,
                     scale=None, gateway=None, **target):
     """A simulated PBX and a target for it; returns (sim, target, runners)."""
-    from exporter.config import XivoTarget
+    from exporter.xivo.config import XivoTarget
     from exporter.simulator.xivo_app import XivoSimulator, start_xivo
     from exporter.simulator.xivo_model import BACKENDS
 

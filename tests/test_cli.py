@@ -121,9 +121,9 @@ def test_shards_partition_the_targets(tmp_path):
                                           for i in range(20)))
     config = load_config(str(path))
     shards = [config.shard(i, 3) for i in range(3)]
-    names = [t.name for s in shards for t in s.vsxi]
-    assert sorted(names) == sorted(t.name for t in config.vsxi)  # each target in exactly one shard
-    assert all(s.vsxi for s in shards)
+    names = [t.name for s in shards for t in s.of_family("vsxi")]
+    assert sorted(names) == sorted(t.name for t in config.of_family("vsxi"))  # each target in exactly one shard
+    assert all(s.of_family("vsxi") for s in shards)
     # Prometheus' own hashmod of "sbc-demo-json" by 2 is 0 (tests/test_e2e.py proves the routing live).
     assert hashmod("sbc-demo-json", 2) == 0
 

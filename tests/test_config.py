@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-from exporter.config import VSXI_COLLECTORS, ConfigError, load_config, parse_duration
+from exporter.config import ConfigError, load_config, parse_duration
+from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
 
 
 def write(tmp_path, text, name="config.yml"):
@@ -42,7 +43,7 @@ vsxi:
     username: monitor
     password: ${SBC2_PASSWORD}
 """))
-    a, b = cfg.vsxi
+    a, b = cfg.of_family("vsxi")
     assert (a.name, a.url, a.password, a.format, a.collectors, a.interval, a.timeout) == (
         "sbc-atl-1", "https://192.0.2.10:8888", "s3cret", "json", ("realtime", "resource"), 15.0, 10.0)
     assert a.tls.ca_file == str(tmp_path / "ca.pem")
@@ -146,7 +147,7 @@ def test_example_config_is_valid(tmp_path, monkeypatch):
         text = text.replace(path, str(tmp_path / pathlib.Path(path).name))
     monkeypatch.setenv("SBC_LAB_PASSWORD", "x")
     cfg = load_config(write(tmp_path, text))
-    assert len(cfg.vsxi) >= 2 and len(cfg.xivo) >= 2
+    assert len(cfg.of_family("vsxi")) >= 2 and len(cfg.of_family("xivo")) >= 2
 
 
 def test_xivo_targets(tmp_path):
@@ -174,7 +175,7 @@ xivo:
     username: ws
     password: pw
 """))
-    paris, lyon, old = cfg.xivo
+    paris, lyon, old = cfg.of_family("xivo")
     assert (paris.services, paris.collectors, paris.interval, paris.password, paris.auth) == (
         {"confd": "https://192.0.2.20:9486/1.1"}, ("objects", "queues"), 60.0, "pw", "token")
     assert (lyon.api_gateway, lyon.backend, len(lyon.collectors)) == (True, "wazo_user", 6)
@@ -219,7 +220,7 @@ def test_ca_file_is_loaded_at_check_time(tmp_path):
     der.write_bytes((TEST_CA.parent / "ca.der").read_bytes())
     pem = tmp_path / "ca.pem"
     pem.write_bytes(TEST_CA.read_bytes())
-    assert load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {pem}}}")).vsxi[0].tls.ca_file == str(pem)
+    assert load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {pem}}}")).of_family("vsxi")[0].tls.ca_file == str(pem)
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {der}}}"))
     (problem,) = err.value.problems
@@ -262,5 +263,5 @@ def test_durations_and_strings_say_what_is_wrong(tmp_path, extra, problem):
 
 
 def test_minimums_are_accepted(tmp_path):
-    target = load_config(write(tmp_path, TARGET % ", interval: 1s, timeout: 100ms")).vsxi[0]
+    target = load_config(write(tmp_path, TARGET % ", interval: 1s, timeout: 100ms")).of_family("vsxi")[0]
     assert (target.interval, target.timeout) == (1.0, 0.1)

@@ -114,8 +114,15 @@ def test_status_renderer_equals_builder(family):
     from exporter.xivo import metrics as xm
 
     m = vm if family == "vsxi" else xm
-    renderer = StatusRenderer(family, "sbc-1", ("realtime", "sub_stats"), json_configured=True,
-                              ha_group="atl-pair")
+    from exporter.registry import FAMILIES
+    from exporter.vsxi.config import VsxiTarget
+    from exporter.xivo.config import XivoTarget
+
+    collectors = ("realtime", "sub_stats")  # the renderer takes any names: these are the VSXi's
+    target = (VsxiTarget(name="sbc-1", url="http://h", username="u", password="p", format="json",
+                         collectors=collectors, ha_group="atl-pair") if family == "vsxi" else
+              XivoTarget(name="sbc-1", url="http://h", username="u", password="p", collectors=collectors))
+    renderer = StatusRenderer(FAMILIES[family].status, target)
     ok = CollectorState("realtime", True, last_success=1_800_000_123.25, duration=0.0123, response_bytes=17283,
                         unmapped_fields=2, duplicate_rows=0)
     failed = CollectorState("sub_stats", False, reason="timeout")
@@ -149,15 +156,15 @@ def test_sections_do_not_depend_on_import_order():
     from exporter.vsxi import metrics as vm
     from exporter.xivo import metrics as xm
 
-    here = {spec.name: spec.index for spec in (*vm.C.specs.values(), *xm.C.specs.values())}
+    here = {spec.name: spec.index for spec in (*vm.CATALOG.specs.values(), *xm.CATALOG.specs.values())}
     code = ("import json; from exporter.xivo import metrics as xm; from exporter.engine import status; "
             "from exporter.vsxi import metrics as vm; "
-            "print(json.dumps({s.name: s.index for s in (*vm.C.specs.values(), *xm.C.specs.values())}))")
+            "print(json.dumps({s.name: s.index for s in (*vm.CATALOG.specs.values(), *xm.CATALOG.specs.values())}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     import json
 
     assert json.loads(out) == here
-    assert max(s.index for s in vm.C.specs.values()) < min(s.index for s in xm.C.specs.values())
+    assert max(s.index for s in vm.CATALOG.specs.values()) < min(s.index for s in xm.CATALOG.specs.values())
 
 
 async def test_own_metrics_encoded_like_prometheus_client(aiohttp_server):

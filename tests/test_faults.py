@@ -26,7 +26,8 @@ import pytest
 from aiohttp import web
 from helpers import PASSWORD, SMALL, make_engine, make_target, refused_port, sample
 
-from exporter.config import Config, VsxiTarget
+from exporter.config import Config
+from exporter.vsxi.config import VsxiTarget
 from exporter.simulator.vsxi_app import VsxiSimulator
 from exporter.simulator.vsxi_render import render
 from exporter.web.app import create_app
@@ -303,7 +304,7 @@ async def test_fault(name, aiohttp_server, aiohttp_client, silent_socket, closed
     _, healthy = await make_target(aiohttp_server, name="sbc-healthy", collectors=COLLECTORS, interval=2.0,
                                    timeout=2.0)
     engine = make_engine(victim, healthy)
-    engine.config = Config(path="test", vsxi=engine.config.vsxi, max_in_flight_bytes=BUDGET)
+    engine.config = Config(path="test", targets=engine.config.targets, max_in_flight_bytes=BUDGET)
     client = await aiohttp_client(create_app(engine, manage_engine=False))
     await engine.workers.start()  # parsed in worker processes, as in production
     try:

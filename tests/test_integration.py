@@ -11,7 +11,7 @@ import pytest
 from conftest import promtool_check
 from helpers import PASSWORD, FakeClock, make_engine, make_target, refused_port, sample
 
-from exporter.config import VSXI_COLLECTORS
+from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
 from exporter.web.app import create_app
 
 
@@ -218,7 +218,7 @@ async def test_hanging_device_times_out(aiohttp_server, run, caplog):
 
 
 async def test_dead_device(run, caplog):
-    from exporter.config import VsxiTarget
+    from exporter.vsxi.config import VsxiTarget
 
     caplog.set_level(logging.DEBUG)
     with refused_port() as port:
@@ -316,7 +316,7 @@ async def test_global_limit_bounds_devices_polled_at_once(aiohttp_server, run):
 async def test_a_redirect_says_where_it_points_without_secrets(aiohttp_server, run):
     from aiohttp import web
 
-    from exporter.config import VsxiTarget
+    from exporter.vsxi.config import VsxiTarget
 
     async def moved(request):
         raise web.HTTPFound("https://admin:hunter2@sbc-new.example:8888/SSConfig/webresources/stats/x?token=abc")
@@ -339,7 +339,7 @@ async def test_a_redirect_says_where_it_points_without_secrets(aiohttp_server, r
 async def test_retry_after_is_honoured_bounded_and_shown(aiohttp_server, run, retry_after, pause):
     from aiohttp import web
 
-    from exporter.config import VsxiTarget
+    from exporter.vsxi.config import VsxiTarget
 
     requests = []
 

@@ -151,7 +151,7 @@ def configured_targets(tmp_path: Path) -> list[str]:
     for name, text in secret.items():
         (tmp_path / name).write_text(text.replace("/etc/vsxi-xivo-exporter", str(tmp_path)))
     config = load_config(str(tmp_path / "config.yml"))
-    return [t.name for t in (*config.vsxi, *config.xivo)]
+    return [t.name for t in config.targets]
 
 
 def test_probe_config_lists_every_configured_target(tmp_path):
@@ -163,7 +163,7 @@ def test_probe_config_lists_every_configured_target(tmp_path):
 def test_every_target_polled_and_probed_on_exactly_one_replica(tmp_path, total):
     shard_total()  # the manifests agree with themselves first
     base = load_config_for(tmp_path)
-    names = [t.name for t in (*base.vsxi, *base.xivo)]
+    names = [t.name for t in base.targets]
     assert len(names) > 200
     polled_by: dict[str, list[int]] = {n: [] for n in names}
     for index in range(total):
@@ -171,7 +171,7 @@ def test_every_target_polled_and_probed_on_exactly_one_replica(tmp_path, total):
         shard = parse_shard(args.shard)
         assert shard == (index, total)
         config = base.shard(*shard)
-        for t in (*config.vsxi, *config.xivo):
+        for t in config.targets:
             polled_by[t.name].append(index)
     rules = manifests()["scrapeconfig-probe.yaml"]["spec"]["relabelings"]
     for name in names:

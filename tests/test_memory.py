@@ -14,7 +14,7 @@ import os
 from aiohttp import web
 from helpers import make_engine, make_target
 
-from exporter.config import VsxiTarget
+from exporter.vsxi.config import VsxiTarget
 
 MiB = 1 << 20
 BUDGET = 8 * MiB
@@ -56,7 +56,7 @@ async def test_hostile_answers_stay_within_the_process_budget(aiohttp_server):
                for kind in ("endless", "bomb") for n in range(6)]
     _, healthy = await make_target(aiohttp_server, name="sbc-ok", interval=30.0, timeout=20.0)
     engine = make_engine(*hostile, healthy)
-    engine.config = type(engine.config)(path="test", vsxi=engine.config.vsxi, max_in_flight_bytes=BUDGET)
+    engine.config = type(engine.config)(path="test", targets=engine.config.targets, max_in_flight_bytes=BUDGET)
     await engine.workers.start()  # as Engine.start() does: the answers are parsed in worker processes
     workers = [w.process.pid for w in engine.workers.pool._workers]  # noqa: SLF001
     peak, before, worker_peak = 0.0, rss_mb(), 0.0

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from exporter.engine.selfmetrics import SelfMetrics
-from exporter.vsxi.metrics import C as VSXI
-from exporter.xivo.metrics import C as XIVO
+from exporter.vsxi.metrics import CATALOG as VSXI
+from exporter.xivo.metrics import CATALOG as XIVO
 from mixin.__main__ import outputs
 from mixin.dashboards import dashboards
 from mixin.rules import recording_rules, rule_files

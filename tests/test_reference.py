@@ -8,9 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter import reference
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.simulator.vsxi_model import VsxiModel
-from exporter.vsxi.metrics import C
+from exporter.vsxi.metrics import CATALOG as C
 from exporter.web.app import create_app
-from exporter.xivo.metrics import C as XC
+from exporter.xivo.metrics import CATALOG as XC
 
 DOC = Path(__file__).parent.parent / "docs" / "metrics.md"
 

@@ -139,7 +139,7 @@ def test_max_series_config():
     config = parse_config("defaults: {max_series: 5000}\nvsxi:\n- {name: a, url: 'http://h', username: u, "
                               "password: p}\n- {name: b, url: 'http://h', username: u, password: p, "
                               "max_series: 10}\n")
-    assert [t.max_series for t in config.vsxi] == [5000, 10]
+    assert [t.max_series for t in config.of_family("vsxi")] == [5000, 10]
     with pytest.raises(ConfigError) as err:
         parse_config("vsxi:\n- {name: a, url: 'http://h', username: u, password: p, max_series: 0}\n",
                          path="CFG")

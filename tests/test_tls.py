@@ -8,7 +8,8 @@ import pytest
 from aiohttp import web
 from helpers import PASSWORD, SMALL, make_engine
 
-from exporter.config import TLSConfig, VsxiTarget
+from exporter.config import TLSConfig
+from exporter.vsxi.config import VsxiTarget
 from exporter.simulator.vsxi_app import VsxiSimulator
 
 
@@ -95,7 +96,7 @@ def server_tls(certs):
 @pytest.mark.parametrize("generation", ["xivo16", "wazo"])
 async def test_xivo_over_tls(certs, server_tls, generation):
     """Token request and every service over HTTPS, verified with the PBX's CA (XiVO's own server.crt)."""
-    from exporter.config import XivoTarget
+    from exporter.xivo.config import XivoTarget
     from exporter.simulator.xivo_app import XivoSimulator, start_xivo
     from exporter.simulator.xivo_model import BACKENDS
 

@@ -168,7 +168,7 @@ async def _serve_body(aiohttp_server, body: bytes, gate: asyncio.Event | None = 
     app = web.Application()
     app.router.add_get("/SSConfig/webresources/stats/{table}", handler)
     server = await aiohttp_server(app)
-    from exporter.config import VsxiTarget
+    from exporter.vsxi.config import VsxiTarget
 
     return VsxiTarget(name="big", url=str(server.make_url("")).rstrip("/"), username="u", password="p",
                       interval=60.0, timeout=20.0)

@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from exporter.budget import ByteBudget
 from exporter.config import Config
-from exporter.engine.poller import BasePoller, VsxiPoller, XivoPoller
+from exporter.engine.poller import BasePoller
+from exporter.registry import FAMILIES
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.engine.workers import ParseWorkers
@@ -62,15 +63,15 @@ class Engine:
         self.metrics.watch_budget(lambda: self.budget)
 
     def _count_targets(self) -> None:
-        self.metrics.targets.labels("vsxi").set(len(self.config.vsxi))
-        self.metrics.targets.labels("xivo").set(len(self.config.xivo))
+        for name in FAMILIES:
+            self.metrics.targets.labels(name).set(len(self.config.of_family(name)))
 
     def _publish(self, state: TargetState) -> None:
         self.states[state.name] = state
         self.versions[state.name] = next(self._published)
 
     def _add(self, target) -> None:
-        kind = VsxiPoller if target.family == "vsxi" else XivoPoller
+        kind = FAMILIES[target.family].poller
         self.pollers[target.name] = kind(target, self._publish, self.limiter, self.metrics, self.workers,
                                          self.clock, budget=self.budget)
         if self.running:

@@ -5,8 +5,8 @@ SBC, 5xx, timeouts) and only while the round's deadline allows, never after an a
 storm of failed logins helps nobody and may lock the account), and a round stops at the first sign that the
 device is unreachable or refusing us instead of sending it the remaining collectors.
 
-``BasePoller`` is the family-independent part; ``VsxiPoller`` and ``XivoPoller`` say how one collector is
-fetched and which function parses it.
+``BasePoller`` is the family-independent part; each family's poller (``exporter/<family>/poller.py``) says how
+one collector is fetched, which function parses it, and which failures stop a round.
 """
 
 from __future__ import annotations
@@ -21,20 +21,14 @@ from dataclasses import replace
 
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
-from exporter.config import VsxiTarget, XivoTarget
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
-from exporter.engine.status import StatusRenderer
+from exporter.engine.status import StatusRenderer, StatusSpecs
 from exporter.engine.workers import ParseWorkers
 from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.payload import PayloadError
 from exporter.reasons import REASONS
-from exporter.vsxi import metrics as vm
-from exporter.vsxi.client import VsxiClient
-from exporter.xivo import fetch as xf
-from exporter.xivo import metrics as xm
-from exporter.xivo.client import XivoClient
 
 logger = logging.getLogger("exporter.poller")
 
@@ -54,12 +48,14 @@ def _size(raw: object) -> int:
 
 
 class BasePoller:
-    family = ""
-    parse: Callable[[str, str, object], tuple[tuple, int, int]]
+    family = ""  # the family's name: the `family` label of the exporter's own metrics
+    status_specs: StatusSpecs  # the family's status series
+    parse: Callable[..., object]  # (collector, target name, answer) -> ParseResult, run in a parse worker
     round_stoppers: frozenset[str] = frozenset({"connection", "tls"})  # the device cannot answer anything now
     auth_reasons: frozenset[str] = frozenset()  # we are not let in: the target is down, whatever else answered
+    standby_reasons: frozenset[str] = frozenset()  # the node is an HA standby, which refuses polls by design
 
-    def __init__(self, target: VsxiTarget | XivoTarget, publish: Callable[[TargetState], None],
+    def __init__(self, target, publish: Callable[[TargetState], None],
                  limiter: asyncio.Semaphore, metrics: SelfMetrics, workers: ParseWorkers,
                  clock: Callable[[], float] = time.time, budget: ByteBudget | None = None):
         self.target = target
@@ -69,8 +65,7 @@ class BasePoller:
         self.workers = workers
         self.clock = clock
         self.budget = budget
-        self.status = StatusRenderer(self.family, target.name, target.collectors,
-                                     getattr(target, "format", None) == "json", getattr(target, "ha_group", None))
+        self.status = StatusRenderer(self.status_specs, target)
         self.backoff_until: float | None = None  # unix time: Retry-After
         metrics.backoff_until.labels(self.family, target.name).set(0)
         # At 0 from the start: an alert on increase() then sees the first failed round, not only the second.
@@ -137,7 +132,7 @@ class BasePoller:
                 got_one = True
                 continue
             auth_failed |= error.reason in self.auth_reasons
-            standby |= error.reason == "http_402"
+            standby |= error.reason in self.standby_reasons
             if getattr(error, "retry_after", None) is not None:
                 self._back_off(error)
                 stop = error
@@ -266,64 +261,3 @@ class BasePoller:
         state = self._with_status(state)
         self.state = replace(self.state, collectors={**self.state.collectors, state.collector: state})
         self.publish(self.state)
-
-
-class VsxiPoller(BasePoller):
-    family = "vsxi"
-    parse = staticmethod(vm.parse_and_build)
-    # 401: wrong credentials (every table would fail the same way); 402: HA standby refuses every table.
-    round_stoppers = BasePoller.round_stoppers | {"http_401", "http_402"}
-    auth_reasons = frozenset({"http_401"})
-
-    def __init__(self, target: VsxiTarget, *args, **kwargs):
-        super().__init__(target, *args, **kwargs)
-        self.client = VsxiClient(target)
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def fetch(self, collector: str, deadline: float) -> bytes:
-        while True:
-            fmt = "xml" if collector in self.state.json_fallback else self.target.format
-            try:
-                return await self.retrying(lambda fmt=fmt: self.client.fetch(collector, fmt), deadline, collector)
-            except FetchError as exc:
-                if exc.reason != "json_jaxb" or fmt != "json":
-                    raise
-                self.state = replace(self.state, json_fallback=self.state.json_fallback | {collector})
-                log(logger, logging.WARNING, "JSON conversion failed on the device; polling this table as XML "
-                    "from now on", target=self.target.name, collector=collector)
-
-
-class XivoPoller(BasePoller):
-    family = "xivo"
-    parse = staticmethod(xm.parse_and_build)
-    # A 401 that survives re-authentication is an ACL missing for one service: that collector only.
-    round_stoppers = BasePoller.round_stoppers | {"auth_failed", "auth_unavailable"}
-    auth_reasons = frozenset({"auth_failed", "auth_unavailable"})
-
-    def __init__(self, target: XivoTarget, *args, **kwargs):
-        super().__init__(target, *args, **kwargs)
-        self.client = XivoClient(target, on_token=self.metrics.token_renewals.labels(target.name).inc)
-        self.unsupported: set[str] = set()  # confd collections this PBX answered 404 for
-        self._reported: set[str] = set()
-
-    async def close(self) -> None:
-        await self.client.close()  # revokes the token
-
-    async def fetch(self, collector: str, deadline: float) -> object:
-        ops = {
-            "objects": lambda: xf.fetch_objects(self.client, self.unsupported),
-            "devices": lambda: xf.fetch_devices(self.client),
-            "agents": lambda: xf.fetch_agents(self.client),
-            "queues": lambda: xf.fetch_queues(self.client),
-            "channels": lambda: xf.fetch_channels(self.client),
-            "sip": lambda: xf.fetch_sip(self.client),
-        }
-        raw = await self.retrying(ops[collector], deadline, collector)
-        new = sorted(self.unsupported - self._reported)
-        if new:
-            self._reported.update(new)
-            log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
-                target=self.target.name, kinds=",".join(new))
-        return raw

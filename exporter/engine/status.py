@@ -6,17 +6,60 @@ Rendered by the poller whenever a state changes, so that a scrape never encodes:
     vsxi_collector_success{collector="realtime",target="sbc-1"} 1.0
     vsxi_collector_last_success_timestamp_seconds{collector="realtime",target="sbc-1"} 1.8e+09
 
-This runs after every poll of every table, so it does not go through ``Builder``: a target's label prefixes
-are rendered once (``StatusRenderer``) and a state change costs a few string concatenations. The bytes are
-the same as Builder's (tests/test_exposition.py compares them).
+Which series a device family has is its ``StatusSpecs`` (every family has ``<family>_up`` and the four
+per-collector series; some add a standby flag, a target info series or more per-collector series): this module
+knows no family. It runs after every poll of every table, so it does not go through ``Builder``: a target's
+label prefixes are rendered once (``StatusRenderer``) and a state change costs a few string concatenations.
+The bytes are the same as Builder's (tests/test_exposition.py compares them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from exporter.engine.state import CollectorState
 from exporter.families import Chunk, Spec, escape_label, go_float
-from exporter.vsxi import metrics as vm
-from exporter.xivo import metrics as xm
+
+
+def _always(target: Any) -> bool:
+    return True
+
+
+def _no_info(target: Any) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class CollectorSeries:
+    """One status series per collector: its spec (labels target, collector), its value from the collector's
+    state and whether its JSON fallback is on (None: no sample), and whether a target has it at all."""
+
+    spec: Spec
+    value: Callable[[CollectorState, bool], float | None]
+    present: Callable[[Any], bool] = _always
+
+
+@dataclass(frozen=True)
+class StatusSpecs:
+    """A device family's status series."""
+
+    up: Spec  # labels (target,)
+    collector: tuple[CollectorSeries, ...]
+    standby: Spec | None = None  # labels (target,): 1 while the node refuses polls as an HA standby
+    standby_text: str = "standby"  # how the landing page says it
+    info: Spec | None = None  # labels (target, one configured value), value 1
+    info_of: Callable[[Any], str | None] = _no_info  # that configured value of a target, None: no series
+
+
+# The four series every family has, in exposition order; a family's specs name them.
+def common_collector_series(success: Spec, last_success: Spec, duration: Spec,
+                            response_bytes: Spec) -> tuple[CollectorSeries, ...]:
+    return (CollectorSeries(success, lambda c, fallback: 1.0 if c.success else 0.0),
+            CollectorSeries(last_success, lambda c, fallback: c.last_success),
+            CollectorSeries(duration, lambda c, fallback: c.duration),
+            CollectorSeries(response_bytes, lambda c, fallback: c.response_bytes))
 
 
 def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
@@ -27,33 +70,29 @@ def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
 class StatusRenderer:
     """One per target: its label prefixes, rendered once."""
 
-    def __init__(self, family: str, target: str, collectors: tuple[str, ...], json_configured: bool = False,
-                 ha_group: str | None = None):
-        m = vm if family == "vsxi" else xm
-        self.vsxi = family == "vsxi"
-        self.json_configured = json_configured
-        self._up = (m.UP.section, _prefix(m.UP, (target,)))
-        self._info = (vm.TARGET_INFO.section, _prefix(vm.TARGET_INFO, (target, ha_group)) + "1.0\n") \
-            if ha_group and self.vsxi else None
-        self._standby = (vm.STANDBY.section, _prefix(vm.STANDBY, (target,)))
-        specs = [m.COLLECTOR_SUCCESS, m.COLLECTOR_LAST_SUCCESS, m.COLLECTOR_DURATION, m.COLLECTOR_BYTES]
-        if self.vsxi:
-            specs += [vm.COLLECTOR_UNMAPPED, vm.COLLECTOR_DUPLICATES, vm.COLLECTOR_FALLBACK]
-        self._collectors = {c: [(s.section, _prefix(s, (target, c))) for s in specs] for c in collectors}
+    def __init__(self, specs: StatusSpecs, target: Any):
+        name = target.name
+        self._up = (specs.up.section, _prefix(specs.up, (name,)))
+        info = specs.info_of(target) if specs.info is not None else None
+        self._info = (specs.info.section, _prefix(specs.info, (name, info)) + "1.0\n") if info else None
+        self._standby = (specs.standby.section, _prefix(specs.standby, (name,))) if specs.standby else None
+        series = [s for s in specs.collector if s.present(target)]
+        self._values = [s.value for s in series]
+        self._collectors = {c: [(s.spec.section, _prefix(s.spec, (name, c))) for s in series]
+                            for c in target.collectors}
 
     def target(self, up: bool, standby: bool) -> Chunk:
         out = [(self._up[0], (self._up[1] + ("1.0\n" if up else "0.0\n")).encode())]
-        if self.vsxi:
-            if self._info is not None:
-                out.append((self._info[0], self._info[1].encode()))
+        if self._info is not None:
+            out.append((self._info[0], self._info[1].encode()))
+        if self._standby is not None:
             out.append((self._standby[0], (self._standby[1] + ("1.0\n" if standby else "0.0\n")).encode()))
         return tuple(out)
 
     def collector(self, c: CollectorState, json_fallback: bool = False) -> Chunk:
-        values = [1.0 if c.success else 0.0, c.last_success, c.duration, c.response_bytes]
-        if self.vsxi:
-            values += [c.unmapped_fields, c.duplicate_rows,
-                       (1.0 if json_fallback else 0.0) if self.json_configured else None]
-        return tuple((section, (prefix + go_float(float(value)) + "\n").encode())
-                     for (section, prefix), value in zip(self._collectors[c.collector], values, strict=False)
-                     if value is not None)
+        out = []
+        for (section, prefix), value in zip(self._collectors[c.collector], self._values, strict=True):
+            v = value(c, json_fallback)
+            if v is not None:
+                out.append((section, (prefix + go_float(float(v)) + "\n").encode()))
+        return tuple(out)

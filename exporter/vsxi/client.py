@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from exporter.bodystream import STREAM_ABOVE_BYTES
-from exporter.config import VsxiTarget
+from exporter.vsxi.config import VsxiTarget
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,

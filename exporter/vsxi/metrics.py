@@ -13,52 +13,52 @@ from exporter.families import Builder, Catalog, Chunk
 from exporter.vsxi import records as r
 from exporter.vsxi.parse import PARSERS
 
-C = Catalog(order=1)  # exposition order: VSXi first, then XiVO
-T = ("target",)
-TC = ("target", "collector")
+CATALOG = Catalog(order=1)  # exposition order: VSXi first, then XiVO
+TARGET = ("target",)
+TARGET_COLLECTOR = ("target", "collector")
 
 # --- status, per target and collector (built by the engine) -----------------------------------------------
-UP = C.gauge("vsxi_up", T, "1 when the last poll round of the VSXi authenticated and got at least one table.",
+UP = CATALOG.gauge("vsxi_up", TARGET, "1 when the last poll round of the VSXi authenticated and got at least one table.",
              "status")
-TARGET_INFO = C.gauge("vsxi_target_info", ("target", "ha_group"),
+TARGET_INFO = CATALOG.gauge("vsxi_target_info", ("target", "ha_group"),
                       "The SBC's HA pair as configured (ha_group), value 1; join on target to compare the two "
                       "nodes of a pair.", "status")
-STANDBY = C.gauge("vsxi_standby", T, "1 when the last poll round was refused with HTTP 402 (node in "
+STANDBY = CATALOG.gauge("vsxi_standby", TARGET, "1 when the last poll round was refused with HTTP 402 (node in "
                   "Load-Balance Slave mode: the HA standby serves no stats).", "status")
-COLLECTOR_SUCCESS = C.gauge("vsxi_collector_success", TC,
+COLLECTOR_SUCCESS = CATALOG.gauge("vsxi_collector_success", TARGET_COLLECTOR,
                             "1 when the last poll of this stats table was fetched and parsed.", "status")
-COLLECTOR_LAST_SUCCESS = C.gauge("vsxi_collector_last_success_timestamp_seconds", TC,
+COLLECTOR_LAST_SUCCESS = CATALOG.gauge("vsxi_collector_last_success_timestamp_seconds", TARGET_COLLECTOR,
                                  "Unix time of the last successful poll of this stats table; its series are "
                                  "dropped when older than 3 poll intervals.", "status")
-COLLECTOR_DURATION = C.gauge("vsxi_collector_duration_seconds", TC,
+COLLECTOR_DURATION = CATALOG.gauge("vsxi_collector_duration_seconds", TARGET_COLLECTOR,
                              "Duration of the last poll of this stats table (requests, retries and parsing).",
                              "status")
-COLLECTOR_BYTES = C.gauge("vsxi_collector_response_bytes", TC,
+COLLECTOR_BYTES = CATALOG.gauge("vsxi_collector_response_bytes", TARGET_COLLECTOR,
                           "Size of the last answer for this stats table.", "status")
-COLLECTOR_UNMAPPED = C.gauge("vsxi_collector_unmapped_fields", TC,
+COLLECTOR_UNMAPPED = CATALOG.gauge("vsxi_collector_unmapped_fields", TARGET_COLLECTOR,
                              "Distinct fields of the last answer that the exporter has no mapping for "
                              "(a firmware with other fields, or a table whose fields were assumed).", "status")
-COLLECTOR_DUPLICATES = C.gauge("vsxi_collector_duplicate_rows", TC,
+COLLECTOR_DUPLICATES = CATALOG.gauge("vsxi_collector_duplicate_rows", TARGET_COLLECTOR,
                                "Rows repeated in the last answer (seen during HA failover); the first is kept.",
                                "status")
-COLLECTOR_FALLBACK = C.gauge("vsxi_collector_json_fallback", TC,
+COLLECTOR_FALLBACK = CATALOG.gauge("vsxi_collector_json_fallback", TARGET_COLLECTOR,
                              "1 when JSON is configured but this table is polled as XML because the device "
                              "answered 500 'convert xml2json failed(JAXB)'.", "status")
-UNMAPPED_VALUE = C.gauge("vsxi_unmapped_field_value", ("target", "collector", "section", "field", "row"),
+UNMAPPED_VALUE = CATALOG.gauge("vsxi_unmapped_field_value", ("target", "collector", "section", "field", "row"),
                          "Numeric value of a field the exporter has no mapping for, as read: section is the "
                          "table inside the answer, row its key fields (trunk id, fqdn) or position.", "status")
-UNREADABLE = C.gauge("vsxi_collector_unreadable_values", ("target", "collector", "field"),
+UNREADABLE = CATALOG.gauge("vsxi_collector_unreadable_values", ("target", "collector", "field"),
                      "Values of a known numeric field in the last answer that are present but no number the "
                      "exporter reads (true, 12 kB): those rows lack that field's series. Absent when all "
                      "read.", "status")
 
 # --- stats/realtime: system_stat --------------------------------------------------------------------------
-SYS = "realtime"
+REALTIME = "realtime"
 SYSTEM_GAUGES: dict[str, tuple] = {}
 
 
 def _system(field: str, name: str, help_: str, scale: float = 1.0):
-    spec = C.gauge(name, T, f"{help_} (stats/realtime system_stat.{field}).", SYS)
+    spec = CATALOG.gauge(name, TARGET, f"{help_} (stats/realtime system_stat.{field}).", REALTIME)
     SYSTEM_GAUGES[field] = (spec, scale)
     return spec
 
@@ -80,127 +80,126 @@ _system("slave_stat", "vsxi_ha_slave_status", "HA slave status code, raw")
 _system("ha_local_status", "vsxi_ha_local_status", "HA local status code (0 = healthy)")
 _system("ha_remote_status", "vsxi_ha_remote_status", "HA remote node status code (0 = healthy)")
 _system("switch_over_flag", "vsxi_ha_switch_over_flag", "HA switch-over flag (3 = normal)")
-SESSION_ATTEMPTS = C.counter("vsxi_system_session_attempts_total", T,
+SESSION_ATTEMPTS = CATALOG.counter("vsxi_system_session_attempts_total", TARGET,
                              "Session attempts since the node started (stats/realtime "
-                             "system_stat.sum_attempt_session).", SYS)
-CALL_LEGS = C.gauge("vsxi_system_call_legs", ("target", "protocol", "direction"),
-                    "Active call legs (stats/realtime system_stat.{inbound,outbound}_{sip,h323}_leg).", SYS)
-PEAK_CALL_LEGS = C.gauge("vsxi_system_peak_call_legs", ("target", "protocol"),
-                         "Peak call legs (stats/realtime system_stat.peak_{sip,h323}_leg).", SYS)
+                             "system_stat.sum_attempt_session).", REALTIME)
+CALL_LEGS = CATALOG.gauge("vsxi_system_call_legs", ("target", "protocol", "direction"),
+                    "Active call legs (stats/realtime system_stat.{inbound,outbound}_{sip,h323}_leg).", REALTIME)
+PEAK_CALL_LEGS = CATALOG.gauge("vsxi_system_peak_call_legs", ("target", "protocol"),
+                         "Peak call legs (stats/realtime system_stat.peak_{sip,h323}_leg).", REALTIME)
 HA_STATES = ("active", "standby", "standalone", "oos", "boot")
-HA_STATE = C.gauge("vsxi_ha_state", ("target", "state"),
+HA_STATE = CATALOG.gauge("vsxi_ha_state", ("target", "state"),
                    "1 for the current HA state, 0 for the other known states (stats/realtime "
-                   "system_stat.ha_current_state).", SYS)
-HA_PREVIOUS_STATE = C.gauge("vsxi_ha_previous_state", ("target", "state"),
-                            "1 for the previous HA state (stats/realtime system_stat.ha_pre_state).", SYS)
+                   "system_stat.ha_current_state).", REALTIME)
+HA_PREVIOUS_STATE = CATALOG.gauge("vsxi_ha_previous_state", ("target", "state"),
+                            "1 for the previous HA state (stats/realtime system_stat.ha_pre_state).", REALTIME)
 
 # --- stats/realtime: XBResourceRealTimeStatList and gw_realtime_stat ---------------------------------------
-TF = ("target", "trunk_id", "fqdn")
-TRUNK_ACTIVE = C.gauge("vsxi_trunk_active_sessions", (*TF, "direction"),
+TRUNK_NODE = ("target", "trunk_id", "fqdn")
+TRUNK_ACTIVE = CATALOG.gauge("vsxi_trunk_active_sessions", (*TRUNK_NODE, "direction"),
                        "Active sessions of a trunk, ingress = numOrig, egress = numTerm; fqdn 'Group' is the "
-                       "trunk group row (stats/realtime XBResourceRealTimeStatList).", SYS)
+                       "trunk group row (stats/realtime XBResourceRealTimeStatList).", REALTIME)
 TRUNK_GAUGES = {
-    "numPeak": C.gauge("vsxi_trunk_peak_active_sessions", TF,
-                       "Peak active sessions (stats/realtime XBResourceRealTimeStatList.numPeak).", SYS),
-    "totalLimit": C.gauge("vsxi_trunk_session_limit", TF,
-                          "Session limit (stats/realtime XBResourceRealTimeStatList.totalLimit).", SYS),
-    "cps": C.gauge("vsxi_trunk_calls_per_second", TF,
-                   "Call attempts per second (stats/realtime XBResourceRealTimeStatList.cps).", SYS),
-    "cpsLimit": C.gauge("vsxi_trunk_cps_limit", TF,
-                        "Calls-per-second limit (stats/realtime XBResourceRealTimeStatList.cpsLimit).", SYS),
-    "totalCLZ": C.gauge("vsxi_trunk_clz_sessions", TF,
-                        "CLZ sessions, as reported (stats/realtime XBResourceRealTimeStatList.totalCLZ).", SYS),
-    "numCLZCps": C.gauge("vsxi_trunk_clz_calls_per_second", TF,
+    "numPeak": CATALOG.gauge("vsxi_trunk_peak_active_sessions", TRUNK_NODE,
+                       "Peak active sessions (stats/realtime XBResourceRealTimeStatList.numPeak).", REALTIME),
+    "totalLimit": CATALOG.gauge("vsxi_trunk_session_limit", TRUNK_NODE,
+                          "Session limit (stats/realtime XBResourceRealTimeStatList.totalLimit).", REALTIME),
+    "cps": CATALOG.gauge("vsxi_trunk_calls_per_second", TRUNK_NODE,
+                   "Call attempts per second (stats/realtime XBResourceRealTimeStatList.cps).", REALTIME),
+    "cpsLimit": CATALOG.gauge("vsxi_trunk_cps_limit", TRUNK_NODE,
+                        "Calls-per-second limit (stats/realtime XBResourceRealTimeStatList.cpsLimit).", REALTIME),
+    "totalCLZ": CATALOG.gauge("vsxi_trunk_clz_sessions", TRUNK_NODE,
+                        "CLZ sessions, as reported (stats/realtime XBResourceRealTimeStatList.totalCLZ).", REALTIME),
+    "numCLZCps": CATALOG.gauge("vsxi_trunk_clz_calls_per_second", TRUNK_NODE,
                          "CLZ calls per second, as reported (stats/realtime "
-                         "XBResourceRealTimeStatList.numCLZCps).", SYS),
+                         "XBResourceRealTimeStatList.numCLZCps).", REALTIME),
 }
-GP = ("target", "orig_trunk_id", "term_trunk_id")
+TRUNK_PAIR = ("target", "orig_trunk_id", "term_trunk_id")
 GATEWAY_GAUGES = {
-    "num_active_session": C.gauge("vsxi_gateway_active_sessions", GP,
+    "num_active_session": CATALOG.gauge("vsxi_gateway_active_sessions", TRUNK_PAIR,
                                   "[assumed fields] Active sessions per trunk pair (stats/realtime "
-                                  "gw_realtime_stat.num_active_session).", SYS),
-    "peak_active_session": C.gauge("vsxi_gateway_peak_active_sessions", GP,
+                                  "gw_realtime_stat.num_active_session).", REALTIME),
+    "peak_active_session": CATALOG.gauge("vsxi_gateway_peak_active_sessions", TRUNK_PAIR,
                                    "[assumed fields] Peak sessions per trunk pair (stats/realtime "
-                                   "gw_realtime_stat.peak_active_session).", SYS),
-    "active_cps": C.gauge("vsxi_gateway_calls_per_second", GP,
+                                   "gw_realtime_stat.peak_active_session).", REALTIME),
+    "active_cps": CATALOG.gauge("vsxi_gateway_calls_per_second", TRUNK_PAIR,
                           "[assumed fields] Calls per second per trunk pair (stats/realtime "
-                          "gw_realtime_stat.active_cps).", SYS),
+                          "gw_realtime_stat.active_cps).", REALTIME),
 }
 
 # --- stats/resource ---------------------------------------------------------------------------------------
-RES = "resource"
-TDW = ("target", "trunk_id", "direction", "window")
-_WSRC = "(stats/resource ingress_stat / gw_egress_stat {}); a value over the window, not a counter"
-WINDOW_ATTEMPTS = C.gauge("vsxi_trunk_window_call_attempts", TDW,
-                          "Call attempts in the window " + _WSRC.format("<window>_call_attempt"), RES)
-WINDOW_ANSWERS = C.gauge("vsxi_trunk_window_call_answers", TDW,
-                         "Answered calls in the window " + _WSRC.format("<window>_call_answer"), RES)
-WINDOW_FAILURES = C.gauge("vsxi_trunk_window_call_failures", TDW,
-                          "Failed calls in the window " + _WSRC.format("<window>_call_fail"), RES)
-WINDOW_DURATION = C.gauge("vsxi_trunk_window_call_duration_seconds", TDW,
-                          "Summed call duration in the window " + _WSRC.format("<window>_call_durationSec"), RES)
-WINDOW_PDD = C.gauge("vsxi_trunk_window_post_dial_delay_seconds", TDW,
-                     "Summed post-dial delay in the window " + _WSRC.format("<window>_pdd_ms / 1000"), RES)
-TRUNK_INFO = C.gauge("vsxi_trunk_info", ("target", "trunk_id", "alias"),
-                     "Trunk name, value 1 (stats/resource ingress_stat / gw_egress_stat alias).", RES)
+RESOURCE = "resource"
+TRUNK_DIRECTION_WINDOW = ("target", "trunk_id", "direction", "window")
+_WINDOW_SOURCE = "(stats/resource ingress_stat / gw_egress_stat {}); a value over the window, not a counter"
+WINDOW_ATTEMPTS = CATALOG.gauge("vsxi_trunk_window_call_attempts", TRUNK_DIRECTION_WINDOW,
+                          "Call attempts in the window " + _WINDOW_SOURCE.format("<window>_call_attempt"), RESOURCE)
+WINDOW_ANSWERS = CATALOG.gauge("vsxi_trunk_window_call_answers", TRUNK_DIRECTION_WINDOW,
+                         "Answered calls in the window " + _WINDOW_SOURCE.format("<window>_call_answer"), RESOURCE)
+WINDOW_FAILURES = CATALOG.gauge("vsxi_trunk_window_call_failures", TRUNK_DIRECTION_WINDOW,
+                          "Failed calls in the window " + _WINDOW_SOURCE.format("<window>_call_fail"), RESOURCE)
+WINDOW_DURATION = CATALOG.gauge("vsxi_trunk_window_call_duration_seconds", TRUNK_DIRECTION_WINDOW,
+                          "Summed call duration in the window " + _WINDOW_SOURCE.format("<window>_call_durationSec"), RESOURCE)
+WINDOW_PDD = CATALOG.gauge("vsxi_trunk_window_post_dial_delay_seconds", TRUNK_DIRECTION_WINDOW,
+                     "Summed post-dial delay in the window " + _WINDOW_SOURCE.format("<window>_pdd_ms / 1000"), RESOURCE)
+TRUNK_INFO = CATALOG.gauge("vsxi_trunk_info", ("target", "trunk_id", "alias"),
+                     "Trunk name, value 1 (stats/resource ingress_stat / gw_egress_stat alias).", RESOURCE)
 
 # --- stats/media_server -----------------------------------------------------------------------------------
-MS = "media_server"
-MSL = ("target", "media_server", "alias")
-_MSRC = "(stats/media_server XBMediaServerRealTimeStat.{})"
-MEDIA_UP = C.gauge("vsxi_media_server_up", MSL, "1 when the media server status is 'up' " + _MSRC.format("status"),
-                   MS)
-MEDIA_ACTIVE = C.gauge("vsxi_media_server_active_sessions", MSL,
-                       "Active sessions " + _MSRC.format("numActiveSessions"), MS)
-MEDIA_LIMIT = C.gauge("vsxi_media_server_session_limit", MSL,
-                      "Maximum connections " + _MSRC.format("maxConnections"), MS)
-MEDIA_PRIORITY = C.gauge("vsxi_media_server_priority", MSL, "Priority " + _MSRC.format("priority"), MS)
-MEDIA_INFO = C.gauge("vsxi_media_server_info", (*MSL, "switch_type"),
-                     "Media server switching type, value 1 " + _MSRC.format("switchType"), MS)
+MEDIA_SERVER = "media_server"
+MEDIA_SERVER_LABELS = ("target", "media_server", "alias")
+_MEDIA_SOURCE = "(stats/media_server XBMediaServerRealTimeStat.{})"
+MEDIA_UP = CATALOG.gauge("vsxi_media_server_up", MEDIA_SERVER_LABELS, "1 when the media server status is 'up' " + _MEDIA_SOURCE.format("status"),
+                   MEDIA_SERVER)
+MEDIA_ACTIVE = CATALOG.gauge("vsxi_media_server_active_sessions", MEDIA_SERVER_LABELS,
+                       "Active sessions " + _MEDIA_SOURCE.format("numActiveSessions"), MEDIA_SERVER)
+MEDIA_LIMIT = CATALOG.gauge("vsxi_media_server_session_limit", MEDIA_SERVER_LABELS,
+                      "Maximum connections " + _MEDIA_SOURCE.format("maxConnections"), MEDIA_SERVER)
+MEDIA_PRIORITY = CATALOG.gauge("vsxi_media_server_priority", MEDIA_SERVER_LABELS, "Priority " + _MEDIA_SOURCE.format("priority"), MEDIA_SERVER)
+MEDIA_INFO = CATALOG.gauge("vsxi_media_server_info", (*MEDIA_SERVER_LABELS, "switch_type"),
+                     "Media server switching type, value 1 " + _MEDIA_SOURCE.format("switchType"), MEDIA_SERVER)
 
 # --- stats/sub_stats --------------------------------------------------------------------------------------
-SUB = "sub_stats"
-REGISTRATIONS = C.gauge("vsxi_registrations", ("target", "trunk_id", "state", "protocol"),
+SUB_STATS = "sub_stats"
+REGISTRATIONS = CATALOG.gauge("vsxi_registrations", ("target", "trunk_id", "state", "protocol"),
                         "SIP registrations, counted from stats/sub_stats rows by trunkId, states and protocol.",
-                        SUB)
-REGISTRATIONS_NAT = C.gauge("vsxi_registrations_behind_nat", ("target", "trunk_id"),
-                            "SIP registrations with nat=Yes, counted from stats/sub_stats rows by trunkId.", SUB)
+                        SUB_STATS)
+REGISTRATIONS_NAT = CATALOG.gauge("vsxi_registrations_behind_nat", ("target", "trunk_id"),
+                            "SIP registrations with nat=Yes, counted from stats/sub_stats rows by trunkId.", SUB_STATS)
 
 # --- stats/active_calls -----------------------------------------------------------------------------------
-AC = "active_calls"
-PAIR = ("target", "orig_trunk_id", "term_trunk_id")
-ACTIVE_CALLS = C.gauge("vsxi_active_calls", PAIR,
-                       "Active calls, counted from stats/active_calls rows by orig_tid and term_tid.", AC)
-ACTIVE_CALLS_ANSWERED = C.gauge("vsxi_active_calls_answered", PAIR,
+ACTIVE_CALLS_TABLE = "active_calls"
+ACTIVE_CALLS = CATALOG.gauge("vsxi_active_calls", TRUNK_PAIR,
+                       "Active calls, counted from stats/active_calls rows by orig_tid and term_tid.", ACTIVE_CALLS_TABLE)
+ACTIVE_CALLS_ANSWERED = CATALOG.gauge("vsxi_active_calls_answered", TRUNK_PAIR,
                                 "Answered active calls (ans_time set), counted from stats/active_calls rows "
-                                "by orig_tid and term_tid.", AC)
-CALL_DURATION = C.gauge_histogram("vsxi_active_call_duration_seconds", T,
+                                "by orig_tid and term_tid.", ACTIVE_CALLS_TABLE)
+CALL_DURATION = CATALOG.gauge_histogram("vsxi_active_call_duration_seconds", TARGET,
                                   "Distribution of the duration of the calls active now (stats/active_calls "
-                                  "duration); calls with no duration count in +Inf only.", AC)
+                                  "duration); calls with no duration count in +Inf only.", ACTIVE_CALLS_TABLE)
 
 # --- stats/resource_detail [assumed] ----------------------------------------------------------------------
-RD = "resource_detail"
-_RDSRC = "[assumed fields] (stats/resource_detail {})"
-DETAIL_ACTIVE = C.gauge("vsxi_resource_detail_active_sessions", (*TF, "direction"),
+RESOURCE_DETAIL = "resource_detail"
+_DETAIL_SOURCE = "[assumed fields] (stats/resource_detail {})"
+DETAIL_ACTIVE = CATALOG.gauge("vsxi_resource_detail_active_sessions", (*TRUNK_NODE, "direction"),
                         "Active sessions per trunk and node, ingress = numOrig, egress = numTerm "
-                        + _RDSRC.format("numOrig/numTerm"), RD)
+                        + _DETAIL_SOURCE.format("numOrig/numTerm"), RESOURCE_DETAIL)
 DETAIL_GAUGES = {
-    "numPeak": C.gauge("vsxi_resource_detail_peak_active_sessions", TF,
-                       "Peak sessions per trunk and node " + _RDSRC.format("numPeak"), RD),
-    "totalLimit": C.gauge("vsxi_resource_detail_session_limit", TF,
-                          "Session limit per trunk and node " + _RDSRC.format("totalLimit"), RD),
-    "cps": C.gauge("vsxi_resource_detail_calls_per_second", TF,
-                   "Calls per second per trunk and node " + _RDSRC.format("cps"), RD),
-    "cpsLimit": C.gauge("vsxi_resource_detail_cps_limit", TF,
-                        "CPS limit per trunk and node " + _RDSRC.format("cpsLimit"), RD),
-    "totalCLZ": C.gauge("vsxi_resource_detail_clz_sessions", TF,
-                        "CLZ sessions per trunk and node " + _RDSRC.format("totalCLZ"), RD),
-    "numCLZCps": C.gauge("vsxi_resource_detail_clz_calls_per_second", TF,
-                         "CLZ calls per second per trunk and node " + _RDSRC.format("numCLZCps"), RD),
+    "numPeak": CATALOG.gauge("vsxi_resource_detail_peak_active_sessions", TRUNK_NODE,
+                       "Peak sessions per trunk and node " + _DETAIL_SOURCE.format("numPeak"), RESOURCE_DETAIL),
+    "totalLimit": CATALOG.gauge("vsxi_resource_detail_session_limit", TRUNK_NODE,
+                          "Session limit per trunk and node " + _DETAIL_SOURCE.format("totalLimit"), RESOURCE_DETAIL),
+    "cps": CATALOG.gauge("vsxi_resource_detail_calls_per_second", TRUNK_NODE,
+                   "Calls per second per trunk and node " + _DETAIL_SOURCE.format("cps"), RESOURCE_DETAIL),
+    "cpsLimit": CATALOG.gauge("vsxi_resource_detail_cps_limit", TRUNK_NODE,
+                        "CPS limit per trunk and node " + _DETAIL_SOURCE.format("cpsLimit"), RESOURCE_DETAIL),
+    "totalCLZ": CATALOG.gauge("vsxi_resource_detail_clz_sessions", TRUNK_NODE,
+                        "CLZ sessions per trunk and node " + _DETAIL_SOURCE.format("totalCLZ"), RESOURCE_DETAIL),
+    "numCLZCps": CATALOG.gauge("vsxi_resource_detail_clz_calls_per_second", TRUNK_NODE,
+                         "CLZ calls per second per trunk and node " + _DETAIL_SOURCE.format("numCLZCps"), RESOURCE_DETAIL),
 }
 
 # --- stats/sip_stats [assumed] ----------------------------------------------------------------------------
-SIP_MESSAGES = C.gauge("vsxi_sip_messages", ("target", "direction", "message"),
+SIP_MESSAGES = CATALOG.gauge("vsxi_sip_messages", ("target", "direction", "message"),
                        "[assumed fields] SIP messages by direction and method or response, from stats/sip_stats "
                        "columns named like in_INVITE / out_4xx; exported as read (a gauge: whether the device "
                        "resets them is unknown).", "sip_stats")

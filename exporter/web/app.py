@@ -18,6 +18,7 @@ import zlib
 from aiohttp import web
 
 from exporter import __version__
+from exporter.registry import FAMILIES
 from exporter.config import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
@@ -169,7 +170,7 @@ async def landing(request: web.Request) -> web.Response:
     for name, state in sorted(engine.states.items()):
         target = engine.config.target(name)
         url = html.escape(target.url if target else "")
-        up = "up" if state.up else ("standby (402)" if state.standby else "down")
+        up = "up" if state.up else (FAMILIES[state.family].status.standby_text if state.standby else "down")
         rows.append(f'<tr><th colspan="4" style="text-align:left">{html.escape(name)} - {url} - {up} - '
                     f'<a href="/probe?target={html.escape(name)}">probe</a></th></tr>')
         for c in state.collectors.values():

@@ -29,8 +29,8 @@ import yaml
 
 from exporter.config import (  # one strict YAML reading for every file
     ConfigError,
-    _Checker,
-    _type_name,
+    Checker,
+    type_name,
     _UniqueKeyLoader,
 )
 
@@ -161,27 +161,27 @@ def openssl_ciphers() -> dict[int, str]:
     return {c["id"] & 0xFFFF: c["name"] for c in ctx.get_ciphers()}
 
 
-def _strings(c: _Checker, node: dict, key: str, path: str) -> list[str]:
+def _strings(c: Checker, node: dict, key: str, path: str) -> list[str]:
     value = node.get(key)
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        c.error(f"{path}.{key}", f"expected a list of strings, got {_type_name(value)}")
+        c.error(f"{path}.{key}", f"expected a list of strings, got {type_name(value)}")
         return []
     return value
 
 
-def _text(c: _Checker, node: dict, key: str, path: str) -> str:
+def _text(c: Checker, node: dict, key: str, path: str) -> str:
     value = node.get(key)
     if value is None:
         return ""
     if not isinstance(value, str):
-        c.error(f"{path}.{key}", f"expected a string, got {_type_name(value)}")
+        c.error(f"{path}.{key}", f"expected a string, got {type_name(value)}")
         return ""
     return value
 
 
-def _check_tls(c: _Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
+def _check_tls(c: Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
     path = "tls_server_config"
     node = c.mapping(node if node is not None else {}, path, TLS_KEYS)
     v = {k: _text(c, node, k, path) for k in ("cert_file", "key_file", "cert", "key", "client_ca_file",
@@ -257,13 +257,13 @@ def _check_tls(c: _Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
         cipher_suites=tuple(ciphers), prefer_server_cipher_suites=prefer)
 
 
-def _check_http(c: _Checker, node: Any) -> dict[str, str]:
+def _check_http(c: Checker, node: Any) -> dict[str, str]:
     path = "http_server_config"
     node = c.mapping(node if node is not None else {}, path, HTTP_KEYS)
     c.boolean(node, "http2", path, True)  # accepted; HTTP/1.1 is what aiohttp serves (module docstring)
     headers = node.get("headers") or {}
     if not isinstance(headers, dict):
-        c.error(f"{path}.headers", f"expected a mapping, got {_type_name(headers)}")
+        c.error(f"{path}.headers", f"expected a mapping, got {type_name(headers)}")
         return {}
     out = {}
     for name, value in headers.items():
@@ -274,7 +274,7 @@ def _check_http(c: _Checker, node: Any) -> dict[str, str]:
         if value is None or value == "":
             continue  # unset if blank
         if not isinstance(value, str):
-            c.error(where, f"expected a string, got {_type_name(value)}")
+            c.error(where, f"expected a string, got {type_name(value)}")
             continue
         allowed = HEADERS[name]
         if allowed is not None and value.lower() not in allowed:
@@ -284,11 +284,11 @@ def _check_http(c: _Checker, node: Any) -> dict[str, str]:
     return out
 
 
-def _check_users(c: _Checker, node: Any) -> dict[bytes, bytes]:
+def _check_users(c: Checker, node: Any) -> dict[bytes, bytes]:
     if node is None:
         return {}
     if not isinstance(node, dict):
-        c.error("basic_auth_users", f"expected a mapping of user: bcrypt hash, got {_type_name(node)}")
+        c.error("basic_auth_users", f"expected a mapping of user: bcrypt hash, got {type_name(node)}")
         return {}
     users = {}
     for user, hashed in node.items():
@@ -306,7 +306,7 @@ def _check_users(c: _Checker, node: Any) -> dict[bytes, bytes]:
     return users
 
 
-def _check_rate(c: _Checker, node: Any) -> tuple[float, int]:
+def _check_rate(c: Checker, node: Any) -> tuple[float, int]:
     if node is None:
         return 0.0, 0
     node = c.mapping(node, "rate_limit", RATE_KEYS)
@@ -334,8 +334,8 @@ def parse_web_config(text: str, path: str) -> WebConfig:
     if root is None:
         return WebConfig()  # an empty file: plain HTTP, as in the toolkit
     if not isinstance(root, dict):
-        raise WebConfigError([f"{path}: expected a mapping at the top level, got {_type_name(root)}"])
-    c = _Checker(path)
+        raise WebConfigError([f"{path}: expected a mapping at the top level, got {type_name(root)}"])
+    c = Checker(path)
     for key in root:
         if key not in TOP_KEYS:
             c.error(str(key), f"unknown key (expected one of: {', '.join(TOP_KEYS)})")

@@ -10,71 +10,71 @@ from collections.abc import Callable
 from exporter.families import Builder, Catalog, Chunk
 from exporter.xivo import parse as p
 
-C = Catalog(order=2)  # exposition order: VSXi first, then XiVO
-T = ("target",)
-TC = ("target", "collector")
+CATALOG = Catalog(order=2)  # exposition order: VSXi first, then XiVO
+TARGET = ("target",)
+TARGET_COLLECTOR = ("target", "collector")
 
-UP = C.gauge("xivo_up", T, "1 when the last poll round of the PBX authenticated and got at least one collector.",
+UP = CATALOG.gauge("xivo_up", TARGET, "1 when the last poll round of the PBX authenticated and got at least one collector.",
              "status")
-COLLECTOR_SUCCESS = C.gauge("xivo_collector_success", TC, "1 when the last poll of this collector succeeded.",
+COLLECTOR_SUCCESS = CATALOG.gauge("xivo_collector_success", TARGET_COLLECTOR, "1 when the last poll of this collector succeeded.",
                             "status")
-COLLECTOR_LAST_SUCCESS = C.gauge("xivo_collector_last_success_timestamp_seconds", TC,
+COLLECTOR_LAST_SUCCESS = CATALOG.gauge("xivo_collector_last_success_timestamp_seconds", TARGET_COLLECTOR,
                                  "Unix time of the last successful poll of this collector; its series are dropped "
                                  "when older than 3 poll intervals.", "status")
-COLLECTOR_DURATION = C.gauge("xivo_collector_duration_seconds", TC,
+COLLECTOR_DURATION = CATALOG.gauge("xivo_collector_duration_seconds", TARGET_COLLECTOR,
                              "Duration of the last poll of this collector (all its requests and parsing).", "status")
-COLLECTOR_BYTES = C.gauge("xivo_collector_response_bytes", TC,
+COLLECTOR_BYTES = CATALOG.gauge("xivo_collector_response_bytes", TARGET_COLLECTOR,
                           "Bytes received by the last poll of this collector.", "status")
 
-OBJECTS = C.gauge("xivo_objects", ("target", "kind"),
+OBJECTS = CATALOG.gauge("xivo_objects", ("target", "kind"),
                   "Objects configured on the PBX, by confd collection (confd GET /1.1/<kind>?limit=1, total; "
                   "on Wazo with recurse=true: every tenant the account sees).",
                   "objects")
-OBJECTS_UNSUPPORTED = C.gauge("xivo_objects_unsupported", ("target", "kind"),
+OBJECTS_UNSUPPORTED = CATALOG.gauge("xivo_objects_unsupported", ("target", "kind"),
                               "1 for a confd collection this PBX does not have (404; older XiVO); not an error.",
                               "objects")
-LINES = C.gauge("xivo_lines", ("target", "protocol"),
+LINES = CATALOG.gauge("xivo_lines", ("target", "protocol"),
                 "Lines by protocol (confd GET /1.1/lines?protocol=<protocol>&limit=1, total; recurse=true on "
                 "Wazo).", "objects")
-DEVICES = C.gauge("xivo_devices", ("target", "status"),
+DEVICES = CATALOG.gauge("xivo_devices", ("target", "status"),
                   "Devices by provisioning status (confd GET /1.1/devices, all pages, status).", "devices")
-AGENTS = C.gauge("xivo_agents", T, "Agents (agentd GET /1.0/agents).", "agents")
-AGENTS_LOGGED_IN = C.gauge("xivo_agents_logged_in", T, "Agents logged in (agentd GET /1.0/agents, logged).",
+AGENTS = CATALOG.gauge("xivo_agents", TARGET, "Agents (agentd GET /1.0/agents).", "agents")
+AGENTS_LOGGED_IN = CATALOG.gauge("xivo_agents_logged_in", TARGET, "Agents logged in (agentd GET /1.0/agents, logged).",
                            "agents")
-AGENTS_PAUSED = C.gauge("xivo_agents_paused", T, "Agents paused (agentd GET /1.0/agents, paused); absent on PBXs "
+AGENTS_PAUSED = CATALOG.gauge("xivo_agents_paused", TARGET, "Agents paused (agentd GET /1.0/agents, paused); absent on PBXs "
                         "without a pause state (upstream XiVO).", "agents")
-Q = ("target", "queue")
-QUEUE_CALLERS = C.gauge("xivo_queue_callers", Q, "Callers waiting in the queue (amid QueueSummary Callers).",
+TARGET_QUEUE = ("target", "queue")
+QUEUE_CALLERS = CATALOG.gauge("xivo_queue_callers", TARGET_QUEUE, "Callers waiting in the queue (amid QueueSummary Callers).",
                         "queues")
-QUEUE_AVAILABLE = C.gauge("xivo_queue_agents_available", Q,
+QUEUE_AVAILABLE = CATALOG.gauge("xivo_queue_agents_available", TARGET_QUEUE,
                           "Queue members available to take a call (amid QueueSummary Available).", "queues")
-QUEUE_LOGGED_IN = C.gauge("xivo_queue_agents_logged_in", Q, "Queue members logged in (amid QueueSummary LoggedIn).",
+QUEUE_LOGGED_IN = CATALOG.gauge("xivo_queue_agents_logged_in", TARGET_QUEUE, "Queue members logged in (amid QueueSummary LoggedIn).",
                           "queues")
-QUEUE_LONGEST_HOLD = C.gauge("xivo_queue_longest_hold_seconds", Q,
+QUEUE_LONGEST_HOLD = CATALOG.gauge("xivo_queue_longest_hold_seconds", TARGET_QUEUE,
                              "Longest wait of a caller now in the queue (amid QueueSummary LongestHoldTime).",
                              "queues")
-QUEUE_HOLD = C.gauge("xivo_queue_hold_time_seconds", Q, "Average hold time (amid QueueSummary HoldTime).",
+QUEUE_HOLD = CATALOG.gauge("xivo_queue_hold_time_seconds", TARGET_QUEUE, "Average hold time (amid QueueSummary HoldTime).",
                      "queues")
-QUEUE_TALK = C.gauge("xivo_queue_talk_time_seconds", Q, "Average talk time (amid QueueSummary TalkTime).",
+QUEUE_TALK = CATALOG.gauge("xivo_queue_talk_time_seconds", TARGET_QUEUE, "Average talk time (amid QueueSummary TalkTime).",
                      "queues")
-CURRENT_CALLS = C.gauge("xivo_current_calls", T, "Calls in progress (amid CoreStatus CoreCurrentCalls).",
+CURRENT_CALLS = CATALOG.gauge("xivo_current_calls", TARGET, "Calls in progress (amid CoreStatus CoreCurrentCalls).",
                         "channels")
-CHANNELS = C.gauge("xivo_channels", ("target", "state"),
+CHANNELS = CATALOG.gauge("xivo_channels", ("target", "state"),
                    "Asterisk channels by state (amid CoreShowChannels, ChannelStateDesc); channels are not calls.",
                    "channels")
-SIP_PEERS = C.gauge("xivo_sip_peers", ("target", "status"),
+SIP_PEERS = CATALOG.gauge("xivo_sip_peers", ("target", "status"),
                     "chan_sip peers by status: ok, lagged, unreachable, unknown, unmonitored (amid SIPpeers).", "sip")
-TRUNK_REGISTERED = C.gauge("xivo_trunk_registered", ("target", "trunk"),
+TRUNK_REGISTERED = CATALOG.gauge("xivo_trunk_registered", ("target", "trunk"),
                            "1 when the trunk registration is up (amid SIPshowregistry State on XiVO, as "
                            "username@host; calld GET /1.0/trunks registered on Wazo, by name; none for a trunk "
                            "that does not register, registered null).", "sip")
-GENERATION = C.gauge("xivo_generation_info", ("target", "generation"),
+GENERATION = CATALOG.gauge("xivo_generation_info", ("target", "generation"),
                      "1, with the generation the exporter polls this PBX as: xivo (chan_sip, amid SIPpeers and "
                      "SIPshowregistry) or wazo (calld GET /1.0/trunks and /1.0/lines); detected from calld/ctid-ng "
                      "GET /1.0/api/api.yml unless the config sets generation.", "sip")
-TRUNK_CALLS = C.gauge("xivo_trunk_current_calls", ("target", "trunk"),
+TRUNK_CALLS = CATALOG.gauge("xivo_trunk_current_calls", ("target", "trunk"),
                       "Calls on the trunk (Wazo calld GET /1.0/trunks current_call_count).", "sip")
-LINES_REGISTRATION = C.gauge("xivo_lines_registration", ("target", "state"),
+LINES_REGISTRATION = CATALOG.gauge("xivo_lines_registration", ("target", "state"),
                              "Lines registered or not (Wazo calld GET /1.0/lines registered).", "sip")
 
 

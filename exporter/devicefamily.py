@@ -1,0 +1,50 @@
+"""What the shared code needs of a device family, as one record (``Family``), and the demo's devices.
+
+A family is a package, ``exporter/<family>/``, whose ``family.py`` builds its ``Family``; ``exporter.registry``
+lists the families. The engine, the web server, the CLI, the configuration loader, the metrics reference and the
+dashboard generator loop over the registry and never name a family (tests/test_registry.py adds a third one from
+the test suite and gets every one of those from the shared code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from exporter.engine.status import StatusSpecs
+    from exporter.families import Catalog
+
+
+@dataclass(frozen=True)
+class DemoDevice:
+    """A simulated device of ``--demo``: the target that polls it and how to inject a fault into it."""
+
+    target: Any
+    faults_url: str  # the simulator's fault control (PATCH a JSON object)
+    fault_example: str  # a JSON object that takes the device down, for the demo's banner
+
+
+@dataclass(frozen=True)
+class Demo:
+    devices: tuple[DemoDevice, ...]
+    runners: tuple[web.AppRunner, ...]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # the `family` label value, the configuration's top-level key and the metric name prefix
+    title: str  # as an operator names the product: "VSXi"
+    device_noun: str  # what one device is: "SBC"
+    target_type: type  # the dataclass of one configured device (a subclass of config.Target)
+    check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
+    collectors: tuple[str, ...]  # every collector the family has, in poll order
+    poller: type  # an engine.poller.BasePoller subclass
+    catalog: Catalog  # every metric the family exports, for docs/metrics.md and the dashboards' checks
+    status: StatusSpecs  # its status series
+    demo: Callable[[float], Awaitable[Demo]] | None = None  # simulated devices for --demo (interval)
+    collector_heading: str = "collector "  # docs/metrics.md: a collector's section is "<title>: <this><name>"
+    reference_notes: str = ""  # docs/metrics.md: how the family's values are read (Markdown, may be empty)

@@ -1,0 +1,43 @@
+"""The VSXi poller: one stats table per collector, fetched as configured (XML or JSON), falling back to XML for
+good on a table whose JSON conversion fails on the device."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from exporter.engine.poller import BasePoller, logger
+from exporter.httpclient import FetchError
+from exporter.logs import log
+from exporter.vsxi import metrics as vm
+from exporter.vsxi.client import VsxiClient
+from exporter.vsxi.status import STATUS
+
+
+class VsxiPoller(BasePoller):
+    family = "vsxi"
+    status_specs = STATUS
+    parse = staticmethod(vm.parse_and_build)
+    # 401: wrong credentials (every table would fail the same way); 402: HA standby refuses every table.
+    round_stoppers = BasePoller.round_stoppers | {"http_401", "http_402"}
+    auth_reasons = frozenset({"http_401"})
+    standby_reasons = frozenset({"http_402"})
+
+    def __init__(self, target, *args, **kwargs):
+        super().__init__(target, *args, **kwargs)
+        self.client = VsxiClient(target)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def fetch(self, collector: str, deadline: float) -> bytes:
+        while True:
+            fmt = "xml" if collector in self.state.json_fallback else self.target.format
+            try:
+                return await self.retrying(lambda fmt=fmt: self.client.fetch(collector, fmt), deadline, collector)
+            except FetchError as exc:
+                if exc.reason != "json_jaxb" or fmt != "json":
+                    raise
+                self.state = replace(self.state, json_fallback=self.state.json_fallback | {collector})
+                log(logger, logging.WARNING, "JSON conversion failed on the device; polling this table as XML "
+                    "from now on", target=self.target.name, collector=collector)

@@ -1,0 +1,76 @@
+"""The configuration of one PBX (``xivo:`` entries): its target record and its strict check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.config import Checker, Target, check_collectors, check_url, common_target_keys, type_name
+
+COLLECTORS = ("objects", "devices", "agents", "queues", "channels", "sip")
+DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
+SERVICES = ("auth", "confd", "agentd", "amid", "calld")
+AUTH = ("token", "digest")
+BACKENDS = ("xivo_service", "wazo_user")
+GENERATIONS = ("auto", "xivo", "wazo")  # auto: asked of the PBX (calld/ctid-ng's own API spec)
+
+
+@dataclass(frozen=True)
+class XivoTarget(Target):
+    # url: https://HOST; service URLs default to XiVO's ports on it, or to /api/<service> with api_gateway
+    services: dict[str, str] = field(default_factory=dict)  # per-service base URL overrides
+    api_gateway: bool = False
+    generation: str = "auto"  # xivo (chan_sip, AMI) or wazo (calld trunks and lines); auto detects it
+    auth: str = "token"
+    backend: str = "xivo_service"
+    collectors: tuple[str, ...] = COLLECTORS
+    family: str = field(default="xivo", init=False)
+
+    def urls(self) -> tuple[str, ...]:
+        return (self.url, *self.services.values())
+
+
+KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
+        "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
+
+
+def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:
+    node = c.mapping(node, path, KEYS, ("name", "url", "username"))
+    if not node:
+        return None
+    common = common_target_keys(c, node, path, defaults, base_dir)
+    services: dict[str, str] = {}
+    raw = node.get("services") or {}
+    for key, value in c.mapping(raw, f"{path}.services", SERVICES).items():
+        if key not in SERVICES:
+            continue
+        if not isinstance(value, str):
+            c.error(f"{path}.services.{key}", f"expected a URL, got {type_name(value)}")
+            continue
+        url = check_url(c, value, f"{path}.services.{key}")
+        if url:
+            services[key] = url
+    auth = c.choice(node, "auth", path, AUTH, "token")
+    default_collectors = DIGEST_COLLECTORS if auth == "digest" else COLLECTORS
+    collectors = check_collectors(c, node, path, COLLECTORS, default_collectors)
+    if auth == "digest":
+        for name in collectors:
+            if name not in DIGEST_COLLECTORS:
+                c.error(f"{path}.collectors", f"collector {name!r} needs auth: token (digest auth only reaches "
+                        f"confd: {', '.join(DIGEST_COLLECTORS)})")
+    api_gateway = c.boolean(node, "api_gateway", path, False)
+    generation = c.choice(node, "generation", path, GENERATIONS, "auto")
+    if auth == "digest" and generation == "wazo":
+        # XiVO 16.15 already serves the gateway paths, so digest with api_gateway can be right; on Wazo it
+        # was removed (18.14).
+        c.error(f"{path}.auth", "digest auth is a legacy XiVO confd mechanism; Wazo (generation: wazo) has "
+                "none")
+    return XivoTarget(
+        **common,
+        services=services,
+        api_gateway=api_gateway,
+        generation=generation,
+        auth=auth,
+        backend=c.choice(node, "backend", path, BACKENDS, "xivo_service"),
+        collectors=collectors,
+    )

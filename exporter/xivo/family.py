@@ -1,0 +1,35 @@
+"""The XiVO / Wazo family: what the shared code needs of it (``FAMILY``)."""
+
+from __future__ import annotations
+
+from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
+from exporter.devicefamily import Demo, DemoDevice, Family
+from exporter.xivo.metrics import CATALOG
+from exporter.xivo.poller import XivoPoller
+from exporter.xivo.status import STATUS
+
+DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
+# A XiVO 16 (a port per service, backend xivo_service, chan_sip) and a Wazo (API gateway, backend wazo_user,
+# calld trunks and lines): every wire variant of the family.
+DEMO_PBXS = (("pbx-demo-xivo16", "xivo16"), ("pbx-demo-wazo", "wazo"))
+
+
+async def demo(interval: float) -> Demo:
+    from exporter.simulator.xivo_app import XivoSimulator, start_xivo
+    from exporter.simulator.xivo_model import BACKENDS
+
+    devices, runners = [], []
+    for name, generation in DEMO_PBXS:
+        sim = XivoSimulator(generation, username="exporter", password=DEMO_PASSWORD)
+        started, where = await start_xivo(sim)
+        runners.extend(started)
+        base = where["url"] if where["api_gateway"] else where["services"]["auth"].rsplit("/", 1)[0]
+        target = XivoTarget(name=name, username="exporter", password=DEMO_PASSWORD, backend=BACKENDS[generation],
+                            interval=interval, timeout=5.0, **where)
+        devices.append(DemoDevice(target, f"{base}/_sim/faults", '{"auth_down": true}'))
+    return Demo(tuple(devices), tuple(runners))
+
+
+FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", target_type=XivoTarget, check_target=check_xivo,
+                collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
+                collector_heading="collector ")

@@ -1,0 +1,48 @@
+"""The XiVO / Wazo poller: each collector is one or a few requests to the PBX's services (``fetch.py``), with
+one token shared by all of them."""
+
+from __future__ import annotations
+
+import logging
+
+from exporter.engine.poller import BasePoller, logger
+from exporter.logs import log
+from exporter.xivo import fetch as xf
+from exporter.xivo import metrics as xm
+from exporter.xivo.client import XivoClient
+from exporter.xivo.status import STATUS
+
+
+class XivoPoller(BasePoller):
+    family = "xivo"
+    status_specs = STATUS
+    parse = staticmethod(xm.parse_and_build)
+    # A 401 that survives re-authentication is an ACL missing for one service: that collector only.
+    round_stoppers = BasePoller.round_stoppers | {"auth_failed", "auth_unavailable"}
+    auth_reasons = frozenset({"auth_failed", "auth_unavailable"})
+
+    def __init__(self, target, *args, **kwargs):
+        super().__init__(target, *args, **kwargs)
+        self.client = XivoClient(target, on_token=self.metrics.token_renewals.labels(target.name).inc)
+        self.unsupported: set[str] = set()  # confd collections this PBX answered 404 for
+        self._reported: set[str] = set()
+
+    async def close(self) -> None:
+        await self.client.close()  # revokes the token
+
+    async def fetch(self, collector: str, deadline: float) -> object:
+        ops = {
+            "objects": lambda: xf.fetch_objects(self.client, self.unsupported),
+            "devices": lambda: xf.fetch_devices(self.client),
+            "agents": lambda: xf.fetch_agents(self.client),
+            "queues": lambda: xf.fetch_queues(self.client),
+            "channels": lambda: xf.fetch_channels(self.client),
+            "sip": lambda: xf.fetch_sip(self.client),
+        }
+        raw = await self.retrying(ops[collector], deadline, collector)
+        new = sorted(self.unsupported - self._reported)
+        if new:
+            self._reported.update(new)
+            log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
+                target=self.target.name, kinds=",".join(new))
+        return raw
