@@ -26,11 +26,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from exporter.config import Config  # noqa: E402
 from exporter.vsxi.config import VsxiTarget  # noqa: E402
 from exporter.engine.engine import Engine  # noqa: E402
-from exporter.families import Builder  # noqa: E402
+from exporter.catalog import Builder  # noqa: E402
 from exporter.simulator.vsxi_model import Scale, VsxiModel  # noqa: E402
 from exporter.simulator.vsxi_render import render  # noqa: E402
-from exporter.vsxi.metrics import BUILDERS  # noqa: E402
-from exporter.vsxi.parse import PARSERS  # noqa: E402
+from exporter.vsxi.collectors import COLLECTORS  # noqa: E402
 from exporter.web.app import create_app  # noqa: E402
 
 TARGET_STALL_MS = 100
@@ -51,10 +50,10 @@ def parse_figures(registrations: int, calls: int) -> None:
         for fmt in ("xml", "json"):
             body = render(model.answer(table), fmt)
             t0 = time.perf_counter()
-            PARSERS[table](body)
+            COLLECTORS[table].parse(body)
             elapsed = time.perf_counter() - t0
             tracemalloc.start()  # a second run for memory: tracemalloc slows parsing several times
-            PARSERS[table](body)
+            COLLECTORS[table].parse(body)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             print(f"{table:13s} {fmt:4s} body {len(body) / 1e6:6.1f} MB  parse {elapsed * 1000:7.0f} ms  "
@@ -125,7 +124,7 @@ def exposition_figures(targets: int) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from exporter.exposition import join
-    from exporter.families import merge
+    from exporter.catalog import merge
 
     model = VsxiModel(Scale(trunks=50, registrations=2000, calls=500, media_servers=4),
                       clock=lambda: 1_800_000_000.0)
@@ -133,7 +132,7 @@ def exposition_figures(targets: int) -> None:
     for i in range(targets):
         b = Builder()
         for table in ("realtime", "resource", "media_server", "sub_stats", "active_calls", "sip_stats"):
-            BUILDERS[table](b, f"sbc-{i:03d}", PARSERS[table](render(model.answer(table), "xml")))
+            COLLECTORS[table].build(b, f"sbc-{i:03d}", COLLECTORS[table].parse(render(model.answer(table), "xml")))
         builders.append(b)
 
     class Fams:

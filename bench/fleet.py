@@ -229,9 +229,8 @@ def stage_figures(trunks: int) -> None:
     from devices import render_answers
     from lxml import etree
 
-    from exporter.families import Builder
-    from exporter.vsxi.metrics import BUILDERS
-    from exporter.vsxi.parse import PARSERS
+    from exporter.catalog import Builder
+    from exporter.vsxi.collectors import COLLECTORS
 
     answers = render_answers(trunks)
     print("\n== per table, stage by stage (us of CPU, no I/O; new layout) ==")
@@ -242,12 +241,12 @@ def stage_figures(trunks: int) -> None:
         for table in TABLES:
             body = answers[(fmt, "new", table)]
             bare = _cpu_us(lambda body=body, fmt=fmt: json.loads(body) if fmt == "json" else etree.fromstring(body))
-            records = _cpu_us(lambda body=body, table=table: PARSERS[table](body))
-            rec = PARSERS[table](body)
+            records = _cpu_us(lambda body=body, table=table: COLLECTORS[table].parse(body))
+            rec = COLLECTORS[table].parse(body)
 
             def build(rec=rec, table=table):
                 b = Builder()
-                BUILDERS[table](b, "sbc-0001", rec)
+                COLLECTORS[table].build(b, "sbc-0001", rec)
                 return b
 
             built = _cpu_us(build)

@@ -12,11 +12,46 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from exporter.catalog import Builder, Chunk
+
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from exporter.catalog import Catalog
     from exporter.engine.status import StatusSpecs
-    from exporter.families import Catalog
+
+
+@dataclass(frozen=True)
+class Collector:
+    """One collector of a family: its name (the `collector` label), how an answer becomes a record (pure,
+    bytes or a typed answer in) and how the record becomes series. Runs in a parse worker: keep the modules
+    these come from free of I/O (no aiohttp)."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    build: Callable[[Builder, str, Any], None]  # (builder, target name, record)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What a parse worker hands back for one answer (pickled across the worker pipe)."""
+
+    chunk: Chunk  # the series, rendered
+    samples: int  # how many samples the chunk holds (max_series)
+    unmapped_fields: int = 0  # distinct fields of the answer no mapping knew
+    duplicate_rows: int = 0  # rows repeated in the answer (the first was kept)
+
+
+def parse_and_build(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
+                    counts: Callable[[Any], tuple[int, int]] | None = None) -> ParseResult:
+    """The worker's job for any family: parse, build, render. ``counts`` gives a record's unmapped-field and
+    duplicate-row counts, for families that keep them."""
+    c = collectors[collector]
+    rec = c.parse(answer)
+    b = Builder()
+    c.build(b, target, rec)
+    unmapped, duplicates = counts(rec) if counts is not None else (0, 0)
+    return ParseResult(b.chunk(), b.samples, unmapped, duplicates)
 
 
 @dataclass(frozen=True)
@@ -41,7 +76,7 @@ class Family:
     device_noun: str  # what one device is: "SBC"
     target_type: type  # the dataclass of one configured device (a subclass of config.Target)
     check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
-    collectors: tuple[str, ...]  # every collector the family has, in poll order
+    collectors: tuple[str, ...]  # every collector the family has, in poll order (its collectors table's keys)
     poller: type  # an engine.poller.BasePoller subclass
     catalog: Catalog  # every metric the family exports, for docs/metrics.md and the dashboards' checks
     status: StatusSpecs  # its status series

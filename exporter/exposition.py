@@ -15,7 +15,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.exposition import generate_latest as text_encoder
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_encoder
 
-from exporter.families import OM_HEADERS, PARTS, TEXT_HEADERS, Chunk, escape_label, go_float
+from exporter.catalog import OM_HEADERS, PARTS, TEXT_HEADERS, Chunk, escape_label, go_float
 
 
 def negotiate(accept: str) -> tuple[bool, str]:

@@ -25,7 +25,7 @@ from lxml import etree
 from exporter.exposition import join
 from exporter.simulator.vsxi_model import TABLES, Scale, VsxiModel
 from exporter.simulator.vsxi_render import render
-from exporter.vsxi.metrics import parse_and_build
+from exporter.vsxi.collectors import parse_and_build
 
 DEVICE = Path(__file__).parent / "fixtures" / "vsxi" / "device"
 MYSQLDUMP = ("realtime", "resource", "resource_detail", "sip_stats")
@@ -177,8 +177,8 @@ def samples(text: str) -> Samples:
 
 
 def exposition(table: str, body: bytes) -> tuple[str, int]:
-    chunk, unmapped, _, _ = parse_and_build(table, "sbc-1", body)
-    return b"".join(join([chunk], openmetrics=False)).decode(), unmapped
+    result = parse_and_build(table, "sbc-1", body)
+    return b"".join(join([result.chunk], openmetrics=False)).decode(), result.unmapped_fields
 
 
 def test_the_corpus_has_every_table_in_every_variant():

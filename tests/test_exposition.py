@@ -14,11 +14,11 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from test_xivo_parsers import CASES as XIVO_CASES
 
 from exporter.exposition import join, negotiate
-from exporter.families import Builder, Catalog, go_float, merge
+from exporter.catalog import Builder, Catalog, go_float, merge
 from exporter.simulator.vsxi_model import TABLES
 from exporter.vsxi import parse
-from exporter.vsxi.metrics import BUILDERS
-from exporter.xivo.metrics import BUILDERS as XIVO_BUILDERS
+from exporter.vsxi.collectors import COLLECTORS
+from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vsxi"
 VSXI_INPUTS = sorted(
@@ -45,7 +45,7 @@ def rendered(builders: list[Builder], openmetrics: bool) -> bytes:
 
 def vsxi_builder(table: str, path: str, target: str = "sbc-golden") -> Builder:
     b = Builder()
-    BUILDERS[table](b, target, parse.PARSERS[table](fixture(path)))
+    COLLECTORS[table].build(b, target, COLLECTORS[table].parse(fixture(path)))
     return b
 
 
@@ -61,7 +61,7 @@ def test_vsxi_bytes_equal_prometheus_client(table, path, openmetrics):
 @pytest.mark.parametrize("case", sorted(XIVO_CASES))
 def test_xivo_bytes_equal_prometheus_client(case, openmetrics):
     b = Builder()
-    XIVO_BUILDERS[case.split("_")[0]](b, "pbx-golden", XIVO_CASES[case]())
+    XIVO_COLLECTORS[case.split("_")[0]].build(b, "pbx-golden", XIVO_CASES[case]())
     assert rendered([b], openmetrics) == reference([b], openmetrics)
 
 

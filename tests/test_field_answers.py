@@ -14,7 +14,7 @@ from helpers import sample
 
 from exporter.exposition import join
 from exporter.payload import PayloadError
-from exporter.vsxi.metrics import parse_and_build
+from exporter.vsxi.collectors import parse_and_build
 
 FIELD = FIXTURES / "field"
 
@@ -79,8 +79,8 @@ EXPECTED: dict[str, tuple[str, dict, int]] = {
 
 
 def exposition(table: str, body) -> tuple[str, int]:
-    chunk, unmapped, _, _ = parse_and_build(table, "sbc-1", body)
-    return b"".join(join([chunk], openmetrics=False)).decode(), unmapped
+    result = parse_and_build(table, "sbc-1", body)
+    return b"".join(join([result.chunk], openmetrics=False)).decode(), result.unmapped_fields
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

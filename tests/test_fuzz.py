@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.exposition import join
-from exporter.families import Builder
+from exporter.catalog import Builder
 from exporter.payload import PayloadError
 from exporter.vsxi import metrics as vm
-from exporter.vsxi.parse import PARSERS
+from exporter.vsxi.collectors import COLLECTORS
 from exporter.xivo import metrics as xm
+from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 from exporter.xivo import parse as xp
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -131,7 +132,7 @@ def check_renders(builder: Builder) -> None:
 
 
 @SETTINGS
-@given(body=ANSWERS, table=st.sampled_from(sorted(PARSERS)), stream=st.sampled_from([None, True, False, "chunks"]),
+@given(body=ANSWERS, table=st.sampled_from(sorted(COLLECTORS)), stream=st.sampled_from([None, True, False, "chunks"]),
        chunk=st.integers(1, 300), head=st.integers(1, 2000))
 def test_vsxi_parsers_read_or_refuse_anything(body, table, stream, chunk, head):
     from exporter.bodystream import BodyStream
@@ -142,13 +143,13 @@ def test_vsxi_parsers_read_or_refuse_anything(body, table, stream, chunk, head):
         wire.FAST_PATH_MAX_BYTES = 0 if stream else 1 << 30
     try:
         # "chunks": as a large answer reaches a parse worker, a head and then chunks of any size.
-        rec = PARSERS[table](BodyStream.of(body, chunk=chunk, head=head) if stream == "chunks" else body)
+        rec = COLLECTORS[table].parse(BodyStream.of(body, chunk=chunk, head=head) if stream == "chunks" else body)
     except PayloadError:
         return
     finally:
         wire.FAST_PATH_MAX_BYTES = old
     b = Builder()
-    vm.BUILDERS[table](b, "sbc-fuzz", rec)
+    COLLECTORS[table].build(b, "sbc-fuzz", rec)
     check_renders(b)
 
 
@@ -174,5 +175,5 @@ def test_xivo_parsers_read_or_refuse_anything(body, other, collector):
     except PayloadError:
         return
     b = Builder()
-    xm.BUILDERS[collector.split("_")[0]](b, "pbx-fuzz", rec)
+    XIVO_COLLECTORS[collector.split("_")[0]].build(b, "pbx-fuzz", rec)
     check_renders(b)

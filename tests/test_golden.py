@@ -12,10 +12,10 @@ import os
 import pytest
 from conftest import FIXTURES, GOLDEN, encode, fixture
 
-from exporter.families import Builder, merge
+from exporter.catalog import Builder, merge
 from exporter.simulator.vsxi_model import TABLES
 from exporter.vsxi import parse
-from exporter.vsxi.metrics import BUILDERS
+from exporter.vsxi.collectors import COLLECTORS
 
 QUIRKS = {"realtime_quirks": ("realtime", "quirks/realtime_nil.xml"),
           "media_server_quirks": ("media_server", "quirks/media_server_single.json")}
@@ -32,7 +32,7 @@ def device_answer(table: str) -> bytes:
 
 def families(table: str, body: bytes, target: str = "sbc-golden"):
     b = Builder()
-    BUILDERS[table](b, target, parse.PARSERS[table](body))
+    COLLECTORS[table].build(b, target, COLLECTORS[table].parse(body))
     return b.families()
 
 

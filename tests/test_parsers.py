@@ -4,10 +4,10 @@ import pytest
 from conftest import FIXTURES, encode, fixture
 
 from exporter.bodystream import BodyStream
-from exporter.families import Builder
+from exporter.catalog import Builder
 from exporter.simulator.vsxi_model import TABLES
 from exporter.vsxi import parse
-from exporter.vsxi.metrics import BUILDERS
+from exporter.vsxi.collectors import COLLECTORS
 from exporter.vsxi.wire import PayloadError, iter_beans, read_mysqldump
 
 VARIANTS = [(layout, fmt) for layout in ("old", "new") for fmt in ("xml", "json")]
@@ -15,7 +15,7 @@ VARIANTS = [(layout, fmt) for layout in ("old", "new") for fmt in ("xml", "json"
 
 def exposition(table: str, body: bytes) -> bytes:
     b = Builder()
-    BUILDERS[table](b, "sbc-1", parse.PARSERS[table](body))
+    COLLECTORS[table].build(b, "sbc-1", COLLECTORS[table].parse(body))
     return encode(b.families())
 
 
@@ -173,12 +173,12 @@ ROWS_COME_AND_GO = {"resource_detail", "sip_stats"}  # an idle SBC or an HA stan
 def test_degenerate_bodies_fail_every_table_and_empty_ones_are_zero_rows_where_rows_come_and_go(
         table, name, reason, message):
     if name in EMPTY and table in ROWS_COME_AND_GO:
-        rec = parse.PARSERS[table](fixture(f"degenerate/{name}"))
+        rec = COLLECTORS[table].parse(fixture(f"degenerate/{name}"))
         assert rec.tables == 0 and not rec.unmapped.names
         assert not (rec.rows if table == "resource_detail" else rec.messages)
         return
     with pytest.raises(PayloadError) as err:
-        parse.PARSERS[table](fixture(f"degenerate/{name}"))
+        COLLECTORS[table].parse(fixture(f"degenerate/{name}"))
     assert err.value.reason == reason
     assert message in str(err.value)
 
@@ -188,7 +188,7 @@ def test_degenerate_bodies_fail_every_table_and_empty_ones_are_zero_rows_where_r
 def test_truncated_answers_are_invalid(table, fmt, message):
     body = fixture(f"{table}.old.{fmt}")
     with pytest.raises(PayloadError) as err:
-        parse.PARSERS[table](body[: len(body) // 2])
+        COLLECTORS[table].parse(body[: len(body) // 2])
     assert err.value.reason == "invalid_payload"
     assert message in str(err.value)
 
@@ -197,7 +197,7 @@ def test_truncated_answers_are_invalid(table, fmt, message):
                                          ("realtime", "resource.old.xml"), ("resource", "realtime.new.json")])
 def test_answer_of_another_table_is_rejected(table, other):
     with pytest.raises(PayloadError) as err:
-        parse.PARSERS[table](fixture(other))
+        COLLECTORS[table].parse(fixture(other))
     assert err.value.reason == "degenerate_payload"
 
 
@@ -327,7 +327,7 @@ def test_large_json_bean_list_is_streamed_in_bounded_memory():
 
 def _records(table: str, body):
     try:
-        return parse.PARSERS[table](body)
+        return COLLECTORS[table].parse(body)
     except PayloadError as exc:
         return exc.reason, str(exc).split(":")[0]
 

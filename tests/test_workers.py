@@ -7,7 +7,7 @@ import pytest
 from conftest import fixture
 
 from exporter.engine.workers import ParseWorkers
-from exporter.vsxi.metrics import parse_and_build
+from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.wire import PayloadError
 
 
@@ -19,8 +19,8 @@ async def test_process_and_thread_paths_agree():
         body = fixture("sub_stats.old.xml")
         in_process = await processes.run(parse_and_build, "sub_stats", "sbc-1", body)
         in_thread = await threads.run(parse_and_build, "sub_stats", "sbc-1", body)
-        assert in_process[0] == in_thread[0] and in_process[3] > 0  # the same rendered bytes
-        assert in_process[1:] == in_thread[1:]
+        assert in_process.chunk == in_thread.chunk and in_process.samples > 0  # the same rendered bytes
+        assert in_process == in_thread
         with pytest.raises(PayloadError) as err:
             await processes.run(parse_and_build, "realtime", "sbc-1", b"{}")
         assert err.value.reason == "degenerate_payload" and "empty JSON object" in str(err.value)
@@ -38,7 +38,7 @@ async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
     await workers.start()
     try:
         body = fixture("realtime.new.json")
-        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", body))[3] > 50
+        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", body)).samples > 50
         modules = set(await workers.submit(eval, "sorted(__import__('sys').modules)"))
         assert {"exporter.vsxi.metrics", "lxml.etree"} <= modules
         assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.pipeworkers"}
@@ -68,7 +68,7 @@ async def test_a_job_a_worker_cannot_load_fails_alone_and_the_worker_stays():
         (worker,) = workers._workers  # noqa: SLF001
         with pytest.raises(RuntimeError, match="cannot load the job: No module named 'only_in_the_main_process'"):
             await workers.submit(module.parse, b"x")
-        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", fixture("realtime.old.xml")))[3] > 50
+        assert (await workers.submit(parse_and_build, "realtime", "sbc-1", fixture("realtime.old.xml"))).samples > 50
         assert workers._workers == [worker] and worker.process.poll() is None  # noqa: SLF001
     finally:
         workers.shutdown()
@@ -88,7 +88,7 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker(tmp_pa
         body = fixture("realtime.old.xml")
         expected = await threads.run(parse_and_build, "realtime", "sbc-1", body)
         results = [await workers.submit(parse_and_build, "realtime", "sbc-1", body) for _ in range(3)]
-        assert all(r == expected for r in results) and expected[3] > 50
+        assert all(r == expected for r in results) and expected.samples > 50
         with pytest.raises(PayloadError) as err:
             await workers.submit(parse_and_build, "realtime", "sbc-1", b"<html>proxy</html>")
         assert err.value.reason == "degenerate_payload"

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN, encode
 
-from exporter.families import Builder
+from exporter.catalog import Builder
 from exporter.vsxi.wire import PayloadError
 from exporter.xivo import parse as p
-from exporter.xivo.metrics import BUILDERS
+from exporter.xivo.collectors import COLLECTORS
 
 F = Path(__file__).parent / "fixtures" / "xivo"
 
@@ -20,7 +20,7 @@ def fx(name: str) -> bytes:
 
 def exposition(collector: str, rec) -> bytes:
     b = Builder()
-    BUILDERS[collector](b, "pbx-golden", rec)
+    COLLECTORS[collector].build(b, "pbx-golden", rec)
     return encode(b.families())
 
 

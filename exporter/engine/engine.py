@@ -23,7 +23,7 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.engine.workers import ParseWorkers
 from exporter.exposition import join
-from exporter.families import Chunk
+from exporter.catalog import Chunk
 
 STALE_INTERVALS = 3
 EOF = b"# EOF\n"

@@ -206,7 +206,7 @@ class BasePoller:
             else:
                 parsed = self.workers.run(self.parse, collector, name, raw)
             try:
-                chunk, unmapped, duplicates, samples = await parsed
+                result = await parsed
             finally:
                 size = raw.size if isinstance(raw, StreamedBody) else size
         except FetchError as exc:  # the rest of a streamed answer could not be read
@@ -222,6 +222,7 @@ class BasePoller:
             return error
         duration = loop.time() - t0
         limit = self.target.max_series
+        samples = result.samples
         others = sum(c.samples for c in self.state.collectors.values() if c.collector != collector)
         if limit and samples + others > limit:
             error = PayloadError("series_limit", f"{collector}: {samples} series would take the target to "
@@ -231,8 +232,9 @@ class BasePoller:
         if self.state.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=name, collector=collector)
         now = self.clock()
-        self._set(CollectorState(collector, True, chunk, samples, last_success=now, duration=duration,
-                                 response_bytes=size, unmapped_fields=unmapped, duplicate_rows=duplicates))
+        self._set(CollectorState(collector, True, result.chunk, samples, last_success=now, duration=duration,
+                                 response_bytes=size, unmapped_fields=result.unmapped_fields,
+                                 duplicate_rows=result.duplicate_rows))
         self.metrics.poll_duration.labels(self.family, collector).observe(duration)
         return None
 

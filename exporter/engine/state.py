@@ -1,7 +1,7 @@
 """Immutable poll results: what the server reads, what the pollers replace.
 
 The event loop is single-threaded, so replacing a dict entry with a new frozen object is atomic for readers:
-a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.families):
+a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.catalog):
 the data of a collector's last success, rendered in the parse worker, and its status gauges, rendered when
 the state changes, so that serving only joins bytes.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.families import Chunk
+from exporter.catalog import Chunk
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.engine.state import CollectorState
-from exporter.families import Chunk, Spec, escape_label, go_float
+from exporter.catalog import Chunk, Spec, escape_label, go_float
 
 
 def _always(target: Any) -> bool:

@@ -6,16 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config import Checker, Target, check_collectors, check_name, common_target_keys
+from exporter.vsxi.collectors import COLLECTORS as COLLECTOR_TABLE
 
-COLLECTORS = (
-    "realtime",
-    "resource",
-    "resource_detail",
-    "sip_stats",
-    "sub_stats",
-    "active_calls",
-    "media_server",
-)
+COLLECTORS = tuple(COLLECTOR_TABLE)
 FORMATS = ("xml", "json")
 
 

@@ -7,11 +7,8 @@ change: dashboards and alerts use them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from exporter.families import Builder, Catalog, Chunk
+from exporter.catalog import Builder, Catalog
 from exporter.vsxi import records as r
-from exporter.vsxi.parse import PARSERS
 
 CATALOG = Catalog(order=1)  # exposition order: VSXi first, then XiVO
 TARGET = ("target",)
@@ -307,23 +304,3 @@ def build_sip_stats(b: Builder, target: str, rec: r.SipStats) -> None:
     for m in rec.messages:
         b.add(SIP_MESSAGES, (target, m.direction, m.message), m.value)
     _unmapped(b, target, "sip_stats", rec.unmapped)
-
-
-BUILDERS: dict[str, Callable[[Builder, str, object], None]] = {
-    "realtime": build_realtime,
-    "resource": build_resource,
-    "resource_detail": build_resource_detail,
-    "sip_stats": build_sip_stats,
-    "sub_stats": build_sub_stats,
-    "active_calls": build_active_calls,
-    "media_server": build_media_server,
-}
-
-
-def parse_and_build(collector: str, target: str, body: bytes) -> tuple[Chunk, int, int, int]:
-    """Runs in a parse worker: the answer reduced to rendered exposition bytes, with its unmapped-field,
-    duplicate-row and sample counts."""
-    rec = PARSERS[collector](body)
-    b = Builder()
-    BUILDERS[collector](b, target, rec)
-    return b.chunk(), len(rec.unmapped.names), getattr(rec, "duplicates", 0), b.samples

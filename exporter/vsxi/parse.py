@@ -424,14 +424,3 @@ def parse_sip_stats(body: Body) -> r.SipStats:
             sink.add(name, row, frozenset(consumed), i)
     messages = tuple(r.SipMessage(direction, message, v) for (direction, message), v in totals.items())
     return r.SipStats(messages, len(tables), sink.result())
-
-
-PARSERS = {
-    "realtime": parse_realtime,
-    "resource": parse_resource,
-    "resource_detail": parse_resource_detail,
-    "sip_stats": parse_sip_stats,
-    "sub_stats": parse_sub_stats,
-    "active_calls": parse_active_calls,
-    "media_server": parse_media_server,
-}

@@ -9,7 +9,7 @@ from dataclasses import replace
 from exporter.engine.poller import BasePoller, logger
 from exporter.httpclient import FetchError
 from exporter.logs import log
-from exporter.vsxi import metrics as vm
+from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.client import VsxiClient
 from exporter.vsxi.status import STATUS
 
@@ -17,7 +17,7 @@ from exporter.vsxi.status import STATUS
 class VsxiPoller(BasePoller):
     family = "vsxi"
     status_specs = STATUS
-    parse = staticmethod(vm.parse_and_build)
+    parse = staticmethod(parse_and_build)
     # 401: wrong credentials (every table would fail the same way); 402: HA standby refuses every table.
     round_stoppers = BasePoller.round_stoppers | {"http_401", "http_402"}
     auth_reasons = frozenset({"http_401"})

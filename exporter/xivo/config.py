@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.config import Checker, Target, check_collectors, check_url, common_target_keys, type_name
+from exporter.xivo.collectors import COLLECTORS as COLLECTOR_TABLE
 
-COLLECTORS = ("objects", "devices", "agents", "queues", "channels", "sip")
+COLLECTORS = tuple(COLLECTOR_TABLE)
 DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
 SERVICES = ("auth", "confd", "agentd", "amid", "calld")
 AUTH = ("token", "digest")

@@ -5,9 +5,7 @@ Users, lines and devices are counted, never labelled; queue and trunk names are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from exporter.families import Builder, Catalog, Chunk
+from exporter.catalog import Builder, Catalog
 from exporter.xivo import parse as p
 
 CATALOG = Catalog(order=2)  # exposition order: VSXi first, then XiVO
@@ -135,21 +133,3 @@ def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
         b.add(LINES_REGISTRATION, (target, state), n)
     if rec.generation:
         b.add(GENERATION, (target, rec.generation), 1)
-
-
-PARSERS: dict[str, Callable] = {
-    "objects": p.parse_objects, "devices": p.parse_devices, "agents": p.parse_agents,
-    "queues": p.parse_queue_summary, "channels": p.parse_channels, "sip": p.parse_sip,
-}
-BUILDERS: dict[str, Callable] = {
-    "objects": build_objects, "devices": build_devices, "agents": build_agents,
-    "queues": build_queues, "channels": build_channels, "sip": build_sip,
-}
-
-
-def parse_and_build(collector: str, target: str, raw: object) -> tuple[Chunk, int, int, int]:
-    """Runs in a parse worker, like the VSXi one: same result shape."""
-    rec = PARSERS[collector](raw)
-    b = Builder()
-    BUILDERS[collector](b, target, rec)
-    return b.chunk(), 0, 0, b.samples

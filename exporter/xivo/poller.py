@@ -7,8 +7,7 @@ import logging
 
 from exporter.engine.poller import BasePoller, logger
 from exporter.logs import log
-from exporter.xivo import fetch as xf
-from exporter.xivo import metrics as xm
+from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.client import XivoClient
 from exporter.xivo.status import STATUS
 
@@ -16,7 +15,7 @@ from exporter.xivo.status import STATUS
 class XivoPoller(BasePoller):
     family = "xivo"
     status_specs = STATUS
-    parse = staticmethod(xm.parse_and_build)
+    parse = staticmethod(parse_and_build)
     # A 401 that survives re-authentication is an ACL missing for one service: that collector only.
     round_stoppers = BasePoller.round_stoppers | {"auth_failed", "auth_unavailable"}
     auth_reasons = frozenset({"auth_failed", "auth_unavailable"})
@@ -31,15 +30,8 @@ class XivoPoller(BasePoller):
         await self.client.close()  # revokes the token
 
     async def fetch(self, collector: str, deadline: float) -> object:
-        ops = {
-            "objects": lambda: xf.fetch_objects(self.client, self.unsupported),
-            "devices": lambda: xf.fetch_devices(self.client),
-            "agents": lambda: xf.fetch_agents(self.client),
-            "queues": lambda: xf.fetch_queues(self.client),
-            "channels": lambda: xf.fetch_channels(self.client),
-            "sip": lambda: xf.fetch_sip(self.client),
-        }
-        raw = await self.retrying(ops[collector], deadline, collector)
+        fetch = COLLECTORS[collector].fetch
+        raw = await self.retrying(lambda: fetch(self), deadline, collector)
         new = sorted(self.unsupported - self._reported)
         if new:
             self._reported.update(new)
