@@ -23,13 +23,13 @@ import aiohttp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from exporter.config import Config  # noqa: E402
-from exporter.vsxi.config import VsxiTarget  # noqa: E402
-from exporter.engine.engine import Engine  # noqa: E402
 from exporter.catalog import Builder  # noqa: E402
+from exporter.config import Config  # noqa: E402
+from exporter.engine.engine import Engine  # noqa: E402
 from exporter.simulator.vsxi_model import Scale, VsxiModel  # noqa: E402
 from exporter.simulator.vsxi_render import render  # noqa: E402
 from exporter.vsxi.collectors import COLLECTORS  # noqa: E402
+from exporter.vsxi.config import VsxiTarget  # noqa: E402
 from exporter.web.app import create_app  # noqa: E402
 
 TARGET_STALL_MS = 100
@@ -123,8 +123,8 @@ def exposition_figures(targets: int) -> None:
     """prometheus-client's encoder against the purpose-built renderer, on the same samples: same bytes."""
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from exporter.exposition import join
     from exporter.catalog import merge
+    from exporter.exposition import join
 
     model = VsxiModel(Scale(trunks=50, registrations=2000, calls=500, media_servers=4),
                       clock=lambda: 1_800_000_000.0)

@@ -10,10 +10,10 @@ import sys
 import threading
 
 from exporter.config import Config
-from exporter.vsxi.config import VsxiTarget
 from exporter.engine.engine import Engine
 from exporter.simulator.vsxi_app import VsxiSimulator
 from exporter.simulator.vsxi_model import Scale
+from exporter.vsxi.config import VsxiTarget
 
 PASSWORD = "pw-Zq81"  # distinctive, so a leak into logs or metrics is easy to spot
 SMALL = Scale(trunks=3, registrations=30, calls=12, media_servers=2, nodes=1)
@@ -58,9 +58,9 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=None, auth="token", acls=None,
                     scale=None, gateway=None, **target):
     """A simulated PBX and a target for it; returns (sim, target, runners)."""
-    from exporter.xivo.config import XivoTarget
     from exporter.simulator.xivo_app import XivoSimulator, start_xivo
     from exporter.simulator.xivo_model import BACKENDS
+    from exporter.xivo.config import XivoTarget
 
     sim = XivoSimulator(generation, username="exporter", password="xivo-Pw7", faults=faults, acls=acls,
                         scale=scale)

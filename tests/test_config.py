@@ -220,7 +220,8 @@ def test_ca_file_is_loaded_at_check_time(tmp_path):
     der.write_bytes((TEST_CA.parent / "ca.der").read_bytes())
     pem = tmp_path / "ca.pem"
     pem.write_bytes(TEST_CA.read_bytes())
-    assert load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {pem}}}")).of_family("vsxi")[0].tls.ca_file == str(pem)
+    config = load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {pem}}}"))
+    assert config.of_family("vsxi")[0].tls.ca_file == str(pem)
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, TARGET % f", tls: {{ca_file: {der}}}"))
     (problem,) = err.value.problems

@@ -232,7 +232,8 @@ def _json_shape(body: bytes) -> dict:
     if root != "mysqldump":
         (item,) = doc[root]
         first = _listed(doc[root][item])[0]
-        return {"root": root, "item": item, "fields": list(first), "types": {k: _json_type(v) for k, v in first.items()}}
+        return {"root": root, "item": item, "fields": list(first),
+                "types": {k: _json_type(v) for k, v in first.items()}}
     database = doc["mysqldump"]["database"]
     sections, types = {}, {}
     kinds = sorted(k for k in database if k in ("table", "table_data", "table_structure"))

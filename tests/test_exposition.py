@@ -13,10 +13,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from test_xivo_parsers import CASES as XIVO_CASES
 
-from exporter.exposition import join, negotiate
 from exporter.catalog import Builder, Catalog, go_float, merge
+from exporter.exposition import join, negotiate
 from exporter.simulator.vsxi_model import TABLES
-from exporter.vsxi import parse
 from exporter.vsxi.collectors import COLLECTORS
 from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 

@@ -27,9 +27,9 @@ from aiohttp import web
 from helpers import PASSWORD, SMALL, make_engine, make_target, refused_port, sample
 
 from exporter.config import Config
-from exporter.vsxi.config import VsxiTarget
 from exporter.simulator.vsxi_app import VsxiSimulator
 from exporter.simulator.vsxi_render import render
+from exporter.vsxi.config import VsxiTarget
 from exporter.web.app import create_app
 
 COLLECTORS = ("realtime", "sub_stats")

@@ -15,14 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import join
 from exporter.catalog import Builder
+from exporter.exposition import join
 from exporter.payload import PayloadError
-from exporter.vsxi import metrics as vm
 from exporter.vsxi.collectors import COLLECTORS
-from exporter.xivo import metrics as xm
-from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 from exporter.xivo import parse as xp
+from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

@@ -14,7 +14,6 @@ from conftest import FIXTURES, GOLDEN, encode, fixture
 
 from exporter.catalog import Builder, merge
 from exporter.simulator.vsxi_model import TABLES
-from exporter.vsxi import parse
 from exporter.vsxi.collectors import COLLECTORS
 
 QUIRKS = {"realtime_quirks": ("realtime", "quirks/realtime_nil.xml"),

@@ -129,7 +129,6 @@ async def test_the_exporter_stays_within_base_plus_budget_with_the_budget_full(a
     budget, and the test waits (on the exporter's own vsxi_xivo_exporter_in_flight_peak_bytes) until the
     budget is full before it ends. The bound is checked at its worst case, not on what a race let through.
     The parse workers are bounded the same way, by the process tree's own base. Run with -s for the figures."""
-    import re
     import sys
 
     import aiohttp

@@ -9,8 +9,8 @@ from aiohttp import web
 from helpers import PASSWORD, SMALL, make_engine
 
 from exporter.config import TLSConfig
-from exporter.vsxi.config import VsxiTarget
 from exporter.simulator.vsxi_app import VsxiSimulator
+from exporter.vsxi.config import VsxiTarget
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,9 @@ def server_tls(certs):
 @pytest.mark.parametrize("generation", ["xivo16", "wazo"])
 async def test_xivo_over_tls(certs, server_tls, generation):
     """Token request and every service over HTTPS, verified with the PBX's CA (XiVO's own server.crt)."""
-    from exporter.xivo.config import XivoTarget
     from exporter.simulator.xivo_app import XivoSimulator, start_xivo
     from exporter.simulator.xivo_model import BACKENDS
+    from exporter.xivo.config import XivoTarget
 
     sim = XivoSimulator(generation, password=PASSWORD)
     runners, where = await start_xivo(sim, ssl_context=server_tls)

@@ -10,7 +10,6 @@ import contextlib
 import ssl
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 

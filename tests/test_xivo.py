@@ -8,9 +8,9 @@ import pytest
 from conftest import promtool_check
 from helpers import make_engine, make_xivo, sample
 
-from exporter.xivo.config import COLLECTORS as XIVO_COLLECTORS
 from exporter.simulator.xivo_model import XivoScale
 from exporter.web.app import create_app
+from exporter.xivo.config import COLLECTORS as XIVO_COLLECTORS
 
 
 @pytest.fixture

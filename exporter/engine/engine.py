@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 
 from exporter.budget import ByteBudget
+from exporter.catalog import Chunk
 from exporter.config import Config
 from exporter.engine.poller import BasePoller
-from exporter.registry import FAMILIES
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.engine.workers import ParseWorkers
 from exporter.exposition import join
-from exporter.catalog import Chunk
+from exporter.registry import FAMILIES
 
 STALE_INTERVALS = 3
 EOF = b"# EOF\n"

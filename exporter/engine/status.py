@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.engine.state import CollectorState
 from exporter.catalog import Chunk, Spec, escape_label, go_float
+from exporter.engine.state import CollectorState
 
 
 def _always(target: Any) -> bool:

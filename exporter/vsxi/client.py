@@ -14,7 +14,6 @@ import aiohttp
 from yarl import URL
 
 from exporter.bodystream import STREAM_ABOVE_BYTES
-from exporter.vsxi.config import VsxiTarget
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
@@ -26,6 +25,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.vsxi.config import VsxiTarget
 
 STATS_PATH = "/SSConfig/webresources/stats/"
 JAXB_MARKER = b"xml2json"

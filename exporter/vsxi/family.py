@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.vsxi.config import COLLECTORS, VsxiTarget, check_vsxi
 from exporter.devicefamily import Demo, DemoDevice, Family
+from exporter.vsxi.config import COLLECTORS, VsxiTarget, check_vsxi
 from exporter.vsxi.metrics import CATALOG
 from exporter.vsxi.poller import VsxiPoller
 from exporter.vsxi.status import STATUS

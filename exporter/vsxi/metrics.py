@@ -15,7 +15,8 @@ TARGET = ("target",)
 TARGET_COLLECTOR = ("target", "collector")
 
 # --- status, per target and collector (built by the engine) -----------------------------------------------
-UP = CATALOG.gauge("vsxi_up", TARGET, "1 when the last poll round of the VSXi authenticated and got at least one table.",
+UP = CATALOG.gauge("vsxi_up", TARGET,
+                   "1 when the last poll round of the VSXi authenticated and got at least one table.",
              "status")
 TARGET_INFO = CATALOG.gauge("vsxi_target_info", ("target", "ha_group"),
                       "The SBC's HA pair as configured (ha_group), value 1; join on target to compare the two "
@@ -135,9 +136,11 @@ WINDOW_ANSWERS = CATALOG.gauge("vsxi_trunk_window_call_answers", TRUNK_DIRECTION
 WINDOW_FAILURES = CATALOG.gauge("vsxi_trunk_window_call_failures", TRUNK_DIRECTION_WINDOW,
                           "Failed calls in the window " + _WINDOW_SOURCE.format("<window>_call_fail"), RESOURCE)
 WINDOW_DURATION = CATALOG.gauge("vsxi_trunk_window_call_duration_seconds", TRUNK_DIRECTION_WINDOW,
-                          "Summed call duration in the window " + _WINDOW_SOURCE.format("<window>_call_durationSec"), RESOURCE)
+                          "Summed call duration in the window " + _WINDOW_SOURCE.format("<window>_call_durationSec"),
+                          RESOURCE)
 WINDOW_PDD = CATALOG.gauge("vsxi_trunk_window_post_dial_delay_seconds", TRUNK_DIRECTION_WINDOW,
-                     "Summed post-dial delay in the window " + _WINDOW_SOURCE.format("<window>_pdd_ms / 1000"), RESOURCE)
+                     "Summed post-dial delay in the window " + _WINDOW_SOURCE.format("<window>_pdd_ms / 1000"),
+                     RESOURCE)
 TRUNK_INFO = CATALOG.gauge("vsxi_trunk_info", ("target", "trunk_id", "alias"),
                      "Trunk name, value 1 (stats/resource ingress_stat / gw_egress_stat alias).", RESOURCE)
 
@@ -145,13 +148,15 @@ TRUNK_INFO = CATALOG.gauge("vsxi_trunk_info", ("target", "trunk_id", "alias"),
 MEDIA_SERVER = "media_server"
 MEDIA_SERVER_LABELS = ("target", "media_server", "alias")
 _MEDIA_SOURCE = "(stats/media_server XBMediaServerRealTimeStat.{})"
-MEDIA_UP = CATALOG.gauge("vsxi_media_server_up", MEDIA_SERVER_LABELS, "1 when the media server status is 'up' " + _MEDIA_SOURCE.format("status"),
+MEDIA_UP = CATALOG.gauge("vsxi_media_server_up", MEDIA_SERVER_LABELS,
+                         "1 when the media server status is 'up' " + _MEDIA_SOURCE.format("status"),
                    MEDIA_SERVER)
 MEDIA_ACTIVE = CATALOG.gauge("vsxi_media_server_active_sessions", MEDIA_SERVER_LABELS,
                        "Active sessions " + _MEDIA_SOURCE.format("numActiveSessions"), MEDIA_SERVER)
 MEDIA_LIMIT = CATALOG.gauge("vsxi_media_server_session_limit", MEDIA_SERVER_LABELS,
                       "Maximum connections " + _MEDIA_SOURCE.format("maxConnections"), MEDIA_SERVER)
-MEDIA_PRIORITY = CATALOG.gauge("vsxi_media_server_priority", MEDIA_SERVER_LABELS, "Priority " + _MEDIA_SOURCE.format("priority"), MEDIA_SERVER)
+MEDIA_PRIORITY = CATALOG.gauge("vsxi_media_server_priority", MEDIA_SERVER_LABELS,
+                               "Priority " + _MEDIA_SOURCE.format("priority"), MEDIA_SERVER)
 MEDIA_INFO = CATALOG.gauge("vsxi_media_server_info", (*MEDIA_SERVER_LABELS, "switch_type"),
                      "Media server switching type, value 1 " + _MEDIA_SOURCE.format("switchType"), MEDIA_SERVER)
 
@@ -166,7 +171,8 @@ REGISTRATIONS_NAT = CATALOG.gauge("vsxi_registrations_behind_nat", ("target", "t
 # --- stats/active_calls -----------------------------------------------------------------------------------
 ACTIVE_CALLS_TABLE = "active_calls"
 ACTIVE_CALLS = CATALOG.gauge("vsxi_active_calls", TRUNK_PAIR,
-                       "Active calls, counted from stats/active_calls rows by orig_tid and term_tid.", ACTIVE_CALLS_TABLE)
+                       "Active calls, counted from stats/active_calls rows by orig_tid and term_tid.",
+                       ACTIVE_CALLS_TABLE)
 ACTIVE_CALLS_ANSWERED = CATALOG.gauge("vsxi_active_calls_answered", TRUNK_PAIR,
                                 "Answered active calls (ans_time set), counted from stats/active_calls rows "
                                 "by orig_tid and term_tid.", ACTIVE_CALLS_TABLE)
@@ -192,7 +198,8 @@ DETAIL_GAUGES = {
     "totalCLZ": CATALOG.gauge("vsxi_resource_detail_clz_sessions", TRUNK_NODE,
                         "CLZ sessions per trunk and node " + _DETAIL_SOURCE.format("totalCLZ"), RESOURCE_DETAIL),
     "numCLZCps": CATALOG.gauge("vsxi_resource_detail_clz_calls_per_second", TRUNK_NODE,
-                         "CLZ calls per second per trunk and node " + _DETAIL_SOURCE.format("numCLZCps"), RESOURCE_DETAIL),
+                         "CLZ calls per second per trunk and node " + _DETAIL_SOURCE.format("numCLZCps"),
+                         RESOURCE_DETAIL),
 }
 
 # --- stats/sip_stats [assumed] ----------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from dataclasses import replace
 from exporter.engine.poller import BasePoller, logger
 from exporter.httpclient import FetchError
 from exporter.logs import log
-from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.client import VsxiClient
+from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.status import STATUS
 
 

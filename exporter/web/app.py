@@ -18,10 +18,10 @@ import zlib
 from aiohttp import web
 
 from exporter import __version__
-from exporter.registry import FAMILIES
 from exporter.config import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
+from exporter.registry import FAMILIES
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 RELOAD: web.AppKey = web.AppKey("reload")

@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from exporter.config import (  # one strict YAML reading for every file
-    ConfigError,
     Checker,
-    type_name,
+    ConfigError,
     _UniqueKeyLoader,
+    type_name,
 )
 
 TOP_KEYS = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from exporter.xivo.config import XivoTarget
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
@@ -29,6 +28,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.xivo.config import XivoTarget
 
 # service -> (XiVO port, API version). calld is ctid-ng on XiVO (same port, same /1.0 paths we use).
 SERVICES = {"auth": (9497, "0.1"), "confd": (9486, "1.1"), "agentd": (9493, "1.0"), "amid": (9491, "1.0"),

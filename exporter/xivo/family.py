@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
 from exporter.devicefamily import Demo, DemoDevice, Family
+from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
 from exporter.xivo.metrics import CATALOG
 from exporter.xivo.poller import XivoPoller
 from exporter.xivo.status import STATUS

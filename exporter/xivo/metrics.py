@@ -12,9 +12,11 @@ CATALOG = Catalog(order=2)  # exposition order: VSXi first, then XiVO
 TARGET = ("target",)
 TARGET_COLLECTOR = ("target", "collector")
 
-UP = CATALOG.gauge("xivo_up", TARGET, "1 when the last poll round of the PBX authenticated and got at least one collector.",
+UP = CATALOG.gauge("xivo_up", TARGET,
+                   "1 when the last poll round of the PBX authenticated and got at least one collector.",
              "status")
-COLLECTOR_SUCCESS = CATALOG.gauge("xivo_collector_success", TARGET_COLLECTOR, "1 when the last poll of this collector succeeded.",
+COLLECTOR_SUCCESS = CATALOG.gauge("xivo_collector_success", TARGET_COLLECTOR,
+                                  "1 when the last poll of this collector succeeded.",
                             "status")
 COLLECTOR_LAST_SUCCESS = CATALOG.gauge("xivo_collector_last_success_timestamp_seconds", TARGET_COLLECTOR,
                                  "Unix time of the last successful poll of this collector; its series are dropped "
@@ -39,21 +41,26 @@ DEVICES = CATALOG.gauge("xivo_devices", ("target", "status"),
 AGENTS = CATALOG.gauge("xivo_agents", TARGET, "Agents (agentd GET /1.0/agents).", "agents")
 AGENTS_LOGGED_IN = CATALOG.gauge("xivo_agents_logged_in", TARGET, "Agents logged in (agentd GET /1.0/agents, logged).",
                            "agents")
-AGENTS_PAUSED = CATALOG.gauge("xivo_agents_paused", TARGET, "Agents paused (agentd GET /1.0/agents, paused); absent on PBXs "
+AGENTS_PAUSED = CATALOG.gauge("xivo_agents_paused", TARGET,
+                              "Agents paused (agentd GET /1.0/agents, paused); absent on PBXs "
                         "without a pause state (upstream XiVO).", "agents")
 TARGET_QUEUE = ("target", "queue")
-QUEUE_CALLERS = CATALOG.gauge("xivo_queue_callers", TARGET_QUEUE, "Callers waiting in the queue (amid QueueSummary Callers).",
+QUEUE_CALLERS = CATALOG.gauge("xivo_queue_callers", TARGET_QUEUE,
+                              "Callers waiting in the queue (amid QueueSummary Callers).",
                         "queues")
 QUEUE_AVAILABLE = CATALOG.gauge("xivo_queue_agents_available", TARGET_QUEUE,
                           "Queue members available to take a call (amid QueueSummary Available).", "queues")
-QUEUE_LOGGED_IN = CATALOG.gauge("xivo_queue_agents_logged_in", TARGET_QUEUE, "Queue members logged in (amid QueueSummary LoggedIn).",
+QUEUE_LOGGED_IN = CATALOG.gauge("xivo_queue_agents_logged_in", TARGET_QUEUE,
+                                "Queue members logged in (amid QueueSummary LoggedIn).",
                           "queues")
 QUEUE_LONGEST_HOLD = CATALOG.gauge("xivo_queue_longest_hold_seconds", TARGET_QUEUE,
                              "Longest wait of a caller now in the queue (amid QueueSummary LongestHoldTime).",
                              "queues")
-QUEUE_HOLD = CATALOG.gauge("xivo_queue_hold_time_seconds", TARGET_QUEUE, "Average hold time (amid QueueSummary HoldTime).",
+QUEUE_HOLD = CATALOG.gauge("xivo_queue_hold_time_seconds", TARGET_QUEUE,
+                           "Average hold time (amid QueueSummary HoldTime).",
                      "queues")
-QUEUE_TALK = CATALOG.gauge("xivo_queue_talk_time_seconds", TARGET_QUEUE, "Average talk time (amid QueueSummary TalkTime).",
+QUEUE_TALK = CATALOG.gauge("xivo_queue_talk_time_seconds", TARGET_QUEUE,
+                           "Average talk time (amid QueueSummary TalkTime).",
                      "queues")
 CURRENT_CALLS = CATALOG.gauge("xivo_current_calls", TARGET, "Calls in progress (amid CoreStatus CoreCurrentCalls).",
                         "channels")

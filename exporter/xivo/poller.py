@@ -7,8 +7,8 @@ import logging
 
 from exporter.engine.poller import BasePoller, logger
 from exporter.logs import log
-from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.client import XivoClient
+from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.status import STATUS
 
 
