@@ -38,5 +38,5 @@ class TargetState:
     up: bool = False
     standby: bool = False
     json_fallback: frozenset[str] = frozenset()
-    family: str = "vsxi"
+    family: str = ""  # the device family (registry name): set by the poller
     status: Chunk = ()  # the target's own status gauges (<family>_up, standby, target info)
