@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from exporter.config import Config, ConfigError
-from exporter.engine.engine import Engine
+from exporter.engine.engine import Engine, ReloadResult
 from exporter.logs import log
 
 logger = logging.getLogger("exporter.reload")
@@ -26,7 +26,7 @@ class Reloader:
         engine.metrics.reload_successful.set(1)
         engine.metrics.reload_timestamp.set(time.time())
 
-    async def __call__(self) -> dict[str, list[str]]:
+    async def __call__(self) -> ReloadResult:
         """Apply the file; raises ConfigError (nothing changed) when it is invalid."""
         async with self._lock:  # two SIGHUPs in a row apply one after the other
             try:
@@ -39,5 +39,5 @@ class Reloader:
             changes = await self.engine.reload(config)
             self.engine.metrics.reload_successful.set(1)
             self.engine.metrics.reload_timestamp.set(time.time())
-            log(logger, logging.INFO, "configuration reloaded", **{k: ",".join(v) or "-" for k, v in changes.items()})
+            log(logger, logging.INFO, "configuration reloaded", **dict(changes.lines()))
             return changes

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from exporter.budget import ByteBudget
 from exporter.catalog import Chunk
@@ -43,6 +44,21 @@ def target_chunks(state: TargetState, now: float) -> tuple[list[Chunk], float]:
             chunks.append(c.chunk)
             valid_until = min(valid_until, c.last_success + horizon)
     return chunks, valid_until
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What a reload did, target names sorted: stopped for good, restarted with a new definition, started."""
+
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+    def lines(self, separator: str = ",") -> list[tuple[str, str]]:
+        """(kind, names) in a fixed order, names joined by ``separator`` or '-': for the log line (",") and
+        the answer to POST /-/reload (", ")."""
+        return [(kind, separator.join(names) or "-") for kind, names in
+                (("removed", self.removed), ("changed", self.changed), ("added", self.added))]
 
 
 class Engine:
@@ -110,7 +126,7 @@ class Engine:
         for name, poller in self.pollers.items():
             self.tasks[name] = asyncio.create_task(poller.run(), name=f"poll-{name}")
 
-    async def reload(self, config: Config) -> dict[str, list[str]]:
+    async def reload(self, config: Config) -> ReloadResult:
         """Apply a new configuration: unchanged targets keep polling untouched (their data, tokens and
         timers), removed ones stop (their series go), changed and new ones start afresh."""
         self._build_pollers()
@@ -123,10 +139,10 @@ class Engine:
             keep = {t.name for t in config.targets
                     if t.name in self.pollers and self.pollers[t.name].target == t}
         wanted = {t.name for t in config.targets}
-        changes = {"removed": sorted(set(self.pollers) - wanted),
-                   "changed": sorted((set(self.pollers) & wanted) - keep),
-                   "added": sorted(wanted - set(self.pollers))}
-        for name in changes["removed"] + changes["changed"]:
+        changes = ReloadResult(removed=tuple(sorted(set(self.pollers) - wanted)),
+                               changed=tuple(sorted((set(self.pollers) & wanted) - keep)),
+                               added=tuple(sorted(wanted - set(self.pollers))))
+        for name in (*changes.removed, *changes.changed):
             await self._remove(name)
         self.config = config
         for target in config.targets:

@@ -1,6 +1,6 @@
-"""VSXi metrics: the catalog, and pure functions from parsed records to metric families.
+"""VSXi metrics: the catalogue, and pure functions from parsed records to series (``catalog.Builder``).
 
-Device values come from a background poll (the SBC is slow and fragile, see the reference): HELP names the
+Device values come from a background poll (the SBC is slow and fragile, docs/device-apis.md): HELP names the
 stats table and field. Names in the contract of the issue (vsxi_up, vsxi_trunk_active_sessions, ...) must not
 change: dashboards and alerts use them.
 """

@@ -1,6 +1,6 @@
 """Pure functions from a stats answer (bytes, XML or JSON) to typed records.
 
-Each raises ``wire.PayloadError`` when the answer cannot be trusted (degenerate or malformed): a failed
+Each raises ``payload.PayloadError`` when the answer cannot be trusted (degenerate or malformed): a failed
 collector, never zeros. Fields the exporter does not know are kept in ``Unmapped`` so they stay visible.
 Facts marked [assumed] follow ``docs/device-apis.md``: nobody has published those fields.
 """

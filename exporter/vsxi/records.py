@@ -1,6 +1,7 @@
 """Typed, immutable records parsed from the VSXi stats tables.
 
-Snapshots hold these (never raw bodies), so a 100k-row table is reduced to its aggregates at parse time.
+A parse worker reduces each answer to these (never keeping raw bodies), so a 100k-row table becomes its
+aggregates at parse time; the builders in metrics.py render them to series in the same worker.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ async def reload(request: web.Request) -> web.Response:
         changes = await reloader()
     except ConfigError as exc:
         return web.Response(status=500, text="\n".join(exc.problems) + "\n")
-    return web.Response(text="".join(f"{k}: {', '.join(v) or '-'}\n" for k, v in changes.items()))
+    return web.Response(text="".join(f"{kind}: {names}\n" for kind, names in changes.lines(", ")))
 
 
 def _age(now: float, ts: float | None) -> str:

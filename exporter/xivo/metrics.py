@@ -1,4 +1,4 @@
-"""XiVO metrics: the catalog, and pure functions from parsed records to metric families.
+"""XiVO metrics: the catalogue, and pure functions from parsed records to series (``catalog.Builder``).
 
 Users, lines and devices are counted, never labelled; queue and trunk names are bounded and fine as labels.
 """
