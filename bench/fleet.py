@@ -276,9 +276,9 @@ def handoff_figures() -> None:
         return (self_cpu() - c0) / n * 1e6
 
     async def measure_pipes(body, n=1000):
-        from exporter.engine.pipeworkers import PipeWorkers
+        from exporter.engine.workerpool import WorkerPool
 
-        workers = PipeWorkers(2)
+        workers = WorkerPool(2)
         await workers.start()
         try:
             await asyncio.gather(*(workers.submit(echo, body) for _ in range(50)))

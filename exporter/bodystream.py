@@ -1,9 +1,10 @@
 """An answer read as it arrives, so that a large body is never held whole (hostile input).
 
 Up to ``STREAM_ABOVE_BYTES`` a body is read whole; above it, the HTTP client hands the poller a
-``StreamedBody`` instead, whose chunks go to a parse worker as they come off the socket, and the worker's parser reads them through a ``BodyStream``. The
-first bytes are in hand from the start (``head``): they are what the format is sniffed from, and what the
-streaming readers look at to find the shape of the document before the one pass over the whole of it.
+``StreamedBody`` instead, whose chunks go to a parse worker as they come off the socket, and the worker's
+parser reads them through a ``BodyStream``. The first bytes are in hand from the start (``head``): they are
+what the format is sniffed from, and what the streaming readers look at to find the shape of the document
+before the one pass over the whole of it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import os
 import pytest
 from conftest import fixture
 
-from exporter.engine.workers import ParseWorkers
+from exporter.engine.parsing import ParseWorkers
 from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.wire import PayloadError
 
@@ -32,21 +32,21 @@ async def test_process_and_thread_paths_agree():
 async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
     """Workers are this process's own children (no multiprocessing resource tracker beside them) and never
     import the HTTP stack: each is Python, lxml and the parsers."""
-    from exporter.engine.pipeworkers import PipeWorkers
+    from exporter.engine.workerpool import WorkerPool
 
-    workers = PipeWorkers(1)
+    workers = WorkerPool(1)
     await workers.start()
     try:
         body = fixture("realtime.new.json")
         assert (await workers.submit(parse_and_build, "realtime", "sbc-1", body)).samples > 50
         modules = set(await workers.submit(eval, "sorted(__import__('sys').modules)"))
         assert {"exporter.vsxi.metrics", "lxml.etree"} <= modules
-        assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.pipeworkers"}
+        assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.workerpool"}
         (worker,) = workers._workers  # noqa: SLF001
         with open(f"/proc/{worker.process.pid}/stat") as stat:
             assert int(stat.read().rsplit(")", 1)[1].split()[1]) == os.getpid()  # its parent: this process
         with open(f"/proc/{worker.process.pid}/cmdline", "rb") as cmdline:
-            assert b"exporter.engine.parseworker" in cmdline.read()
+            assert b"exporter.engine.workerprocess" in cmdline.read()
     finally:
         workers.shutdown()
 
@@ -57,12 +57,12 @@ async def test_a_job_a_worker_cannot_load_fails_alone_and_the_worker_stays():
     import sys
     import types
 
-    from exporter.engine.pipeworkers import PipeWorkers
+    from exporter.engine.workerpool import WorkerPool
 
     module = types.ModuleType("only_in_the_main_process")
     exec("def parse(body):\n    return len(body)\n", module.__dict__)  # noqa: S102 - a test's own code
     sys.modules[module.__name__] = module
-    workers = PipeWorkers(1)
+    workers = WorkerPool(1)
     await workers.start()
     try:
         (worker,) = workers._workers  # noqa: SLF001
@@ -79,10 +79,10 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker(tmp_pa
     import os
     import signal
 
-    from exporter.engine.pipeworkers import PipeWorkers, WorkerDied
+    from exporter.engine.workerpool import WorkerDied, WorkerPool
 
     threads = ParseWorkers(processes=0)
-    workers = PipeWorkers(1)
+    workers = WorkerPool(1)
     await workers.start()
     try:
         body = fixture("realtime.old.xml")
@@ -236,7 +236,7 @@ async def test_a_streamed_answer_that_fails_early_stops_being_read(aiohttp_serve
 async def test_a_worker_killed_mid_stream_fails_that_answer_and_is_replaced(aiohttp_server):
     import signal
 
-    from exporter.engine.pipeworkers import WorkerDied
+    from exporter.engine.workerpool import WorkerDied
     from exporter.vsxi.client import VsxiClient
 
     body = _large_sub_stats("xml")

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from exporter.budget import ByteBudget
 from exporter.catalog import Chunk
 from exporter.config import Config
+from exporter.engine.parsing import ParseWorkers
 from exporter.engine.poller import BasePoller
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
-from exporter.engine.workers import ParseWorkers
 from exporter.exposition import join
 from exporter.registry import FAMILIES
 

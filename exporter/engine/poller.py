@@ -21,10 +21,10 @@ from dataclasses import replace
 
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
+from exporter.engine.parsing import ParseWorkers
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.status import StatusRenderer, StatusSpecs
-from exporter.engine.workers import ParseWorkers
 from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.payload import PayloadError

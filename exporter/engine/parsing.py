@@ -4,7 +4,7 @@ json.loads and lxml hold the GIL while they work: parsed in a thread, a 33 MB su
 event loop for ~0.8 s (bench/benchmark.py), and a 1,000-SBC fleet's small answers kept the loop waiting for
 the GIL (bench/fleet.py: /probe p99 ~28 ms, /metrics 1.3 s). So:
 
-* answers go to ``PipeWorkers``: worker processes fed through pipes, the parsing on another core; those
+* answers go to ``WorkerPool``: worker processes fed through pipes, the parsing on another core; those
   read whole (up to 1 MiB, a normal SBC's) in one job, larger ones chunk by chunk as they arrive, so the
   memory they take is bounded by a few chunks, not by the answer;
 * a thread when there are no worker processes (``processes=0``) or until they have started.
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from exporter.bodystream import HEAD_BYTES, BodyStream
-from exporter.engine.pipeworkers import PipeWorkers
+from exporter.engine.workerpool import WorkerPool
 from exporter.httpclient import StreamedBody
 
 DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))
@@ -33,7 +33,7 @@ class ParseWorkers:
         # longer for the GIL (bench/fleet.py: /probe p99 26 ms with two, 17 ms with one, same CPU).
         self.threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
         self.processes = processes
-        self.pool = PipeWorkers(processes)
+        self.pool = WorkerPool(processes)
 
     async def start(self) -> None:
         """Start the small-answer workers (in a thread); until then, answers are parsed in a thread."""

@@ -1,4 +1,4 @@
-"""A parse worker process's side of exporter.engine.pipeworkers: run the jobs its pipe brings, answer on the other.
+"""A parse worker process's side of exporter.engine.workerpool: run the jobs its pipe brings, answer on the other.
 
 Imports only what running a job needs (the job's own module comes with its pickled function): no asyncio, no
 aiohttp, so each worker is Python, lxml and the parsers (~30 MB).
@@ -9,16 +9,13 @@ from __future__ import annotations
 import pickle
 import queue
 import signal
-import struct
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from exporter.bodystream import BodyStream
-
-JOB = struct.Struct("!I")
-LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
+from exporter.engine.workerframes import DATA, END, HEADER, JOB, OPEN, RESULT, TAKEN, WHOLE
 
 
 class _Aborted(Exception):
@@ -56,7 +53,7 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
             return
         except Exception as exc:  # noqa: BLE001 - every error goes back to the poller, which classifies it
             frame = _result(False, exc)
-        send(b"R" + tag + frame)
+        send(RESULT + tag + frame)
 
     def run_stream(tag: bytes, job: int, fn: Callable, args: tuple, head: bytes) -> None:
         chunks = streams[job]
@@ -66,7 +63,7 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
             if chunk is None:
                 raise _Aborted
             if chunk:
-                send(b"K" + tag)
+                send(TAKEN + tag)
             return chunk
 
         try:
@@ -79,20 +76,20 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
             frame = inbox.recv_bytes()
         except (EOFError, OSError):
             return
-        kind, tag = frame[:1], frame[1:5]
+        kind, tag = frame[:1], frame[1:HEADER]
         job = JOB.unpack(tag)[0]
-        if kind in (b"W", b"O"):
+        if kind in (WHOLE, OPEN):
             try:  # a job this worker cannot load (its function not importable here) fails alone
-                loaded = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own main process
+                loaded = pickle.loads(frame[HEADER:])  # noqa: S301 - from the exporter's own main process
             except Exception as exc:  # noqa: BLE001
-                send(b"R" + tag + _result(False, RuntimeError(f"parse worker cannot load the job: {exc}")))
+                send(RESULT + tag + _result(False, RuntimeError(f"parse worker cannot load the job: {exc}")))
                 continue
-        if kind == b"W":
+        if kind == WHOLE:
             fn, args = loaded
             run(tag, fn, args)
-        elif kind == b"O":
+        elif kind == OPEN:
             fn, args, head = loaded
             streams[job] = queue.SimpleQueue()
             threading.Thread(target=run_stream, args=(tag, job, fn, args, head), daemon=True).start()
         elif job in streams:  # a parser that stopped early (an error) ignores the rest of its answer
-            streams[job].put(frame[5:] if kind == b"D" else b"" if kind == b"E" else None)
+            streams[job].put(frame[HEADER:] if kind == DATA else b"" if kind == END else None)

@@ -13,14 +13,9 @@ chunks in flight per answer). The main process holds a few chunks per answer, th
 no longer hold ``max_response_bytes`` each. A worker reads each streamed answer in a thread of its own (one
 trickling in for its whole timeout must not hold up the others) and answers read whole in its main thread.
 
-Frames in multiprocessing's own format (``Connection.recv_bytes`` on the worker's side, which is
-exporter.engine.parseworker), written and read on the main side through asyncio pipe transports, so the event
-loop never blocks on a pipe:
-
-    to a worker:   W job pickle((fn, args))          an answer read whole: fn(*args)
-                   O job pickle((fn, args, head))    a streamed one: fn(*args, BodyStream(head, ...))
-                   D job bytes | E job | A job       its next chunk, its end, or abandon it
-    from a worker: K job (a chunk taken)   R job pickle((ok, value))
+The frames (exporter.engine.workerframes) are in multiprocessing's own format (``Connection.recv_bytes`` on
+the worker's side, which is exporter.engine.workerprocess), written and read on the main side through asyncio
+pipe transports, so the event loop never blocks on a pipe.
 
 A worker that dies fails the answers it was reading (each poll counts a parser error) and is replaced.
 Workers import only what the jobs need: ~30 MB each. They are started as plain child processes (``python -c``
@@ -43,7 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.bodystream import HEAD_BYTES
-from exporter.engine.parseworker import JOB, LENGTH
+from exporter.engine import workerframes as frames
+from exporter.engine.workerframes import HEADER, JOB, LENGTH
 from exporter.httpclient import StreamedBody
 
 logger = logging.getLogger("exporter.workers")
@@ -86,7 +82,7 @@ class _Frames(asyncio.Protocol):
 
 # A worker's bootstrap: this process's import path (as multiprocessing's spawn passes it), so that it imports the
 # same exporter, installed or from a checkout, and whatever module a job's function lives in.
-_BOOT = "import sys; sys.path[:] = {path!r}; from exporter.engine.parseworker import serve_fds; serve_fds({fds})"
+_BOOT = "import sys; sys.path[:] = {path!r}; from exporter.engine.workerprocess import serve_fds; serve_fds({fds})"
 
 
 PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: a whole answer, or a rendered table, in one write
@@ -132,19 +128,19 @@ class _Worker:
 
     def send(self, kind: bytes, job: int, payload: bytes = b"") -> None:
         if self.alive and not self._writer.is_closing():
-            self._writer.write(LENGTH.pack(5 + len(payload)) + kind + JOB.pack(job) + payload)
+            self._writer.write(LENGTH.pack(HEADER + len(payload)) + frames.header(kind, job) + payload)
 
     def on_frame(self, frame: bytes) -> None:
         job = self.jobs.get(JOB.unpack_from(frame, 1)[0])
         if job is None:
             return
-        if frame[:1] == b"K":
+        if frame[:1] == frames.TAKEN:
             if job.sizes:
                 n = job.sizes.pop(0)
                 if job.reservation is not None:
                     job.reservation.give(n)
         elif not job.future.done():
-            ok, value = pickle.loads(frame[5:])  # noqa: S301 - from the exporter's own worker process
+            ok, value = pickle.loads(frame[HEADER:])  # noqa: S301 - from the exporter's own worker process
             if ok:
                 job.future.set_result(value)
             else:
@@ -174,7 +170,7 @@ class _Worker:
             self.process.wait()
 
 
-class PipeWorkers:
+class WorkerPool:
     def __init__(self, count: int):
         self.count = count
         self.ready = False
@@ -226,7 +222,7 @@ class PipeWorkers:
         job_id = next(self._ids)
         job = worker.jobs[job_id] = _Job(self._loop)
         try:
-            worker.send(b"W", job_id, pickle.dumps((fn, args)))
+            worker.send(frames.WHOLE, job_id, pickle.dumps((fn, args)))
             return await job.future
         finally:
             worker.jobs.pop(job_id, None)
@@ -243,22 +239,22 @@ class PipeWorkers:
         job_id = next(self._ids)
         job = worker.jobs[job_id] = _Job(self._loop, reservation)
         try:
-            worker.send(b"O", job_id, pickle.dumps((fn, args, await body.head(HEAD_BYTES))))
+            worker.send(frames.OPEN, job_id, pickle.dumps((fn, args, await body.head(HEAD_BYTES))))
             while not job.future.done():
                 chunk = await body.next_chunk()
                 if not chunk:
-                    worker.send(b"E", job_id)
+                    worker.send(frames.END, job_id)
                     break
                 job.sizes.append(len(chunk))
                 while len(job.sizes) > CREDITS and not job.future.done():
                     job.taken.clear()
                     await job.taken.wait()
                 if not job.future.done():
-                    worker.send(b"D", job_id, chunk)
+                    worker.send(frames.DATA, job_id, chunk)
             return await job.future
         finally:
             if not job.future.done():
-                worker.send(b"A", job_id)
+                worker.send(frames.ABANDON, job_id)
                 job.future.cancel()
             worker.jobs.pop(job_id, None)
             if reservation is not None:
