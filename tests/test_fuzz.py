@@ -20,6 +20,7 @@ from exporter.exposition import join
 from exporter.payload import PayloadError
 from exporter.vsxi.collectors import COLLECTORS
 from exporter.xivo import parse as xp
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
 from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -160,13 +161,13 @@ XIVO_BODIES = st.one_of(mutated(json_answer()), st.binary(max_size=100),
     ["objects", "devices", "agents", "queues", "channels", "sip_xivo", "sip_wazo"]))
 def test_xivo_parsers_read_or_refuse_anything(body, other, collector):
     calls = {
-        "objects": lambda: xp.parse_objects({"users": body, "lines?protocol=sip": other, "queues": None}),
+        "objects": lambda: xp.parse_objects(ObjectAnswers({"users": body, "queues": None}, {"sip": other})),
         "devices": lambda: xp.parse_devices([body, other]),
         "agents": lambda: xp.parse_agents(body),
         "queues": lambda: xp.parse_queue_summary(body),
-        "channels": lambda: xp.parse_channels({"CoreStatus": body, "CoreShowChannels": other}),
-        "sip_xivo": lambda: xp.parse_sip({"SIPpeers": body, "SIPshowregistry": other}),
-        "sip_wazo": lambda: xp.parse_sip({"trunks": body, "lines": other}),
+        "channels": lambda: xp.parse_channels(ChannelAnswers(body, other)),
+        "sip_xivo": lambda: xp.parse_sip(AmiSipAnswers(body, other)),
+        "sip_wazo": lambda: xp.parse_sip(CalldSipAnswers(body, other)),
     }
     try:
         rec = calls[collector]()

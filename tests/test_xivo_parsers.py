@@ -9,6 +9,7 @@ from conftest import GOLDEN, encode
 from exporter.catalog import Builder
 from exporter.vsxi.wire import PayloadError
 from exporter.xivo import parse as p
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
 from exporter.xivo.collectors import COLLECTORS
 
 F = Path(__file__).parent / "fixtures" / "xivo"
@@ -25,16 +26,16 @@ def exposition(collector: str, rec) -> bytes:
 
 
 CASES = {
-    "objects": lambda: p.parse_objects({"users": fx("users.json"), "queues": None,
-                                        "lines?protocol=sip": fx("users.json")}),
+    "objects": lambda: p.parse_objects(ObjectAnswers({"users": fx("users.json"), "queues": None},
+                                                      {"sip": fx("users.json")})),
     "devices": lambda: p.parse_devices([fx("devices_page1.json"), fx("devices_page2.json")]),
     "agents_xivo": lambda: p.parse_agents(fx("agents_xivo.json")),
     "agents_wazo": lambda: p.parse_agents(fx("agents_wazo.json")),
     "queues": lambda: p.parse_queue_summary(fx("queue_summary.json")),
-    "channels": lambda: p.parse_channels({"CoreStatus": fx("core_status.json"),
-                                          "CoreShowChannels": fx("core_show_channels.json")}),
-    "sip_xivo": lambda: p.parse_sip({"SIPpeers": fx("sip_peers.json"), "SIPshowregistry": fx("sip_registry.json")}),
-    "sip_wazo": lambda: p.parse_sip({"trunks": fx("calld_trunks.json"), "lines": fx("calld_lines.json")}),
+    "channels": lambda: p.parse_channels(ChannelAnswers(fx("core_status.json"),
+                                                         fx("core_show_channels.json"))),
+    "sip_xivo": lambda: p.parse_sip(AmiSipAnswers(fx("sip_peers.json"), fx("sip_registry.json"))),
+    "sip_wazo": lambda: p.parse_sip(CalldSipAnswers(fx("calld_trunks.json"), fx("calld_lines.json"))),
 }
 
 
@@ -82,15 +83,14 @@ def test_peer_status(text, expected):
     (lambda: p.parse_queue_summary(b"{}"), "degenerate_payload", "amid QueueSummary: expected a list of AMI"),
     (lambda: p.parse_queue_summary(b"[{\"Resp"), "invalid_payload", "amid QueueSummary: malformed JSON"),
     (lambda: p.parse_agents(b'{"items": []}'), "degenerate_payload", "agentd /agents: expected a list, got dict"),
-    (lambda: p.parse_objects({"users": fx("limit_error.json")}), "degenerate_payload",
+    (lambda: p.parse_objects(ObjectAnswers({"users": fx("limit_error.json")})), "degenerate_payload",
      "confd /users: no 'total' in the answer"),
-    (lambda: p.parse_objects({"users": b'{"total": "many"}'}), "invalid_payload",
+    (lambda: p.parse_objects(ObjectAnswers({"users": b'{"total": "many"}'})), "invalid_payload",
      "confd /users total: expected a number, got 'many'"),
     (lambda: p.parse_devices([b'{"total": 1}']), "degenerate_payload", "confd /devices: no 'items' list"),
-    (lambda: p.parse_channels({"CoreStatus": fx("queue_summary.json"),
-                               "CoreShowChannels": fx("core_show_channels.json")}),
+    (lambda: p.parse_channels(ChannelAnswers(fx("queue_summary.json"), fx("core_show_channels.json"))),
      "degenerate_payload", "amid CoreStatus: no CoreCurrentCalls"),
-    (lambda: p.parse_sip({"trunks": b"<html>", "lines": b"{}"}), "invalid_payload", "calld /trunks: malformed JSON"),
+    (lambda: p.parse_sip(CalldSipAnswers(b"<html>", b"{}")), "invalid_payload", "calld /trunks: malformed JSON"),
 ])
 def test_bad_answers(call, reason, message):
     with pytest.raises(PayloadError) as err:
@@ -108,7 +108,7 @@ def test_wazo_trunks_and_lines_without_registration_have_no_registration_series(
               b'"registered": false, "current_call_count": 0}], "total": 3}')
     lines = (b'{"items": [{"id": 1, "registered": true}, {"id": 2, "registered": false}, '
              b'{"id": 3, "technology": "custom", "registered": null}], "total": 3}')
-    sip = p.parse_sip({"trunks": trunks, "lines": lines})
+    sip = p.parse_sip(CalldSipAnswers(trunks, lines))
     assert sip.trunks == {"carrier": True, "down": False}
     assert sip.trunk_calls == {"carrier": 3, "iax-legacy": 1, "down": 0}
     assert sip.lines_by_state == {"registered": 1, "unregistered": 1}

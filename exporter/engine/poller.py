@@ -12,6 +12,7 @@ one collector is fetched, which function parses it, and which failures stop a ro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -38,12 +39,15 @@ MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 
 
 def _size(raw: object) -> int:
+    """The bytes of an answer: a body, or every body in a family's typed answers (a record, a list, a dict)."""
     if isinstance(raw, bytes | bytearray):
         return len(raw)
     if isinstance(raw, dict):
         return sum(_size(v) for v in raw.values())
     if isinstance(raw, list | tuple):
         return sum(_size(v) for v in raw)
+    if dataclasses.is_dataclass(raw):
+        return sum(_size(getattr(raw, f.name)) for f in dataclasses.fields(raw))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from exporter.httpclient import FetchError
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
 from exporter.xivo.client import XivoClient
 
 OBJECT_KINDS = (
@@ -37,10 +38,11 @@ async def _list_params(client: XivoClient, **params: str) -> dict[str, str]:
     return params
 
 
-async def fetch_objects(client: XivoClient, unsupported: set[str]) -> dict[str, bytes | None]:
-    """``{kind: body}``; None for a collection this PBX does not have (404), remembered in ``unsupported``
+async def fetch_objects(client: XivoClient, unsupported: set[str]) -> ObjectAnswers:
+    """Each collection's answer; None for one this PBX does not have (404), remembered in ``unsupported``
     so it is asked once per process, not every round."""
     out: dict[str, bytes | None] = {}
+    lines: dict[str, bytes] = {}
     one = await _list_params(client, limit="1")
     for kind in OBJECT_KINDS:
         if kind in unsupported:
@@ -54,9 +56,8 @@ async def fetch_objects(client: XivoClient, unsupported: set[str]) -> dict[str, 
             out[kind] = body
     if "lines" not in unsupported:
         for proto in LINE_PROTOCOLS:
-            _, out[f"lines?protocol={proto}"] = await client.call(
-                "confd", "GET", "/lines", params={**one, "protocol": proto})
-    return out
+            _, lines[proto] = await client.call("confd", "GET", "/lines", params={**one, "protocol": proto})
+    return ObjectAnswers(out, lines)
 
 
 async def fetch_devices(client: XivoClient) -> list[bytes]:
@@ -91,15 +92,13 @@ async def fetch_queues(client: XivoClient) -> bytes:
     return await ami(client, "QueueSummary")
 
 
-async def fetch_channels(client: XivoClient) -> dict[str, bytes]:
-    return {"CoreStatus": await ami(client, "CoreStatus"),
-            "CoreShowChannels": await ami(client, "CoreShowChannels")}
+async def fetch_channels(client: XivoClient) -> ChannelAnswers:
+    return ChannelAnswers(await ami(client, "CoreStatus"), await ami(client, "CoreShowChannels"))
 
 
-async def fetch_sip(client: XivoClient) -> dict[str, bytes]:
+async def fetch_sip(client: XivoClient) -> AmiSipAnswers | CalldSipAnswers:
     generation = await client.generation()
     if generation == "wazo":  # PJSIP, whose state calld summarises cheaply
-        return {"generation": b"wazo", "trunks": (await client.call("calld", "GET", "/trunks"))[1],
-                "lines": (await client.call("calld", "GET", "/lines"))[1]}
-    return {"generation": b"xivo", "SIPpeers": await ami(client, "SIPpeers"),
-            "SIPshowregistry": await ami(client, "SIPshowregistry")}
+        return CalldSipAnswers((await client.call("calld", "GET", "/trunks"))[1],
+                               (await client.call("calld", "GET", "/lines"))[1], "wazo")
+    return AmiSipAnswers(await ami(client, "SIPpeers"), await ami(client, "SIPshowregistry"), "xivo")

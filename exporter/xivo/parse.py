@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.payload import PayloadError, degenerate, invalid, label
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
 
 
 def _json(body: bytes, what: str) -> Any:
@@ -34,20 +35,22 @@ class Objects:
     lines_by_protocol: dict[str, int]
 
 
-def parse_objects(bodies: dict[str, bytes | None]) -> Objects:
-    totals, protocols, unsupported = {}, {}, []
-    for key, body in bodies.items():
+def _total(body: bytes, what: str) -> int:
+    doc = _json(body, f"confd /{what}")
+    if not isinstance(doc, dict) or "total" not in doc:
+        raise degenerate(f"confd /{what}: no 'total' in the answer")
+    return _int(doc["total"], f"confd /{what} total")
+
+
+def parse_objects(answers: ObjectAnswers) -> Objects:
+    totals, unsupported = {}, []
+    for kind, body in answers.collections.items():
         if body is None:
-            unsupported.append(key)
-            continue
-        doc = _json(body, f"confd /{key}")
-        if not isinstance(doc, dict) or "total" not in doc:
-            raise degenerate(f"confd /{key}: no 'total' in the answer")
-        total = _int(doc["total"], f"confd /{key} total")
-        if key.startswith("lines?protocol="):
-            protocols[key.split("=", 1)[1]] = total
+            unsupported.append(kind)
         else:
-            totals[key] = total
+            totals[kind] = _total(body, kind)
+    protocols = {proto: _total(body, f"lines?protocol={proto}")
+                 for proto, body in answers.lines_by_protocol.items()}
     return Objects(totals, tuple(unsupported), protocols)
 
 
@@ -138,11 +141,11 @@ class Channels:
     by_state: dict[str, int]
 
 
-def parse_channels(bodies: dict[str, bytes]) -> Channels:
-    status, _ = ami_events(bodies["CoreStatus"], "CoreStatus")
+def parse_channels(answers: ChannelAnswers) -> Channels:
+    status, _ = ami_events(answers.core_status, "CoreStatus")
     if "CoreCurrentCalls" not in status:
         raise degenerate("amid CoreStatus: no CoreCurrentCalls")
-    _, events = ami_events(bodies["CoreShowChannels"], "CoreShowChannels")
+    _, events = ami_events(answers.core_show_channels, "CoreShowChannels")
     states: dict[str, int] = {}
     for e in events:
         if e.get("Event") == "CoreShowChannel":
@@ -170,22 +173,23 @@ def peer_status(text: str | None) -> str:
     return m.group(1).lower() if m else "unknown"
 
 
-def parse_sip(bodies: dict[str, bytes]) -> Sip:
-    if "SIPpeers" in bodies:
-        _, peers = ami_events(bodies["SIPpeers"], "SIPpeers")
+def parse_sip(answers: AmiSipAnswers | CalldSipAnswers) -> Sip:
+    generation = answers.generation if answers.generation in ("xivo", "wazo") else None
+    if isinstance(answers, AmiSipAnswers):
+        _, peers = ami_events(answers.sip_peers, "SIPpeers")
         by_status = dict.fromkeys(PEER_STATUSES, 0)
         for e in peers:
             if e.get("Event") == "PeerEntry":
                 by_status[peer_status(e.get("Status"))] += 1
-        _, regs = ami_events(bodies["SIPshowregistry"], "SIPshowregistry")
+        _, regs = ami_events(answers.sip_registry, "SIPshowregistry")
         trunks = {}
         for e in regs:
             if e.get("Event") == "RegistryEntry" and e.get("Host"):
                 name = label(f"{e.get('Username') or ''}@{e['Host']}".lstrip("@"), "")
                 trunks[name] = str(e.get("State", "")).lower() == "registered"
-        return Sip(by_status, trunks, {}, None, _generation(bodies))
+        return Sip(by_status, trunks, {}, None, generation)
     trunks, calls = {}, {}
-    for item in _calld_items(bodies["trunks"], "trunks"):
+    for item in _calld_items(answers.trunks, "trunks"):
         name = label(str(item.get("name") or item.get("id") or ""), "")
         if name:
             # registered: null is a trunk with no registration at all (IAX, custom): no registration series,
@@ -195,15 +199,10 @@ def parse_sip(bodies: dict[str, bytes]) -> Sip:
             if isinstance(item.get("current_call_count"), int):
                 calls[name] = item["current_call_count"]
     lines = {"registered": 0, "unregistered": 0}
-    for item in _calld_items(bodies["lines"], "lines"):
+    for item in _calld_items(answers.lines, "lines"):
         if isinstance(item.get("registered"), bool):  # null: a line with no registration (custom)
             lines["registered" if item["registered"] else "unregistered"] += 1
-    return Sip(None, trunks, calls, lines, _generation(bodies))
-
-
-def _generation(bodies: dict[str, bytes]) -> str | None:
-    value = bodies.get("generation", b"").decode("ascii", "replace")
-    return value if value in ("xivo", "wazo") else None
+    return Sip(None, trunks, calls, lines, generation)
 
 
 def _calld_items(body: bytes, what: str) -> list[dict]:

@@ -1,0 +1,42 @@
+"""What a XiVO collector's fetch hands its parser: the raw answers of its requests, typed (fetch.py fills them,
+parse.py reads them; they cross to the parse workers pickled). Collectors of a single request hand its body as
+bytes, and the devices collector its pages as a list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ObjectAnswers:
+    """confd ``?limit=1`` answers: one per collection (None: the PBX has no such collection, 404), and the
+    lines counted per protocol (``/lines?protocol=sip``)."""
+
+    collections: dict[str, bytes | None]
+    lines_by_protocol: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelAnswers:
+    """amid CoreStatus and CoreShowChannels."""
+
+    core_status: bytes
+    core_show_channels: bytes
+
+
+@dataclass(frozen=True)
+class AmiSipAnswers:
+    """XiVO (chan_sip): amid SIPpeers and SIPshowregistry."""
+
+    sip_peers: bytes
+    sip_registry: bytes
+    generation: str | None = None  # as detected, for xivo_generation; None: not exported
+
+
+@dataclass(frozen=True)
+class CalldSipAnswers:
+    """Wazo (PJSIP): calld /trunks and /lines, which summarise registrations cheaply."""
+
+    trunks: bytes
+    lines: bytes
+    generation: str | None = None
