@@ -88,9 +88,12 @@ def _describe(panel: dict, helps: dict[str, str]) -> None:
     """A panel without a written description gets the HELP of each metric it shows (source table and field)."""
     if panel.get("description") or panel["type"] == "row":
         return
+    from exporter.registry import FAMILIES
+
+    prefixes = "|".join((*FAMILIES, "process"))  # each family's metrics start with its name
     seen = []
     for target in panel["targets"]:
-        for name in re.findall(r"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:vsxi|xivo|process)_[a-z0-9_]+)\b", target["expr"]):
+        for name in re.findall(rf"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:{prefixes})_[a-z0-9_]+)\b", target["expr"]):
             base = re.sub(r"_(bucket|sum|count|total)$", "", name)
             if base in helps and helps[base] not in seen:
                 seen.append(helps[base])
