@@ -408,6 +408,19 @@ def exporter_health() -> dict:
           "bytes", w=8)
     L.add("timeseries", "CPU", [_target(
         f"rate(process_cpu_seconds_total{{{S}}}[$__rate_interval])", "{{instance}}")], "percentunit", w=8)
+    L.row("Memory: where it goes (README, the memory model)")
+    L.add("timeseries", "Answer bytes in flight", [
+        _target(f"vsxi_xivo_exporter_in_flight_bytes{{{S}}}", "{{instance}} now"),
+        _target(f"vsxi_xivo_exporter_in_flight_peak_bytes{{{S}}}", "{{instance}} peak"),
+        _target(f"vsxi_xivo_exporter_in_flight_limit_bytes{{{S}}}", "{{instance}} budget")], "bytes", w=8,
+        description="Device answers being read or parsed, the most held at once, and the budget "
+                    "(global.max_in_flight_bytes) that bounds them.")
+    L.add("timeseries", "Cached exposition", [
+        _target(f"vsxi_xivo_exporter_cached_exposition_bytes{{{S}}}", "{{instance}}")], "bytes", w=8,
+        description="Series held ready to serve, as rendered at each table's last successful poll: grows with "
+                    "the targets and their size (trunks, registrations, calls).")
+    L.add("timeseries", "Targets by family", [
+        _target(f"vsxi_xivo_exporter_targets{{{S}}}", "{{instance}} {{family}}")], "short", w=8)
     return _dashboard("vsxi-xivo-exporter-health", "vsxi-xivo-exporter / health",
                       "The exporter itself: polls, errors by reason, durations, data age.", v, L, ["exporter"])
 

@@ -64,3 +64,11 @@ def pytest_runtest_makereport(item, call):
             report.outcome = "failed"
             report.longrepr = (f"skipped in CI ({reason}); install what it needs in .ci/run, or list the reason in "
                                "ALLOWED_SKIPS (tests/conftest.py) with why")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The random order's seed, also under -q (which hides pytest-randomly's header): a failure in CI can be
+    replayed with ``-p randomly --randomly-seed=N``."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and config.pluginmanager.hasplugin("randomly"):
+        terminalreporter.write_line(f"random order: --randomly-seed={seed}")

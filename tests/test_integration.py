@@ -424,3 +424,25 @@ async def test_402_standby_exports_what_the_standby_alert_case_feeds_promtool(ai
     for collector in VSXI_COLLECTORS:
         assert sample(text, "vsxi_collector_success", target="sbc-b", collector=collector) == 0
     assert sample(text, "vsxi_system_active_sessions", target="sbc-b") is None
+
+
+async def test_cached_exposition_bytes_are_what_the_probes_serve(aiohttp_server, run):
+    """vsxi_xivo_exporter_cached_exposition_bytes (the memory model's per-target term) counts exactly the
+    rendered bytes the targets hold: the sample lines of their /probe answers, status series included."""
+    from helpers import make_xivo
+
+    _, sbc = await make_target(aiohttp_server)
+    _, pbx, runners = await make_xivo("wazo")
+    try:
+        engine, client = await run(sbc, pbx)
+        await engine.poll_once()
+        held = 0
+        for name in ("sbc-1", "pbx-wazo"):
+            probe = await scrape(client, f"/probe?target={name}")
+            held += sum(len(line) + 1 for line in probe.splitlines() if line and not line.startswith("#"))
+        text = await scrape(client)
+        assert held > 10_000
+        assert sample(text, "vsxi_xivo_exporter_cached_exposition_bytes") == held
+    finally:
+        for runner in runners:
+            await runner.cleanup()

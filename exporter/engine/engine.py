@@ -77,6 +77,7 @@ class Engine:
         self._published = itertools.count()
         self._count_targets()
         self.metrics.watch_budget(lambda: self.budget)
+        self.metrics.watch_cache(lambda: self.states)
 
     def _count_targets(self) -> None:
         for name in FAMILIES:

@@ -261,7 +261,9 @@ class BasePoller:
         self._set(failed)
 
     def _with_status(self, c: CollectorState) -> CollectorState:
-        return replace(c, status=self.status.collector(c, c.collector in self.state.json_fallback))
+        status = self.status.collector(c, c.collector in self.state.json_fallback)
+        held = sum(len(b) for _, b in c.chunk) + sum(len(b) for _, b in status)
+        return replace(c, status=status, held_bytes=held)
 
     def _set(self, state: CollectorState) -> None:
         state = self._with_status(state)

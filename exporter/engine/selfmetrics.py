@@ -87,6 +87,17 @@ class SelfMetrics:
         self.in_flight_limit = Gauge(f"{PREFIX}_in_flight_limit_bytes", "global.max_in_flight_bytes: the answer "
                                      "bytes the exporter holds at most at once.", registry=self.registry)
 
+        self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
+                                       "serve: every target's series as rendered at its tables' last successful "
+                                       "polls, and its status series.", registry=self.registry)
+
+    def watch_cache(self, states: Callable[[], dict]) -> None:
+        """Sum, at each scrape, the rendered bytes the targets' states hold (``states()``: name -> TargetState)."""
+        def held() -> int:
+            return sum(sum(c.held_bytes for c in s.collectors.values()) + sum(len(b) for _, b in s.status)
+                       for s in list(states().values()))
+        self.cached_exposition.set_function(held)
+
     def watch_budget(self, budget: Callable[[], ByteBudget | None]) -> None:
         """Read the byte budget at each scrape (``budget()`` gives the one in force: a reload may replace it)."""
         self.in_flight.set_function(lambda: (b := budget()) and b.used or 0)
@@ -117,7 +128,7 @@ class SelfMetrics:
                        self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
-                       self.in_flight_peak, self.in_flight_limit):
+                       self.in_flight_peak, self.in_flight_limit, self.cached_exposition):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001

@@ -27,6 +27,7 @@ class CollectorState:
     reason: str | None = None  # last error reason (bounded token) while failing
     error: str | None = None  # last error message while failing
     status: Chunk = ()  # this collector's status gauges, rendered from the fields above
+    held_bytes: int = 0  # bytes of ``chunk`` and ``status`` (vsxi_xivo_exporter_cached_exposition_bytes)
 
 
 @dataclass(frozen=True)
