@@ -124,17 +124,18 @@ async def test_the_exporter_stays_within_base_plus_budget_with_the_budget_full(a
 
     where base is the same process measured in this test once it serves the healthy SBC, before any hostile
     byte arrives (forty endless bodies and eight gzip bombs are held behind a gate until then). An answer
-    is read whole up to 1 MiB and streamed past it, so each hostile answer holds a 1 MiB head before a parse
-    worker takes it: with 64 targets polled at once and a 32 MiB budget, the heads ask for more than the
-    budget, and the test waits (on the exporter's own vsxi_xivo_exporter_in_flight_peak_bytes) until the
-    budget is full before it ends. The bound is checked at its worst case, not on what a race let through.
+    is read whole up to 1 MiB and streamed past it, and a streamed answer's 1 MiB head stays counted until
+    the answer is done; the endless bodies pause after 1.25 MiB, so with 64 targets polled at once and a
+    32 MiB budget their heads ask for more than the budget whatever the machine's speed. The test waits (on
+    the exporter's own vsxi_xivo_exporter_in_flight_peak_bytes) until the budget is full, then lets the
+    bodies go on. The bound is checked at its worst case, not on what a race let through.
     The parse workers are bounded the same way, by the process tree's own base. Run with -s for the figures."""
     import sys
 
     import aiohttp
     from helpers import PASSWORD, sample
 
-    gate = asyncio.Event()
+    gate, release = asyncio.Event(), asyncio.Event()
 
     def gated(handler):
         async def serve(request):
@@ -142,8 +143,24 @@ async def test_the_exporter_stays_within_base_plus_budget_with_the_budget_full(a
             return await handler(request)
         return serve
 
+    async def endless_held_after_the_head(request):
+        """An endless body that stops after 1.25 MiB until ``release``: each answer then holds its 1 MiB head
+        at once, whatever the speed of the parse workers, so the heads fill the budget by design."""
+        response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+        await response.prepare(request)
+        block = ITEM * 1000
+        try:
+            await response.write(b"<XBSubStatsList>")
+            for _ in range(int(1.25 * MiB) // len(block) + 1):
+                await response.write(block)
+            await release.wait()
+            while True:
+                await response.write(block)
+        except (ConnectionResetError, RuntimeError):
+            return response
+
     app = web.Application()
-    app.router.add_get("/endless/{n}/{tail:.*}", gated(endless))
+    app.router.add_get("/endless/{n}/{tail:.*}", gated(endless_held_after_the_head))
     app.router.add_get("/bomb/{n}/{tail:.*}", gated(bomb))
     server = await aiohttp_server(app)
     base_url = str(server.make_url("")).rstrip("/")
@@ -192,12 +209,14 @@ async def test_the_exporter_stays_within_base_plus_budget_with_the_budget_full(a
             gate.set()
             await until(lambda t: sample(t, "vsxi_xivo_exporter_in_flight_peak_bytes") >= FILLED_BUDGET - MiB,
                         "the budget to fill")
+            release.set()  # the bodies go on: each hostile table now fails (too_large, or memory_budget)
             # The round is over when every hostile table has failed (counted) and every byte is back.
             text = await until(lambda t: all(errors(t, name) >= 1 for name, _ in hostile)
                                and sample(t, "vsxi_xivo_exporter_in_flight_bytes") == 0,
                                "every hostile table to fail and its bytes to be given back")
     finally:
         gate.set()
+        release.set()
         proc.terminate()
         await proc.wait()
     print(f"exporter: base {base_main:.0f} MB, peak {peak_main:.0f} MB (bound {base_main + budget_mb + MARGIN_MB:.0f});"
