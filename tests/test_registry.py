@@ -176,6 +176,17 @@ async def test_a_third_family_is_polled_served_probed_and_reloaded_by_the_shared
                                                      target="toy-2", reason="http_401") or 0) >= 1, "toy-2 refused")
         assert sample(text, "toy_up", target="toy-2") == 0
         assert sample(text, "toy_up", target="toy-1") is None
+        # The removed target's rendered bytes are no longer counted as held: only toy-2's, as /probe serves them
+        # (compared until a scrape and a probe fall between the same two polls: a round renders new durations).
+        async def held_is_what_probe_serves() -> bool:
+            probe = await (await client.get("/probe?target=toy-2")).text()
+            served = sum(len(line) + 1 for line in probe.splitlines() if line and not line.startswith("#"))
+            text = await (await client.get("/metrics")).text()
+            return sample(text, "vsxi_xivo_exporter_cached_exposition_bytes") == served
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await held_is_what_probe_serves():
+            assert asyncio.get_running_loop().time() < deadline, "held bytes never matched what /probe serves"
     finally:
         await engine.stop()
 

@@ -75,15 +75,22 @@ class Engine:
         self.running = False
         self.versions: dict[str, int] = {}  # target -> sequence number of its last published state
         self._published = itertools.count()
+        # Rendered bytes the states hold (vsxi_xivo_exporter_cached_exposition_bytes), kept as states are
+        # published so that a scrape reads one number.
+        self.held_bytes = 0
+        self._held: dict[str, int] = {}
         self._count_targets()
         self.metrics.watch_budget(lambda: self.budget)
-        self.metrics.watch_cache(lambda: self.states)
+        self.metrics.cached_exposition.set_function(lambda: self.held_bytes)
 
     def _count_targets(self) -> None:
         for name in FAMILIES:
             self.metrics.targets.labels(name).set(len(self.config.of_family(name)))
 
     def _publish(self, state: TargetState) -> None:
+        held = sum(c.held_bytes for c in state.collectors.values()) + sum(len(b) for _, b in state.status)
+        self.held_bytes += held - self._held.get(state.name, 0)
+        self._held[state.name] = held
         self.states[state.name] = state
         self.versions[state.name] = next(self._published)
 
@@ -108,6 +115,7 @@ class Engine:
             with contextlib.suppress(KeyError):
                 self.metrics.auth_failures.remove(poller.family, name, reason)
         self.states.pop(name, None)
+        self.held_bytes -= self._held.pop(name, 0)
         self.versions.pop(name, None)
         await poller.close()  # revokes a XiVO token
 

@@ -91,13 +91,6 @@ class SelfMetrics:
                                        "serve: every target's series as rendered at its tables' last successful "
                                        "polls, and its status series.", registry=self.registry)
 
-    def watch_cache(self, states: Callable[[], dict]) -> None:
-        """Sum, at each scrape, the rendered bytes the targets' states hold (``states()``: name -> TargetState)."""
-        def held() -> int:
-            return sum(sum(c.held_bytes for c in s.collectors.values()) + sum(len(b) for _, b in s.status)
-                       for s in list(states().values()))
-        self.cached_exposition.set_function(held)
-
     def watch_budget(self, budget: Callable[[], ByteBudget | None]) -> None:
         """Read the byte budget at each scrape (``budget()`` gives the one in force: a reload may replace it)."""
         self.in_flight.set_function(lambda: (b := budget()) and b.used or 0)
