@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import signal
 import sys
 
@@ -73,7 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one, as the Go runtime does for every Go exporter: the
+    common default of 1,024 is what a systemd service gets without LimitNOFILE, and clients holding
+    connections open would otherwise exhaust it and stop /metrics from answering."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:  # a hard limit the kernel caps lower (nr_open): keep the soft one
+            logs.log(logger, logging.DEBUG, "open files limit not raised", soft=soft, hard=hard, error=str(exc))
+            return
+    logs.log(logger, logging.DEBUG, "open files limit", soft=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+             hard=hard)
+
+
 async def serve(args: argparse.Namespace) -> int:
+    raise_open_files_limit()
     runners, controls = [], []
     if args.demo:
         from exporter.demo import start_demo  # the simulator is only loaded for the demo

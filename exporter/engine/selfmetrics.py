@@ -87,6 +87,10 @@ class SelfMetrics:
         self.in_flight_limit = Gauge(f"{PREFIX}_in_flight_limit_bytes", "global.max_in_flight_bytes: the answer "
                                      "bytes the exporter holds at most at once.", registry=self.registry)
 
+        self.malformed_requests = Counter(f"{PREFIX}_malformed_requests_total", "HTTP requests to the exporter "
+                                          "it could not parse (request line or header over 8 KiB, bad framing), "
+                                          "answered 400; logged as one summary line per minute at most.",
+                                          registry=self.registry)
         self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
                                        "serve: every target's series as rendered at its tables' last successful "
                                        "polls, and its status series.", registry=self.registry)
@@ -121,7 +125,8 @@ class SelfMetrics:
                        self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
-                       self.in_flight_peak, self.in_flight_limit, self.cached_exposition):
+                       self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
+                       self.malformed_requests):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001

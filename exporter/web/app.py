@@ -22,6 +22,7 @@ from exporter.config import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
 from exporter.registry import FAMILIES
+from exporter.web import requestlog
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 RELOAD: web.AppKey = web.AppKey("reload")
@@ -219,6 +220,7 @@ def create_app(engine: Engine, manage_engine: bool = True, reloader=None, teleme
     app = web.Application()
     app[ENGINE] = engine
     app[GZIPPED] = {}
+    requestlog.install(engine.metrics.malformed_requests.inc)  # aiohttp's per-request tracebacks, summarised
     app[TELEMETRY_PATH] = telemetry_path
     if reloader is not None:
         app[RELOAD] = reloader
