@@ -15,10 +15,11 @@ from aiohttp import web
 
 from exporter import logs
 from exporter.buildinfo import version_text
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.engine.engine import Engine
 from exporter.registry import FAMILIES
 from exporter.reload import Reloader
+from exporter.web import slowclients
 from exporter.web.app import create_app
 from exporter.web.webconfig import WebConfigError, read_web_config
 
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "see docs/web-config.md")
     p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
                    help="path under which to expose metrics (default /metrics)")
+    p.add_argument("--web.read-header-timeout", dest="read_header_timeout", type=_duration,
+                   default=slowclients.DEFAULT_READ_HEADER_TIMEOUT,
+                   help="close a connection whose request head is not complete after this long (default 10s)")
     p.add_argument("--web.max-requests", dest="max_requests", type=int, default=40,
                    help="most scrapes (metrics and /probe) served at once, the rest answered 503; 0: no limit")
     p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info")
@@ -72,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="poll two built-in simulated SBCs (no config needed)")
     p.add_argument("--version", action="store_true", help="print version, revision and build date, then exit")
     return p
+
+
+def _duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (expected e.g. 10s, 500ms, 1m)")
+    return seconds
 
 
 def raise_open_files_limit() -> None:
@@ -120,6 +131,7 @@ async def serve(args: argparse.Namespace) -> int:
                      security=security)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    slowclients.install(runner, args.read_header_timeout, engine.metrics.slow_clients_closed.inc)
     shown = []
     scheme = "https" if ssl_context is not None else "http"
     for listen in args.listen or [DEFAULT_LISTEN]:

@@ -63,3 +63,46 @@ def test_malformed_requests_are_counted_and_summarised_without_tracebacks():
     summaries = [line for line in log.splitlines() if "malformed requests" in line]
     assert len(summaries) == 1, summaries  # one line per minute at most, whatever the client sends
     assert "level=warn" in summaries[0] and "count=1 " in summaries[0]  # the first one, then counted quietly
+
+
+def test_connections_whose_request_head_never_completes_are_closed_and_metrics_answers():
+    """Slowloris: 300 connections send a request line and never finish the headers. Each is closed once
+    --web.read-header-timeout (1 s here) passes, and counted; /metrics answers all along; a client that sends
+    its head in time, over the same kind of connection, is served."""
+    exporter = Exporter("--demo", "--web.read-header-timeout", "1s")
+    held = []
+    try:
+        host, port = exporter.url.removeprefix("http://").split(":")
+        for _ in range(300):
+            s = socket.create_connection((host, int(port)), timeout=10)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # the head never ends
+            held.append(s)
+        started = time.monotonic()
+        assert urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).status == 200
+        assert time.monotonic() - started < 1.0
+        for s in held:  # every one is closed by the server: recv sees the end, without an answer
+            assert s.recv(100) == b""
+        text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
+        assert sample(text, "vsxi_xivo_exporter_http_slow_clients_closed_total") == 300
+        deadline = time.monotonic() + 30  # every target polls (the demo's first rounds may still be running)
+        while not (sample(text, "vsxi_up", target="sbc-demo-xml") == 1
+                   and sample(text, "xivo_up", target="pbx-demo-wazo") == 1):
+            assert time.monotonic() < deadline, "the demo targets never came up"
+            time.sleep(0.1)
+            text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
+        # A keep-alive connection: a first request served, then a second whose head never ends is closed too.
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"Healthy\n"):
+                more = s.recv(4096)
+                assert more, answer
+                answer += more
+            assert answer.startswith(b"HTTP/1.1 200")
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            assert s.recv(100) == b""
+    finally:
+        for s in held:
+            s.close()
+        exporter.stop()
+    assert "Traceback" not in exporter.stderr(), exporter.stderr().replace("\\n", "\n")[-3000:]

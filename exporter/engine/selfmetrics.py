@@ -91,6 +91,9 @@ class SelfMetrics:
                                           "it could not parse (request line or header over 8 KiB, bad framing), "
                                           "answered 400; logged as one summary line per minute at most.",
                                           registry=self.registry)
+        self.slow_clients_closed = Counter(f"{PREFIX}_http_slow_clients_closed_total", "Connections to the "
+                                           "exporter closed because a request's head was not complete within "
+                                           "--web.read-header-timeout (slowloris).", registry=self.registry)
         self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
                                        "serve: every target's series as rendered at its tables' last successful "
                                        "polls, and its status series.", registry=self.registry)
@@ -126,7 +129,7 @@ class SelfMetrics:
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
-                       self.malformed_requests):
+                       self.malformed_requests, self.slow_clients_closed):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001

@@ -93,11 +93,14 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     else:
         response.content_length = total
     await response.prepare(request)
-    for start, end in blocks:
-        await response.write(await loop.run_in_executor(None, _block, parts, start, end, compressor))
-    if compressor is not None:
-        await response.write(compressor.flush())
-    await response.write_eof()
+    try:
+        for start, end in blocks:
+            await response.write(await loop.run_in_executor(None, _block, parts, start, end, compressor))
+        if compressor is not None:
+            await response.write(compressor.flush())
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away mid-answer (aiohttp's own error subclasses this):
+        pass  # nothing to answer, nothing to log (a traceback per dropped scrape would let any client flood it)
     return response
 
 
