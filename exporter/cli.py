@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web.read-header-timeout", dest="read_header_timeout", type=_duration,
                    default=slowclients.DEFAULT_READ_HEADER_TIMEOUT,
                    help="close a connection whose request head is not complete after this long (default 10s)")
+    p.add_argument("--web.max-connections", dest="max_connections", type=int, default=0,
+                   help="connections held open at most; more are closed at once (default 0: half the "
+                        "open-files limit)")
     p.add_argument("--web.max-requests", dest="max_requests", type=int, default=40,
                    help="most scrapes (metrics and /probe) served at once, the rest answered 503; 0: no limit")
     p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info")
@@ -131,7 +134,11 @@ async def serve(args: argparse.Namespace) -> int:
                      security=security)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    slowclients.install(runner, args.read_header_timeout, engine.metrics.slow_clients_closed.inc)
+    limits = slowclients.ClientLimits(args.read_header_timeout, args.max_connections,
+                                      engine.metrics.slow_clients_closed.inc, engine.metrics.connections_refused.inc,
+                                      engine.metrics.accept_errors.inc)
+    slowclients.install(runner, limits)
+    engine.metrics.connections.set_function(lambda: limits.open_connections)
     shown = []
     scheme = "https" if ssl_context is not None else "http"
     for listen in args.listen or [DEFAULT_LISTEN]:

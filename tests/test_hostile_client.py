@@ -106,3 +106,100 @@ def test_connections_whose_request_head_never_completes_are_closed_and_metrics_a
             s.close()
         exporter.stop()
     assert "Traceback" not in exporter.stderr(), exporter.stderr().replace("\\n", "\n")[-3000:]
+
+
+def own_open_files(n: int) -> None:
+    """This test process holds ``n`` sockets: its own soft limit up to the hard one, as far as needed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = n + 256 if hard == resource.RLIM_INFINITY else min(hard, n + 256)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def attack(exporter: Exporter, n: int) -> list[socket.socket]:
+    """``n`` connections that send a request line and never finish the headers, and 50 oversized requests."""
+    host, port = exporter.url.removeprefix("http://").split(":")
+    held = []
+    for _ in range(n):
+        s = socket.create_connection((host, int(port)), timeout=10)
+        try:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        except OSError:  # refused at once (over the connection bound): nothing more to send
+            pass
+        held.append(s)
+    for _ in range(50):
+        try:
+            raw_request(exporter.url, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+        except OSError:
+            pass
+    return held
+
+
+def scrape_within(exporter: Exporter, seconds: float) -> str:
+    started = time.monotonic()
+    text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=10).read().decode()
+    assert time.monotonic() - started < seconds
+    return text
+
+
+def wait_up(exporter: Exporter, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
+            if all(sample(text, f"{f}_up", target=t) == 1 for f, t in (
+                    ("vsxi", "sbc-demo-xml"), ("vsxi", "sbc-demo-json"), ("xivo", "pbx-demo-xivo16"),
+                    ("xivo", "pbx-demo-wazo"))):
+                return text
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the demo targets are not all up"
+        time.sleep(0.1)
+
+
+def test_1100_never_finished_requests_at_a_1024_soft_limit():
+    """The issue's case: started with the common 1,024 soft limit, 1,100 connections that never finish their
+    headers plus oversized requests: /metrics answers within a second, every target stays up, no traceback,
+    and the log stays small."""
+    own_open_files(1100)
+    exporter = Exporter("--demo", preexec_fn=low_open_files_limit)
+    held = []
+    try:
+        wait_up(exporter)
+        held = attack(exporter, 1100)
+        scrape_within(exporter, 1.0)
+        wait_up(exporter)
+    finally:
+        for s in held:
+            s.close()
+        exporter.stop()
+    log = exporter.stderr()
+    assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())
+
+
+def test_connections_past_the_bound_are_closed_at_once_when_descriptors_are_scarce():
+    """Soft and hard limit 1,024: the raise cannot help. The bound (half the limit) closes connections past
+    512 at once, so the exporter keeps descriptors for its devices (every target stays up); the held ones are
+    closed at the head deadline, after which /metrics answers at once. No traceback, a small log."""
+    own_open_files(1100)
+    exporter = Exporter("--demo", "--web.read-header-timeout", "3s",
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)))
+    held = []
+    try:
+        wait_up(exporter)
+        held = attack(exporter, 1100)
+        for s in held:  # every one ends: refused at once, or closed at the 3 s head deadline
+            try:
+                assert s.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        text = scrape_within(exporter, 1.0)
+        assert sample(text, "vsxi_xivo_exporter_http_connections_refused_total") > 0
+        assert sample(text, "vsxi_xivo_exporter_http_slow_clients_closed_total") > 0
+        wait_up(exporter)
+    finally:
+        for s in held:
+            s.close()
+        exporter.stop()
+    log = exporter.stderr()
+    assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())

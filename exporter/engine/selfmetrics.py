@@ -94,6 +94,13 @@ class SelfMetrics:
         self.slow_clients_closed = Counter(f"{PREFIX}_http_slow_clients_closed_total", "Connections to the "
                                            "exporter closed because a request's head was not complete within "
                                            "--web.read-header-timeout (slowloris).", registry=self.registry)
+        self.connections_refused = Counter(f"{PREFIX}_http_connections_refused_total", "Connections to the "
+                                           "exporter closed at once because --web.max-connections were open.",
+                                           registry=self.registry)
+        self.accept_errors = Counter(f"{PREFIX}_http_accept_errors_total", "Connections the exporter could not "
+                                     "accept (no file descriptor left: EMFILE, ENFILE).", registry=self.registry)
+        self.connections = Gauge(f"{PREFIX}_http_connections", "Connections to the exporter open now.",
+                                 registry=self.registry)
         self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
                                        "serve: every target's series as rendered at its tables' last successful "
                                        "polls, and its status series.", registry=self.registry)
@@ -129,7 +136,8 @@ class SelfMetrics:
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
-                       self.malformed_requests, self.slow_clients_closed):
+                       self.malformed_requests, self.slow_clients_closed, self.connections_refused,
+                       self.accept_errors, self.connections):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001
