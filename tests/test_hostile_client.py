@@ -203,3 +203,29 @@ def test_connections_past_the_bound_are_closed_at_once_when_descriptors_are_scar
         exporter.stop()
     log = exporter.stderr()
     assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())
+
+
+async def test_accept_errors_are_counted_and_logged_once_a_minute(caplog):
+    """What asyncio reports when a connection cannot be accepted (no descriptor left): counted, one line a
+    minute at most, no traceback; any other loop error still goes to the handler before it."""
+    import asyncio
+    import errno
+    import logging
+
+    from exporter.web.slowclients import _limit_accept_errors
+
+    loop = asyncio.get_running_loop()
+    others, counted = [], []
+    loop.set_exception_handler(lambda loop, context: others.append(context["message"]))
+    _limit_accept_errors(loop, lambda: counted.append(1))
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(500):
+                loop.call_exception_handler({"message": "socket.accept() out of system resource",
+                                             "exception": OSError(errno.EMFILE, "Too many open files")})
+            loop.call_exception_handler({"message": "something else"})
+    finally:
+        loop.set_exception_handler(None)
+    assert len(counted) == 500 and others == ["something else"]
+    lines = [r for r in caplog.records if "no file descriptor left" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
