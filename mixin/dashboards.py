@@ -421,6 +421,21 @@ def exporter_health() -> dict:
                     "the targets and their size (trunks, registrations, calls).")
     L.add("timeseries", "Targets by family", [
         _target(f"vsxi_xivo_exporter_targets{{{S}}}", "{{instance}} {{family}}")], "short", w=8)
+    L.row("HTTP clients")
+    L.add("timeseries", "Connections open", [
+        _target(f"vsxi_xivo_exporter_http_connections{{{S}}}", "{{instance}}")], "short", w=12,
+        description="Connections to the exporter open now; past --web.max-connections new ones are closed.")
+    L.add("timeseries", "Hostile or broken clients", [
+        _target(f"rate(vsxi_xivo_exporter_http_connections_refused_total{{{S}}}[$__rate_interval])",
+                "{{instance}} refused (max connections)"),
+        _target(f"rate(vsxi_xivo_exporter_http_slow_clients_closed_total{{{S}}}[$__rate_interval])",
+                "{{instance}} closed (head too slow)"),
+        _target(f"rate(vsxi_xivo_exporter_malformed_requests_total{{{S}}}[$__rate_interval])",
+                "{{instance}} malformed (400)"),
+        _target(f"rate(vsxi_xivo_exporter_http_accept_errors_total{{{S}}}[$__rate_interval])",
+                "{{instance}} accept errors (no descriptor)")], "ops", w=12,
+        description="Connections closed for being too many or too slow, requests that could not be parsed, "
+                    "and connections that could not be accepted: anything above 0 is a client to look at.")
     return _dashboard("vsxi-xivo-exporter-health", "vsxi-xivo-exporter / health",
                       "The exporter itself: polls, errors by reason, durations, data age.", v, L, ["exporter"])
 
