@@ -64,6 +64,10 @@ class Target:
         """Every URL the exporter may call for this target (the TLS settings apply to all of them)."""
         return (self.url,)
 
+    def discovery_labels(self) -> dict[str, str]:
+        """What a family adds to the target's labels in service discovery (``/sd``), as ``name: value``."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Config:

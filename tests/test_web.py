@@ -123,3 +123,25 @@ async def test_refused_probe_names_are_exported_bounded(client):
     assert sample(text, name, target="scan-99") is not None
     assert sample(text, name, target="(unprintable or longer than 64 characters)") is not None
     assert "x" * 65 not in text and "bad\\x00" not in text
+
+
+async def test_service_discovery_lists_the_targets_polled_here(aiohttp_server, aiohttp_client):
+    from helpers import make_engine, make_target, make_xivo
+
+    _, sbc = await make_target(aiohttp_server, name="sbc-a", ha_group="atl-pair")
+    _, pbx, runners = await make_xivo("wazo")
+    try:
+        engine = make_engine(sbc, pbx)
+        client = await aiohttp_client(create_app(engine, manage_engine=False))
+        resp = await client.get("/sd")
+        assert resp.status == 200 and resp.content_type == "application/json"
+        host = f"{client.server.host}:{client.server.port}"
+        assert await resp.json() == [
+            {"targets": ["sbc-a"], "labels": {"__meta_vsxi_xivo_family": "vsxi", "__meta_vsxi_xivo_exporter": host,
+                                              "__meta_vsxi_xivo_ha_group": "atl-pair"}},
+            {"targets": ["pbx-wazo"], "labels": {"__meta_vsxi_xivo_family": "xivo",
+                                                 "__meta_vsxi_xivo_exporter": host}}]
+        await engine.stop()
+    finally:
+        for runner in runners:
+            await runner.cleanup()

@@ -19,6 +19,9 @@ class VsxiTarget(Target):
     ha_group: str | None = None  # SBCs of one HA pair share it: lets an alert see two active nodes
     family: str = field(default="vsxi", init=False)
 
+    def discovery_labels(self) -> dict[str, str]:
+        return {"ha_group": self.ha_group} if self.ha_group else {}
+
 
 KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
         "interval", "timeout", "max_response_bytes", "max_series", "ha_group")

@@ -104,6 +104,20 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def service_discovery(request: web.Request) -> web.Response:
+    """Prometheus HTTP service discovery (``http_sd_configs``): the targets this exporter polls, one group each,
+    with ``__meta_vsxi_xivo_*`` labels: the family, what the family adds (VSXi: ha_group), and the exporter's
+    own address as the client reached it (``__meta_vsxi_xivo_exporter``), so that one relabelling sends each
+    device's /probe to the replica that polls it: a sharded replica lists only its share."""
+    engine = request.app[ENGINE]
+    groups = []
+    for target in engine.config.targets:
+        labels = {"__meta_vsxi_xivo_family": target.family, "__meta_vsxi_xivo_exporter": request.host}
+        labels.update({f"__meta_vsxi_xivo_{k}": v for k, v in target.discovery_labels().items()})
+        groups.append({"targets": [target.name], "labels": labels})
+    return web.json_response(groups)
+
+
 def _bad_request(request: web.Request, reason: str) -> web.Response:
     request.app[ENGINE].metrics.scrapes.labels("probe", "400").inc()
     return web.Response(status=400, text=reason + "\n")
@@ -234,6 +248,7 @@ def create_app(engine: Engine, manage_engine: bool = True, reloader=None, teleme
     app.router.add_get("/", landing)
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/probe", probe)
+    app.router.add_get("/sd", service_discovery)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)
