@@ -135,6 +135,18 @@ def attack(exporter: Exporter, n: int) -> list[socket.socket]:
     return held
 
 
+def end_attack(exporter: Exporter, held: list[socket.socket]) -> None:
+    for s in held:
+        s.close()
+    exporter.stop()
+
+
+def assert_quiet_log(exporter: Exporter) -> None:
+    """No traceback, and fewer than 200 lines over the whole run, attack included."""
+    log = exporter.stderr()
+    assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())
+
+
 def scrape_within(exporter: Exporter, seconds: float) -> str:
     started = time.monotonic()
     text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=10).read().decode()
@@ -170,11 +182,8 @@ def test_1100_never_finished_requests_at_a_1024_soft_limit():
         scrape_within(exporter, 1.0)
         wait_up(exporter)
     finally:
-        for s in held:
-            s.close()
-        exporter.stop()
-    log = exporter.stderr()
-    assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())
+        end_attack(exporter, held)
+    assert_quiet_log(exporter)
 
 
 def test_connections_past_the_bound_are_closed_at_once_when_descriptors_are_scarce():
@@ -198,11 +207,8 @@ def test_connections_past_the_bound_are_closed_at_once_when_descriptors_are_scar
         assert sample(text, "vsxi_xivo_exporter_http_slow_clients_closed_total") > 0
         wait_up(exporter)
     finally:
-        for s in held:
-            s.close()
-        exporter.stop()
-    log = exporter.stderr()
-    assert "Traceback" not in log and len(log.splitlines()) < 200, len(log.splitlines())
+        end_attack(exporter, held)
+    assert_quiet_log(exporter)
 
 
 async def test_accept_errors_are_counted_and_logged_once_a_minute(caplog):
