@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 from exporter.config import Config
 from exporter.engine.engine import Engine
@@ -68,6 +69,22 @@ async def make_xivo(generation="xivo16", name=None, password="xivo-Pw7", faults=
     options = {"interval": 5.0, "timeout": 2.0, **target}
     return sim, XivoTarget(name=name or f"pbx-{generation}", username="exporter", password=password,
                            backend=BACKENDS[generation], auth=auth, **where, **options), runners
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.1):
+    """Polls ``check()`` until it returns something true, and returns that: synchronisation on a condition with a
+    generous deadline, never a fixed sleep. An OSError (a server not listening yet) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except OSError as exc:
+            last = exc
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}: {last!r}"[:3000])
 
 
 @contextlib.contextmanager

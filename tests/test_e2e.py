@@ -8,13 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import wait_for
 
 from mixin.dashboards import dashboards
 from mixin.rules import recording_rules
@@ -27,20 +27,6 @@ SUBSTITUTIONS = {"$__rate_interval": "30s", "$job": ".+", "$target": ".+", "$tru
 def get(url: str, timeout: float = 5) -> dict:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read())
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as exc:
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
 def log_text(log, tail: int = 3000) -> str:

@@ -9,7 +9,7 @@ import socket
 import time
 import urllib.request
 
-from helpers import Exporter, sample
+from helpers import Exporter, sample, wait_for
 
 
 def low_open_files_limit() -> None:
@@ -52,10 +52,7 @@ def test_malformed_requests_are_counted_and_summarised_without_tracebacks():
             assert raw_request(exporter.url, oversized[i % 3]).startswith(b"HTTP/1.0 400 "), i
         text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=10).read().decode()
         assert sample(text, "vsxi_xivo_exporter_malformed_requests_total") == 60
-        deadline = time.monotonic() + 10
-        while "malformed requests" not in exporter.stderr():
-            assert time.monotonic() < deadline, exporter.stderr()[-2000:]
-            time.sleep(0.02)
+        wait_for(lambda: "malformed requests" in exporter.stderr(), 10, "the summary line")
     finally:
         exporter.stop()
     log = exporter.stderr()
@@ -84,12 +81,7 @@ def test_connections_whose_request_head_never_completes_are_closed_and_metrics_a
             assert s.recv(100) == b""
         text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
         assert sample(text, "vsxi_xivo_exporter_http_slow_clients_closed_total") == 300
-        deadline = time.monotonic() + 30  # every target polls (the demo's first rounds may still be running)
-        while not (sample(text, "vsxi_up", target="sbc-demo-xml") == 1
-                   and sample(text, "xivo_up", target="pbx-demo-wazo") == 1):
-            assert time.monotonic() < deadline, "the demo targets never came up"
-            time.sleep(0.1)
-            text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
+        wait_up(exporter)  # every target polls (the demo's first rounds may still be running)
         # A keep-alive connection: a first request served, then a second whose head never ends is closed too.
         with socket.create_connection((host, int(port)), timeout=10) as s:
             s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -155,18 +147,13 @@ def scrape_within(exporter: Exporter, seconds: float) -> str:
 
 
 def wait_up(exporter: Exporter, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
-            if all(sample(text, f"{f}_up", target=t) == 1 for f, t in (
-                    ("vsxi", "sbc-demo-xml"), ("vsxi", "sbc-demo-json"), ("xivo", "pbx-demo-xivo16"),
-                    ("xivo", "pbx-demo-wazo"))):
-                return text
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the demo targets are not all up"
-        time.sleep(0.1)
+    """The exporter's /metrics once all four demo targets are up."""
+    def all_up() -> str | None:
+        text = urllib.request.urlopen(f"{exporter.url}/metrics", timeout=5).read().decode()
+        return text if all(sample(text, f"{f}_up", target=t) == 1 for f, t in (
+            ("vsxi", "sbc-demo-xml"), ("vsxi", "sbc-demo-json"), ("xivo", "pbx-demo-xivo16"),
+            ("xivo", "pbx-demo-wazo"))) else None
+    return wait_for(all_up, timeout, "all four demo targets up")
 
 
 def test_1100_never_finished_requests_at_a_1024_soft_limit():

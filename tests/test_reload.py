@@ -3,11 +3,10 @@
 import os
 import re
 import signal
-import time
 import urllib.request
 
 from conftest import promtool_check
-from helpers import PASSWORD, Exporter, make_engine, make_target, make_xivo, refused_port, sample
+from helpers import PASSWORD, Exporter, make_engine, make_target, make_xivo, refused_port, sample, wait_for
 
 from exporter.config import load_config
 from exporter.reload import Reloader
@@ -90,16 +89,10 @@ def test_sighup_reloads_a_running_exporter(tmp_path):
         url = f"{exporter.url}/metrics"
 
         def scrape_until(check):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    text = urllib.request.urlopen(url, timeout=5).read().decode()
-                    if check(text):
-                        return text
-                except OSError:
-                    pass
-                time.sleep(0.1)
-            raise AssertionError("timed out")
+            def scraped() -> str | None:
+                text = urllib.request.urlopen(url, timeout=5).read().decode()
+                return text if check(text) else None
+            return wait_for(scraped, 30, "the expected series")
 
         def polls(text: str) -> float:
             return sample(text, "vsxi_xivo_exporter_polls_total", target="sbc-two", collector="realtime") or 0
