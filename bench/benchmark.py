@@ -150,7 +150,7 @@ def exposition_figures(targets: int) -> None:
     chunks = [b.chunk() for b in builders]  # done once per poll, in the parse worker
     rendered = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ours = b"".join(join(chunks, openmetrics=False))  # done per scrape
+    ours = join(chunks, openmetrics=False).text()  # done per scrape (inflated: the plain-text answer)
     joined = time.perf_counter() - t0
     assert ours == reference, "the renderer must write prometheus-client's bytes"
     samples = sum(1 for line in ours.splitlines() if line and not line.startswith(b"#"))

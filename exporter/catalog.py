@@ -11,9 +11,10 @@ a precompiled sample template, so a sample costs one ``%`` format instead of a `
 dict and a sort. ``Builder.families()`` still gives prometheus_client ``Metric`` objects, the reference those
 tests compare against.
 
-A chunk is a tuple of ``(section, bytes)`` sorted by section. A section is one ``# HELP``/``# TYPE`` group of
-the text format: one per metric, three for a gauge histogram (buckets, then ``_gcount`` and ``_gsum`` as gauges,
-as prometheus_client writes them). OpenMetrics groups the three back under one family.
+A chunk holds one piece per section, sorted by section, compressed (exporter.packed). A section is one
+``# HELP``/``# TYPE`` group of the text format: one per metric, three for a gauge histogram (buckets, then
+``_gcount`` and ``_gsum`` as gauges, as prometheus_client writes them). OpenMetrics groups the three back under
+one family.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-Chunk = tuple[tuple[int, bytes], ...]
+from exporter.packed import Chunk, pack
+
 PARTS = 3  # sections per spec: main, _gcount, _gsum
 GCOUNT, GSUM = 1, 2
 CATALOG_SIZE = 10_000
@@ -194,7 +196,11 @@ class Builder:
     # --- fast path: exposition bytes ----------------------------------------------------------------------
 
     def chunk(self) -> Chunk:
-        """The samples rendered once, by section (see the module docstring)."""
+        """The samples rendered once, by section, and held compressed (exporter.packed)."""
+        return pack(self.sections())
+
+    def sections(self) -> list[tuple[int, bytes]]:
+        """The samples rendered, by section (see the module docstring)."""
         out: list[tuple[int, bytes]] = []
         for index in sorted(self._specs):
             spec = self._specs[index]
@@ -212,7 +218,7 @@ class Builder:
                 out.extend((section + part, _lines(templates[part], parts[part]).encode()) for part in range(3))
             else:
                 out.append((section, _lines(spec._line, self._samples[index]).encode()))
-        return tuple(out)
+        return out
 
     # --- reference path: prometheus_client families (tests compare the two) -----------------------------
 

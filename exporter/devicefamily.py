@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from exporter.catalog import Builder, Chunk
+from exporter.catalog import Builder
+from exporter.packed import Chunk
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -1,7 +1,8 @@
 """Exposition bytes from cached chunks: what ``/probe`` and ``/metrics`` send, without re-encoding anything.
 
 A target's exposition changes only when one of its polls completes. Each poll leaves a chunk of sample bytes
-(``Builder.chunk()``), so a scrape is a join: per section, the header once, then every target's bytes for it.
+(``Builder.chunk()``, held compressed: exporter.packed), so a scrape is a join: per section, the header once,
+then every target's piece for it.
 The text format (0.0.4) and OpenMetrics share those bytes; only headers and the grouping of a gauge
 histogram's ``_gcount``/``_gsum`` differ, so OpenMetrics costs nothing to keep "encoded" as well.
 """
@@ -9,13 +10,15 @@ histogram's ``_gcount``/``_gsum`` differ, so OpenMetrics costs nothing to keep "
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterable
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.exposition import generate_latest as text_encoder
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_encoder
 
-from exporter.catalog import OM_HEADERS, PARTS, TEXT_HEADERS, Chunk, escape_label, go_float
+from exporter.catalog import OM_HEADERS, PARTS, TEXT_HEADERS, escape_label, go_float
+from exporter.packed import FIELDS, Chunk, Pieces, piece_of
 
 
 def negotiate(accept: str) -> tuple[bool, str]:
@@ -24,28 +27,44 @@ def negotiate(accept: str) -> tuple[bool, str]:
     return content_type.startswith("application/openmetrics-text"), content_type
 
 
-def join(chunks: Iterable[Chunk], openmetrics: bool) -> list[bytes]:
-    """The exposition of ``chunks`` (targets in order, each chunk sorted by section), as a list of bytes to
-    send in order. No ``# EOF``: the exporter's own metrics follow and end an OpenMetrics answer."""
-    parts: dict[int, list[bytes]] = {}
+def join(chunks: Iterable[Chunk], openmetrics: bool) -> Pieces:
+    """The exposition of ``chunks`` (targets in order, each chunk sorted by section), as pieces to send in
+    order (exporter.packed: joined as gzip, or inflated). No ``# EOF``: the exporter's own metrics follow and
+    end an OpenMetrics answer."""
+    out = Pieces()
+    groups: dict[int, array] = {}  # section key -> its pieces' words, in target order
     # OpenMetrics keeps a family's sections of one target together (buckets, _gcount, _gsum of a label set);
     # the text format groups each section, as prometheus-client writes them.
     step = PARTS if openmetrics else 1
     for chunk in chunks:
-        for section, data in chunk:
-            if data:
-                key = section - section % step
-                group = parts.get(key)
-                if group is None:
-                    parts[key] = [data]
-                else:
-                    group.append(data)
-    headers = OM_HEADERS if openmetrics else TEXT_HEADERS
-    out: list[bytes] = []
-    for key in sorted(parts):
-        out.append(headers[key])
-        out.extend(parts[key])
+        if not chunk:
+            continue
+        source = out.source(chunk.data)
+        index = chunk.index
+        start = 0
+        for i in range(0, len(index), FIELDS):
+            section, end = index[i], index[i + 1]
+            key = section - section % step
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = array("I")
+            group.extend((source, start, end, index[i + 2], index[i + 3]))
+            start = end
+    for key in sorted(groups):
+        out.add(*header_piece(key, openmetrics))
+        out.index.extend(groups.pop(key))
     return out
+
+
+_HEADER_PIECES: dict[tuple[bool, int], tuple[bytes, int, int]] = {}
+
+
+def header_piece(key: int, openmetrics: bool) -> tuple[bytes, int, int]:
+    """A section's ``# HELP``/``# TYPE`` lines as a piece, made once."""
+    piece = _HEADER_PIECES.get((openmetrics, key))
+    if piece is None:
+        piece = _HEADER_PIECES[(openmetrics, key)] = piece_of((OM_HEADERS if openmetrics else TEXT_HEADERS)[key])
+    return piece
 
 
 def encode_registry(registry, openmetrics: bool) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import re
 import socket
 import subprocess
@@ -40,6 +41,20 @@ async def make_target(aiohttp_server, name="sbc-1", faults=None, layout="old", p
 def make_engine(*targets, clock=None, max_concurrent: int = 16) -> Engine:
     config = Config(path="test", targets=targets, max_concurrent_targets=max_concurrent)
     return Engine(config, clock=clock) if clock else Engine(config)
+
+
+def held_by_probe(answer: bytes) -> tuple[int, int]:
+    """(bytes held, bytes of text held) for one target, worked out from its gzip /probe answer (text format,
+    not decompressed by the client), to check vsxi_xivo_exporter_cached_exposition_bytes and _text_bytes: every
+    sample line is held text; every byte of the answer is held as sent (exporter.packed), except the
+    per-section headers (# lines, sent as stored blocks: 5 bytes + their text) and gzip's 20 bytes of header,
+    final block and trailer."""
+    text = gzip.decompress(answer).decode()
+    lines = text.splitlines()
+    samples = sum(len(line) + 1 for line in lines if line and not line.startswith("#"))
+    headers = sum(len(line) + 1 for line in lines if line.startswith("#"))
+    sections = sum(1 for line in lines if line.startswith("# HELP "))
+    return len(answer) - 20 - (headers + 5 * sections), samples
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:

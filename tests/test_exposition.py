@@ -1,10 +1,11 @@
 """The purpose-built renderer writes exactly what prometheus_client writes, on every golden input.
 
-``Builder.chunk()`` + ``exposition.join()`` (the serving path) against ``generate_latest`` of
+``Builder.chunk()`` + ``exposition.join()`` (the serving path, inflated and as gzip) against ``generate_latest`` of
 ``Builder.families()`` (the reference), byte for byte, text 0.0.4 and OpenMetrics, for one target and for
 several joined; plus the values and label values where the two encoders could diverge.
 """
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from test_xivo_parsers import CASES as XIVO_CASES
 
 from exporter.catalog import Builder, Catalog, go_float, merge
 from exporter.exposition import join, negotiate
+from exporter.packed import piece_of
 from exporter.simulator.vsxi_model import TABLES
 from exporter.vsxi.collectors import COLLECTORS
 from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
@@ -38,8 +40,19 @@ def reference(builders: list[Builder], openmetrics: bool) -> bytes:
     return (generate_openmetrics if openmetrics else generate_latest)(registry)
 
 
+def served(chunks: list, openmetrics: bool) -> bytes:
+    """What a scrape sends for ``chunks``, inflated; the gzip answer (pieces joined, never compressed) must
+    hold the same text, its CRC-32 and size checked by gzip.decompress."""
+    pieces = join(chunks, openmetrics)
+    if openmetrics:
+        pieces.add(*piece_of(b"# EOF\n"))
+    text = pieces.text()
+    assert gzip.decompress(pieces.gzip()) == text
+    return text
+
+
 def rendered(builders: list[Builder], openmetrics: bool) -> bytes:
-    return b"".join(join([b.chunk() for b in builders], openmetrics)) + (b"# EOF\n" if openmetrics else b"")
+    return served([b.chunk() for b in builders], openmetrics)
 
 
 def vsxi_builder(table: str, path: str, target: str = "sbc-golden") -> Builder:
@@ -142,8 +155,7 @@ def test_status_renderer_equals_builder(family):
             b.add(vm.COLLECTOR_FALLBACK, labels, 1.0 if fallback else 0.0)
     chunks = [renderer.target(True, False), renderer.collector(ok, True), renderer.collector(failed, False)]
     for openmetrics in (False, True):
-        assert b"".join(join(chunks, openmetrics)) + (b"# EOF\n" if openmetrics else b"") \
-            == reference([b], openmetrics)
+        assert served(chunks, openmetrics) == reference([b], openmetrics)
 
 
 def test_sections_do_not_depend_on_import_order():

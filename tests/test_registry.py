@@ -182,7 +182,7 @@ async def test_a_third_family_is_polled_served_probed_and_reloaded_by_the_shared
             probe = await (await client.get("/probe?target=toy-2")).text()
             served = sum(len(line) + 1 for line in probe.splitlines() if line and not line.startswith("#"))
             text = await (await client.get("/metrics")).text()
-            return sample(text, "vsxi_xivo_exporter_cached_exposition_bytes") == served
+            return sample(text, "vsxi_xivo_exporter_cached_exposition_text_bytes") == served
 
         deadline = asyncio.get_running_loop().time() + 30
         while not await held_is_what_probe_serves():

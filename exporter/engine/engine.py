@@ -9,41 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.budget import ByteBudget
-from exporter.catalog import Chunk
 from exporter.config import Config
 from exporter.engine.parsing import ParseWorkers
 from exporter.engine.poller import BasePoller
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.exposition import join
+from exporter.packed import Chunk, Pieces, piece_of
 from exporter.registry import FAMILIES
 
 STALE_INTERVALS = 3
-EOF = b"# EOF\n"
+EOF_PIECE = piece_of(b"# EOF\n")
 logger = logging.getLogger("exporter.engine")
 
 
-def target_chunks(state: TargetState, now: float) -> tuple[list[Chunk], float]:
-    """A target's exposition chunks (status, then each collector's status and fresh data) and the time until
-    which they stay valid: data whose last success is older than 3 intervals is left out, so a dead device
-    never shows frozen values."""
+def target_chunks(state: TargetState, now: float) -> list[Chunk]:
+    """A target's exposition chunks (status, then each collector's status and fresh data): data whose last
+    success is older than 3 intervals is left out, so a dead device never shows frozen values."""
     horizon = STALE_INTERVALS * state.interval
     chunks = [state.status]
-    valid_until = math.inf
     for c in state.collectors.values():
         chunks.append(c.status)
         if c.chunk and c.last_success is not None and now - c.last_success <= horizon:
             chunks.append(c.chunk)
-            valid_until = min(valid_until, c.last_success + horizon)
-    return chunks, valid_until
+    return chunks
 
 
 @dataclass(frozen=True)
@@ -73,26 +68,29 @@ class Engine:
         self.pollers: dict[str, BasePoller] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.running = False
-        self.versions: dict[str, int] = {}  # target -> sequence number of its last published state
-        self._published = itertools.count()
-        # Rendered bytes the states hold (vsxi_xivo_exporter_cached_exposition_bytes), kept as states are
-        # published so that a scrape reads one number.
+        # Rendered bytes the states hold (vsxi_xivo_exporter_cached_exposition_bytes, and _text_bytes: the
+        # same as text), kept as states are published so that a scrape reads two numbers.
         self.held_bytes = 0
-        self._held: dict[str, int] = {}
+        self.text_bytes = 0
+        self._held: dict[str, tuple[int, int]] = {}
         self._count_targets()
         self.metrics.watch_budget(lambda: self.budget)
         self.metrics.cached_exposition.set_function(lambda: self.held_bytes)
+        self.metrics.cached_exposition_text.set_function(lambda: self.text_bytes)
 
     def _count_targets(self) -> None:
         for name in FAMILIES:
             self.metrics.targets.labels(name).set(len(self.config.of_family(name)))
 
     def _publish(self, state: TargetState) -> None:
-        held = sum(c.held_bytes for c in state.collectors.values()) + sum(len(b) for _, b in state.status)
-        self.held_bytes += held - self._held.get(state.name, 0)
-        self._held[state.name] = held
+        chunks = [state.status, *(c.status for c in state.collectors.values()),
+                  *(c.chunk for c in state.collectors.values())]
+        held, text = sum(c.packed_bytes for c in chunks), sum(c.text_bytes for c in chunks)
+        old_held, old_text = self._held.get(state.name, (0, 0))
+        self.held_bytes += held - old_held
+        self.text_bytes += text - old_text
+        self._held[state.name] = (held, text)
         self.states[state.name] = state
-        self.versions[state.name] = next(self._published)
 
     def _add(self, target) -> None:
         kind = FAMILIES[target.family].poller
@@ -115,8 +113,9 @@ class Engine:
             with contextlib.suppress(KeyError):
                 self.metrics.auth_failures.remove(poller.family, name, reason)
         self.states.pop(name, None)
-        self.held_bytes -= self._held.pop(name, 0)
-        self.versions.pop(name, None)
+        held, text = self._held.pop(name, (0, 0))
+        self.held_bytes -= held
+        self.text_bytes -= text
         await poller.close()  # revokes a XiVO token
 
     def _build_pollers(self) -> None:
@@ -179,19 +178,18 @@ class Engine:
         names = [t.name for t in self.config.targets]
         return all(name in self.states and self.states[name].rounds > 0 for name in names)
 
-    def probe_exposition(self, name: str, openmetrics: bool) -> tuple[bytes, tuple]:
-        """One target's exposition, joined from its cached bytes (no encoding: bounded by one target), and a
-        key that changes when the exposition may (a poll completed, or a table went stale)."""
-        state = self.states[name]
-        chunks, valid_until = target_chunks(state, self.clock())
-        body = b"".join(join(chunks, openmetrics)) + (EOF if openmetrics else b"")
-        return body, (self.versions.get(name), valid_until, openmetrics)
+    def probe_exposition(self, name: str, openmetrics: bool) -> Pieces:
+        """One target's exposition, joined from its cached pieces (no encoding: bounded by one target)."""
+        pieces = join(target_chunks(self.states[name], self.clock()), openmetrics)
+        if openmetrics:
+            pieces.add(*EOF_PIECE)
+        return pieces
 
-    def fleet_exposition(self, states: dict[str, TargetState], openmetrics: bool) -> list[bytes]:
-        """Every target of ``states`` (a copy taken on the event loop), as bytes to send in order (device
+    def fleet_exposition(self, states: dict[str, TargetState], openmetrics: bool) -> Pieces:
+        """Every target of ``states`` (a copy taken on the event loop), as pieces to send in order (device
         sections only; the exporter's own metrics follow). Runs in a worker thread: it only joins."""
         now = self.clock()
         chunks: list[Chunk] = []
         for name in sorted(states):
-            chunks.extend(target_chunks(states[name], now)[0])
+            chunks.extend(target_chunks(states[name], now))
         return join(chunks, openmetrics)

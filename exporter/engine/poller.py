@@ -28,6 +28,7 @@ from exporter.engine.state import CollectorState, TargetState
 from exporter.engine.status import StatusRenderer, StatusSpecs
 from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
+from exporter.packed import EMPTY
 from exporter.payload import PayloadError
 from exporter.reasons import REASONS
 
@@ -257,13 +258,12 @@ class BasePoller:
         failed = replace(previous, success=False, duration=duration, response_bytes=response_bytes, reason=reason,
                          error=message)
         if drop_data:
-            failed = replace(failed, chunk=(), samples=0)
+            failed = replace(failed, chunk=EMPTY, samples=0)
         self._set(failed)
 
     def _with_status(self, c: CollectorState) -> CollectorState:
         status = self.status.collector(c, c.collector in self.state.json_fallback)
-        held = sum(len(b) for _, b in c.chunk) + sum(len(b) for _, b in status)
-        return replace(c, status=status, held_bytes=held)
+        return replace(c, status=status)
 
     def _set(self, state: CollectorState) -> None:
         state = self._with_status(state)

@@ -102,8 +102,11 @@ class SelfMetrics:
         self.connections = Gauge(f"{PREFIX}_http_connections", "Connections to the exporter open now.",
                                  registry=self.registry)
         self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
-                                       "serve: every target's series as rendered at its tables' last successful "
-                                       "polls, and its status series.", registry=self.registry)
+                                       "serve, compressed: every target's series as rendered at its tables' last "
+                                       "successful polls, and its status series.", registry=self.registry)
+        self.cached_exposition_text = Gauge(f"{PREFIX}_cached_exposition_text_bytes", "The same exposition as "
+                                            "text: what the device part of /metrics is without gzip.",
+                                            registry=self.registry)
 
     def watch_budget(self, budget: Callable[[], ByteBudget | None]) -> None:
         """Read the byte budget at each scrape (``budget()`` gives the one in force: a reload may replace it)."""
@@ -136,6 +139,7 @@ class SelfMetrics:
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
+                       self.cached_exposition_text,
                        self.malformed_requests, self.slow_clients_closed, self.connections_refused,
                        self.accept_errors, self.connections):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private

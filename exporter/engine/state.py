@@ -1,7 +1,7 @@
 """Immutable poll results: what the server reads, what the pollers replace.
 
 The event loop is single-threaded, so replacing a dict entry with a new frozen object is atomic for readers:
-a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.catalog):
+a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.packed):
 the data of a collector's last success, rendered in the parse worker, and its status gauges, rendered when
 the state changes, so that serving only joins bytes.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.catalog import Chunk
+from exporter.packed import EMPTY, Chunk
 
 
 @dataclass(frozen=True)
 class CollectorState:
     collector: str
     success: bool = False
-    chunk: Chunk = ()  # device metrics of the last success, rendered
+    chunk: Chunk = EMPTY  # device metrics of the last success, rendered (held compressed)
     samples: int = 0  # how many samples ``chunk`` holds
     last_success: float | None = None  # unix time
     duration: float | None = None
@@ -26,8 +26,7 @@ class CollectorState:
     duplicate_rows: int | None = None
     reason: str | None = None  # last error reason (bounded token) while failing
     error: str | None = None  # last error message while failing
-    status: Chunk = ()  # this collector's status gauges, rendered from the fields above
-    held_bytes: int = 0  # bytes of ``chunk`` and ``status`` (vsxi_xivo_exporter_cached_exposition_bytes)
+    status: Chunk = EMPTY  # this collector's status gauges, rendered from the fields above
 
 
 @dataclass(frozen=True)
@@ -40,4 +39,4 @@ class TargetState:
     standby: bool = False
     json_fallback: frozenset[str] = frozenset()
     family: str = ""  # the device family (registry name): set by the poller
-    status: Chunk = ()  # the target's own status gauges (<family>_up, standby, target info)
+    status: Chunk = EMPTY  # the target's own status gauges (<family>_up, standby, target info)

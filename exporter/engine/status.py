@@ -9,7 +9,8 @@ Rendered by the poller whenever a state changes, so that a scrape never encodes:
 Which series a device family has is its ``StatusSpecs`` (every family has ``<family>_up`` and the four
 per-collector series; some add a standby flag, a target info series or more per-collector series): this module
 knows no family. It runs after every poll of every table, so it does not go through ``Builder``: a target's
-label prefixes are rendered once (``StatusRenderer``) and a state change costs a few string concatenations.
+label prefixes are rendered once (``StatusRenderer``) and a state change costs a few string concatenations,
+held uncompressed (exporter.packed.store: a line each, compression would cost more than it saves).
 The bytes are the same as Builder's (tests/test_exposition.py compares them).
 """
 
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.catalog import Chunk, Spec, escape_label, go_float
+from exporter.catalog import Spec, escape_label, go_float
 from exporter.engine.state import CollectorState
+from exporter.packed import Chunk, store
 
 
 def _always(target: Any) -> bool:
@@ -87,7 +89,7 @@ class StatusRenderer:
             out.append((self._info[0], self._info[1].encode()))
         if self._standby is not None:
             out.append((self._standby[0], (self._standby[1] + ("1.0\n" if standby else "0.0\n")).encode()))
-        return tuple(out)
+        return store(out)
 
     def collector(self, c: CollectorState, json_fallback: bool = False) -> Chunk:
         out = []
@@ -95,4 +97,4 @@ class StatusRenderer:
             v = value(c, json_fallback)
             if v is not None:
                 out.append((section, (prefix + go_float(float(v)) + "\n").encode()))
-        return tuple(out)
+        return store(out)
