@@ -30,9 +30,9 @@ def variant(index: int) -> tuple[str, str]:
     return VARIANTS[index % len(VARIANTS)]
 
 
-def render_answers(trunks: int) -> dict[tuple[str, str, str], bytes]:
+def render_answers(trunks: int, registrations: int = 200, calls: int = 120) -> dict[tuple[str, str, str], bytes]:
     """(format, layout, table) -> body, frozen at one instant so every run sees the same bytes."""
-    model = VsxiModel(Scale(trunks=trunks), clock=lambda: 1_800_000_000.0)
+    model = VsxiModel(Scale(trunks=trunks, registrations=registrations, calls=calls), clock=lambda: 1_800_000_000.0)
     return {(fmt, layout, table): render(model.answer(table), fmt, layout)
             for fmt in ("xml", "json") for layout in ("old", "new") for table in TABLES}
 
@@ -76,8 +76,8 @@ class _Http(asyncio.Protocol):
             return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
-async def serve(port: int, trunks: int) -> None:
-    answers = render_answers(trunks)
+async def serve(port: int, trunks: int, registrations: int = 200, calls: int = 120) -> None:
+    answers = render_answers(trunks, registrations, calls)
     responses = {(fmt, layout, table.encode()): _response(body, fmt)
                  for (fmt, layout, table), body in answers.items()}
     loop = asyncio.get_running_loop()
@@ -90,9 +90,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--trunks", type=int, default=20)
+    p.add_argument("--registrations", type=int, default=200)
+    p.add_argument("--calls", type=int, default=120)
     a = p.parse_args()
     try:
-        asyncio.run(serve(a.port, a.trunks))
+        asyncio.run(serve(a.port, a.trunks, a.registrations, a.calls))
     except KeyboardInterrupt:
         pass
 

@@ -416,9 +416,11 @@ def exporter_health() -> dict:
         description="Device answers being read or parsed, the most held at once, and the budget "
                     "(global.max_in_flight_bytes) that bounds them.")
     L.add("timeseries", "Cached exposition", [
-        _target(f"vsxi_xivo_exporter_cached_exposition_bytes{{{S}}}", "{{instance}}")], "bytes", w=8,
-        description="Series held ready to serve, as rendered at each table's last successful poll: grows with "
-                    "the targets and their size (trunks, registrations, calls).")
+        _target(f"vsxi_xivo_exporter_cached_exposition_bytes{{{S}}}", "{{instance}} held (compressed)"),
+        _target(f"vsxi_xivo_exporter_cached_exposition_text_bytes{{{S}}}", "{{instance}} as text")], "bytes",
+        w=8, description="Series held ready to serve, as rendered at each table's last successful poll, held "
+                         "compressed (about 10:1), and the text they stand for (what /metrics sends without "
+                         "gzip): grows with the targets and their size (trunks, registrations, calls).")
     L.add("timeseries", "Targets by family", [
         _target(f"vsxi_xivo_exporter_targets{{{S}}}", "{{instance}} {{family}}")], "short", w=8)
     L.row("HTTP clients")

@@ -76,8 +76,13 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     try:
         if gzipped:
             await response.write(encoder.head())
-        for start, end in blocks:
-            await response.write(await loop.run_in_executor(None, encoder.block, pieces, start, end))
+        # The next block is joined (or inflated: zlib lets go of the GIL) while this one is sent.
+        pending = loop.run_in_executor(None, encoder.block, pieces, *blocks[0]) if blocks else None
+        for i in range(len(blocks)):
+            data = await pending
+            if i + 1 < len(blocks):
+                pending = loop.run_in_executor(None, encoder.block, pieces, *blocks[i + 1])
+            await response.write(data)
         if gzipped:
             await response.write(encoder.tail())
         await response.write_eof()
