@@ -8,9 +8,9 @@ with one target, half of ``--targets`` and all of them; each is measured after t
 process and the parse workers apart. The per-target cost is the slope between the last two (the targets
 added, divided by their number); the base is the exporter with one target (the interpreter, the libraries,
 the workers); what the half fleet costs beyond base + slope x targets is the working set of the answers being
-read and parsed at once (up to ``max_concurrent_targets`` of them: it does not grow with the fleet). VSXi devices come from
-``bench/devices.py`` (all seven tables, answers of the given size); XiVO targets all point at one
-simulated Wazo PBX (``python -m exporter.simulator --pbx wazo``), each with its own token and state.
+read and parsed at once (up to ``max_concurrent_targets`` of them: it does not grow with the fleet).
+VSXi devices come from ``bench/devices.py`` (all seven tables, answers of the given size); XiVO targets all
+point at one simulated Wazo PBX (``python -m exporter.simulator --pbx wazo``), each with its own token and state.
 """
 
 from __future__ import annotations
