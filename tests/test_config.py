@@ -209,6 +209,30 @@ xivo:
     ]
 
 
+def test_xivo_queue_status_is_asked_for_by_name(tmp_path):
+    """queue_status needs an ACL older accounts lack: not polled unless listed; its member series only with
+    queue_members, capped by max_queue_members."""
+    cfg = load_config(write(tmp_path, """
+xivo:
+  - {name: pbx-a, url: "https://192.0.2.20", username: u, password: p}
+  - {name: pbx-b, url: "https://192.0.2.21", username: u, password: p, collectors: [queues, queue_status],
+     queue_members: true, max_queue_members: 250}
+"""))
+    a, b = cfg.of_family("xivo")
+    assert "queue_status" not in a.collectors and (a.queue_members, a.max_queue_members) == (False, 1000)
+    assert (b.collectors, b.queue_members, b.max_queue_members) == (("queues", "queue_status"), True, 250)
+    assert problems(tmp_path, """
+xivo:
+  - {name: pbx-a, url: "https://192.0.2.20", username: u, password: p, queue_members: true}
+  - {name: pbx-b, url: "https://192.0.2.21", username: u, password: p, collectors: [queue_status],
+     queue_members: "yes", max_queue_members: 0}
+""") == [
+        "CFG: xivo[0].queue_members: needs the queue_status collector (add it to collectors)",
+        "CFG: xivo[1].queue_members: expected true or false, got string",
+        "CFG: xivo[1].max_queue_members: expected a positive integer, got 0",
+    ]
+
+
 # --- files and values that used to pass, crash or mislead (issue 9) ------------------------------------------
 
 TEST_CA = pathlib.Path(__file__).parent / "fixtures" / "tls" / "ca.pem"

@@ -13,6 +13,7 @@ from conftest import FamiliesCollector, fixture
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from test_xivo_parsers import CASES as XIVO_CASES
+from test_xivo_parsers import collector_of
 
 from exporter.catalog import Builder, Catalog, go_float, merge
 from exporter.exposition import join, negotiate
@@ -73,7 +74,7 @@ def test_vsxi_bytes_equal_prometheus_client(table, path, openmetrics):
 @pytest.mark.parametrize("case", sorted(XIVO_CASES))
 def test_xivo_bytes_equal_prometheus_client(case, openmetrics):
     b = Builder()
-    XIVO_COLLECTORS[case.split("_")[0]].build(b, "pbx-golden", XIVO_CASES[case]())
+    XIVO_COLLECTORS[collector_of(case)].build(b, "pbx-golden", XIVO_CASES[case]())
     assert rendered([b], openmetrics) == reference([b], openmetrics)
 
 

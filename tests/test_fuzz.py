@@ -20,7 +20,7 @@ from exporter.exposition import join
 from exporter.payload import PayloadError
 from exporter.vsxi.collectors import COLLECTORS
 from exporter.xivo import parse as xp
-from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers, QueueStatusAnswer
 from exporter.xivo.collectors import COLLECTORS as XIVO_COLLECTORS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -126,7 +126,7 @@ ANSWERS = st.one_of(mutated(mysqldump_xml()), mutated(bean_xml()), mutated(json_
 
 
 def check_renders(builder: Builder) -> None:
-    text = b"".join(join([builder.chunk()], openmetrics=False)).decode()
+    text = join([builder.chunk()], openmetrics=False).text().decode()
     list(text_string_to_metric_families(text))  # parses back: escaping and values are sound
 
 
@@ -158,13 +158,14 @@ XIVO_BODIES = st.one_of(mutated(json_answer()), st.binary(max_size=100),
 
 @SETTINGS
 @given(body=XIVO_BODIES, other=XIVO_BODIES, collector=st.sampled_from(
-    ["objects", "devices", "agents", "queues", "channels", "sip_xivo", "sip_wazo"]))
+    ["objects", "devices", "agents", "queues", "queue_status", "channels", "sip_xivo", "sip_wazo"]))
 def test_xivo_parsers_read_or_refuse_anything(body, other, collector):
     calls = {
         "objects": lambda: xp.parse_objects(ObjectAnswers({"users": body, "queues": None}, {"sip": other})),
         "devices": lambda: xp.parse_devices([body, other]),
         "agents": lambda: xp.parse_agents(body),
         "queues": lambda: xp.parse_queue_summary(body),
+        "queue_status": lambda: xp.parse_queue_status(QueueStatusAnswer(body, members=True, max_members=50)),
         "channels": lambda: xp.parse_channels(ChannelAnswers(body, other)),
         "sip_xivo": lambda: xp.parse_sip(AmiSipAnswers(body, other)),
         "sip_wazo": lambda: xp.parse_sip(CalldSipAnswers(body, other)),
@@ -174,5 +175,6 @@ def test_xivo_parsers_read_or_refuse_anything(body, other, collector):
     except PayloadError:
         return
     b = Builder()
-    XIVO_COLLECTORS[collector.split("_")[0]].build(b, "pbx-fuzz", rec)
+    XIVO_COLLECTORS[collector if collector in XIVO_COLLECTORS else collector.rsplit("_", 1)[0]].build(
+        b, "pbx-fuzz", rec)
     check_renders(b)

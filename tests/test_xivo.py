@@ -11,6 +11,7 @@ from helpers import make_engine, make_xivo, sample
 from exporter.simulator.xivo_model import XivoScale
 from exporter.web.app import create_app
 from exporter.xivo.config import COLLECTORS as XIVO_COLLECTORS
+from exporter.xivo.config import DEFAULT_COLLECTORS
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def failures(caplog, level=logging.WARNING):
 
 
 async def test_xivo16_every_collector(pbx, check_metrics):
-    sim, engine, client = await pbx("xivo16")
+    sim, engine, client = await pbx("xivo16", collectors=XIVO_COLLECTORS, queue_members=True)
     await engine.poll_once()
     text = await scrape(client)
     t = {"target": "pbx-xivo16"}
@@ -73,6 +74,15 @@ async def test_xivo16_every_collector(pbx, check_metrics):
     assert sample(text, "xivo_agents_paused", **t) is None  # upstream XiVO has no pause state: absent, not 0
     assert sample(text, "xivo_queue_callers", queue="queue2", **t) == 2
     assert sample(text, "xivo_queue_agents_available", queue="queue2", **t) == 0
+    # amid QueueStatus as the simulator writes it (values as strings, Asterisk's formats): the parser's own
+    # truth is tests/test_xivo_parsers.py, from hand-written answers.
+    assert sample(text, "xivo_queue_calls_completed_total", queue="queue2", **t) >= 80
+    assert sample(text, "xivo_queue_service_level_target_seconds", queue="queue2", **t) == 30
+    assert sample(text, "xivo_queue_service_level_ratio", queue="queue1", **t) == 0.8
+    assert sample(text, "xivo_queue_service_level_ratio", queue="queue3", **t) is None  # nothing answered yet
+    assert sample(text, "xivo_queue_service_level_offered_ratio", queue="queue1", **t) is None  # older Asterisk
+    assert sample(text, "xivo_queue_member_paused", queue="queue2", member="Agent 1", **t) == 1
+    assert sample(text, "xivo_queue_member_in_call", queue="queue2", member="Agent 2", **t) is None
     assert sample(text, "xivo_current_calls", **t) is not None
     assert sample(text, "xivo_sip_peers", status="unreachable", **t) == 2
     assert sample(text, "xivo_trunk_registered", trunk="trunk2@sip2.carrier.example", **t) == 0
@@ -88,7 +98,7 @@ async def test_xivo16_every_collector(pbx, check_metrics):
 
 
 async def test_wazo_every_collector(pbx, check_metrics):
-    sim, engine, client = await pbx("wazo")
+    sim, engine, client = await pbx("wazo", collectors=XIVO_COLLECTORS, queue_members=True)
     await engine.poll_once()
     text = await scrape(client)
     t = {"target": "pbx-wazo"}
@@ -104,6 +114,8 @@ async def test_wazo_every_collector(pbx, check_metrics):
     assert sample(text, "xivo_trunk_registered", trunk="carrier-2", **t) == 0
     assert sample(text, "xivo_trunk_current_calls", trunk="carrier-3", **t) == 3
     assert sample(text, "xivo_lines_registration", state="unregistered", **t) == 24
+    assert sample(text, "xivo_queue_service_level_offered_ratio", queue="queue1", **t) is not None
+    assert sample(text, "xivo_queue_member_in_call", queue="queue1", member="Agent 2", **t) == 1
     assert "xivo_sip_peers{" not in text  # PJSIP: no chan_sip peers
     assert all(r["path"].startswith("/api/") for r in sim.log if r["service"] != "control")
     check_metrics(text.encode())
@@ -271,8 +283,9 @@ async def test_a_failing_service_fails_its_collectors_only(pbx, caplog, check_me
     assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="xivo", collector=collector, reason=reason,
                   **t) == 1
     assert sample(text, "xivo_up", **t) == 1
-    for c in XIVO_COLLECTORS:
+    for c in DEFAULT_COLLECTORS:
         assert sample(text, "xivo_collector_success", collector=c, **t) == (0 if c in failing else 1), c
+    assert sample(text, "xivo_collector_success", collector="queue_status", **t) is None  # not asked for
     line = next(r for r in failures(caplog) if r.fields["collector"] == collector)
     assert line.fields["reason"] == reason and line.fields["error"].startswith(message)
     check_metrics(text.encode())
@@ -393,3 +406,21 @@ async def test_xivo_is_never_asked_recurse(pbx):
     sim, engine, _ = await pbx("xivo16", collectors=["objects", "devices"])
     await engine.poll_once()
     assert not any("recurse" in r["query"] for r in requests_of(sim, "confd"))
+
+
+async def test_queue_status_without_its_acl_fails_alone(pbx, caplog):
+    """An account made before queue_status existed lacks amid.action.QueueStatus.create: that collector fails
+    with the PBX's refusal, the others go on."""
+    from exporter.simulator.xivo_app import DEFAULT_ACLS
+
+    acls = [a for a in DEFAULT_ACLS if "QueueStatus" not in a]
+    sim, engine, client = await pbx("xivo16", acls=acls, collectors=XIVO_COLLECTORS)
+    await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-xivo16"}
+    assert sample(text, "xivo_collector_success", collector="queue_status", **t) == 0
+    assert sample(text, "xivo_collector_success", collector="queues", **t) == 1
+    assert sample(text, "xivo_up", **t) == 1
+    assert "xivo_queue_calls_completed_total{" not in text
+    line = next(r for r in failures(caplog) if r.fields["collector"] == "queue_status")
+    assert "QueueStatus" in line.fields["error"]

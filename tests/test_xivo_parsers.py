@@ -9,7 +9,7 @@ from conftest import GOLDEN, encode
 from exporter.catalog import Builder
 from exporter.vsxi.wire import PayloadError
 from exporter.xivo import parse as p
-from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers, QueueStatusAnswer
 from exporter.xivo.collectors import COLLECTORS
 
 F = Path(__file__).parent / "fixtures" / "xivo"
@@ -17,6 +17,11 @@ F = Path(__file__).parent / "fixtures" / "xivo"
 
 def fx(name: str) -> bytes:
     return (F / name).read_bytes()
+
+
+def collector_of(case: str) -> str:
+    """A case is a collector's name, or that name and a variant (sip_wazo)."""
+    return case if case in COLLECTORS else case.rsplit("_", 1)[0]
 
 
 def exposition(collector: str, rec) -> bytes:
@@ -32,6 +37,9 @@ CASES = {
     "agents_xivo": lambda: p.parse_agents(fx("agents_xivo.json")),
     "agents_wazo": lambda: p.parse_agents(fx("agents_wazo.json")),
     "queues": lambda: p.parse_queue_summary(fx("queue_summary.json")),
+    "queue_status": lambda: p.parse_queue_status(QueueStatusAnswer(fx("queue_status.json"), members=True)),
+    "queue_status_wazo": lambda: p.parse_queue_status(QueueStatusAnswer(fx("queue_status_wazo.json"),
+                                                                         members=True)),
     "channels": lambda: p.parse_channels(ChannelAnswers(fx("core_status.json"),
                                                          fx("core_show_channels.json"))),
     "sip_xivo": lambda: p.parse_sip(AmiSipAnswers(fx("sip_peers.json"), fx("sip_registry.json"))),
@@ -41,7 +49,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(case, check_metrics):
-    text = exposition(case.split("_")[0], CASES[case]())
+    text = exposition(collector_of(case), CASES[case]())
     path = GOLDEN / f"xivo_{case}.prom"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_bytes(text)
@@ -112,3 +120,53 @@ def test_wazo_trunks_and_lines_without_registration_have_no_registration_series(
     assert sip.trunks == {"carrier": True, "down": False}
     assert sip.trunk_calls == {"carrier": 3, "iax-legacy": 1, "down": 0}
     assert sip.lines_by_state == {"registered": 1, "unregistered": 1}
+
+
+def test_queue_status_values():
+    """Asterisk's QueueStatus as the reference gives it (every value a string), worked out by hand: a queue
+    with no answered call has no service level (Asterisk writes 0.0), unreadable values are counted, never 0."""
+    rec = CASES["queue_status"]()
+    assert rec.queues == (
+        p.QueueParams("support", "rrmemory", 412, 23, 20, 0.813, None, 0),
+        p.QueueParams("sales", "ringall", 0, 0, 60, None, None, 10),
+        p.QueueParams("billing", "leastrecent", None, None, None, None, None, 0))  # "", "N/A", "20s"
+    assert rec.members == (
+        p.QueueMember("support", "Alice", 150, 0, None, 1764835200),
+        p.QueueMember("support", "Bob", 97, 1, None, 1764834900),
+        p.QueueMember("sales", "Alice", 0, 0, None, 0),
+        p.QueueMember("sales", "SIP/desk-204", None, 0, None, 0))  # no name: its location; "many" calls
+    assert rec.unreadable == (("CallsTaken", 1), ("Completed", 1), ("ServiceLevel", 1))  # N/A is absent
+    wazo = CASES["queue_status_wazo"]()
+    assert wazo.queues == (p.QueueParams("hotline", "linear", 120, 30, 30, 0.75, 0.686, 25),)
+    assert wazo.members == (p.QueueMember("hotline", "Carol", 64, 0, 1, 1764835100),
+                            p.QueueMember("hotline", "Dave", 56, 1, 0, 1764834000))
+    text = exposition("queue_status", rec).decode()
+    assert 'xivo_queue_service_level_ratio{queue="support",target="pbx-golden"} 0.813' in text
+    assert 'xivo_queue_service_level_ratio{queue="sales"' not in text  # no answered call: absent, not 0
+    assert 'xivo_queue_calls_completed_total{queue="billing"' not in text
+    assert 'xivo_collector_unreadable_values{collector="queue_status",field="Completed",target="pbx-golden"} 1.0' \
+        in text
+    assert "should-never-be-seen" not in text and "lunch" not in text  # callers and pause reasons stay out
+
+
+def test_queue_members_switch_and_cap():
+    """Members are exported only when asked for; more than max_queue_members fails the table, as
+    max_series does, rather than cutting it."""
+    body = fx("queue_status.json")
+    off = p.parse_queue_status(QueueStatusAnswer(body, members=False, max_members=1))
+    assert off.members is None and len(off.queues) == 3
+    assert "xivo_queue_member" not in exposition("queue_status", off).decode()
+    assert len(p.parse_queue_status(QueueStatusAnswer(body, members=True, max_members=4)).members) == 4
+    with pytest.raises(PayloadError) as err:
+        p.parse_queue_status(QueueStatusAnswer(body, members=True, max_members=3))
+    assert err.value.reason == "series_limit" and "more than 3 queue members (max_queue_members)" in str(err.value)
+
+
+def test_queue_status_refusals():
+    with pytest.raises(PayloadError) as err:
+        p.parse_queue_status(QueueStatusAnswer(fx("ami_error.json")))
+    assert err.value.reason == "ami_error"
+    members_only = b'[{"Response": "Success"}, {"Event": "QueueMember", "Queue": "q", "Name": "A"}]'
+    with pytest.raises(PayloadError) as err:
+        p.parse_queue_status(QueueStatusAnswer(members_only, members=True))
+    assert err.value.reason == "degenerate_payload"

@@ -38,8 +38,8 @@ VERSIONS = {"auth": "0.1", "confd": "1.1", "agentd": "1.0", "amid": "1.0", "call
 XIVO_PORT_NAMES = {"calld": "ctid-ng"}
 DEFAULT_ACLS = ["confd.#.read", "agentd.agents.read", "ctid-ng.calls.read", "calld.calls.read",
                 "calld.trunks.read", "calld.lines.read"] + [
-    f"amid.action.{a}.create" for a in ("CoreStatus", "CoreShowChannels", "QueueSummary", "SIPpeers",
-                                        "SIPshowregistry")]
+    f"amid.action.{a}.create" for a in ("CoreStatus", "CoreShowChannels", "QueueSummary", "QueueStatus",
+                                        "SIPpeers", "SIPshowregistry")]
 REALM = "XiVO confd"
 
 

@@ -134,6 +134,9 @@ class XivoModel:
                                "TalkTime": "180", "LongestHoldTime": str(35 * callers)})
             return [{**ok, "EventList": "start", "Message": "Queue summary will follow"}, *events,
                     {"Event": "QueueSummaryComplete", "EventList": "Complete", "ListItems": str(len(events))}]
+        if action == "QueueStatus":
+            return [{**ok, "EventList": "start", "Message": "Queue status will follow"}, *self._queue_status(),
+                    {"Event": "QueueStatusComplete", "EventList": "Complete", "ListItems": "0"}]
         if action == "SIPpeers" and not self.wazo:
             peers = [{"Event": "PeerEntry", "Channeltype": "SIP", "ObjectName": f"peer{i}", "ChanObjectType": "peer",
                       "IPaddress": f"10.1.0.{i}", "Status": PEER_STATUSES[i % len(PEER_STATUSES)]}
@@ -147,6 +150,37 @@ class XivoModel:
             return [{**ok, "EventList": "start", "Message": "Registrations will follow"}, *regs,
                     {"Event": "RegistrationsComplete", "EventList": "Complete", "ListItems": str(len(regs))}]
         return None
+
+    def _queue_status(self) -> list[dict]:
+        """As Asterisk writes it (app_queue, manager QueueStatus): every value a string; ServiceLevelPerf as
+        "%2.1f" percent, 0.0 while no call completed; ServiceLevelPerf2 only on Wazo (newer Asterisk); a
+        member named in "Name", its interface in "Location". Counts grow with time, as on a live PBX."""
+        events = []
+        elapsed = int(self.clock() - self.start)
+        for q in range(1, self.scale.queues + 1):
+            completed = 0 if q == 3 else 40 * q + elapsed // 10  # queue3: nothing answered since its reload
+            abandoned = 0 if q == 3 else 3 * q + elapsed // 60
+            within = completed * (9 - q) // 10  # queue2 meets its target less often
+            params = {"Event": "QueueParams", "Queue": f"queue{q}", "Max": "0" if q != 2 else "25",
+                      "Strategy": ("ringall", "rrmemory", "leastrecent")[q % 3], "Calls": str(q - 1),
+                      "Holdtime": "14", "TalkTime": "180", "Completed": str(completed),
+                      "Abandoned": str(abandoned), "ServiceLevel": "20" if q != 2 else "30",
+                      "ServiceLevelPerf": f"{100 * within / completed if completed else 0:2.1f}", "Weight": "0"}
+            if self.wazo:
+                offered = completed + abandoned
+                params["ServiceLevelPerf2"] = f"{100 * (within + abandoned // 2) / offered if offered else 0:2.1f}"
+            events.append(params)
+            for a in range(2 + q):
+                member = {"Event": "QueueMember", "Queue": f"queue{q}", "Name": f"Agent {a + 1}",
+                          "Location": f"Local/id-{a + 1}@agentcallback", "StateInterface": f"SIP/agent{a + 1}",
+                          "Membership": "dynamic", "Penalty": "0", "CallsTaken": str(completed // (2 + q) + a),
+                          "LastCall": str(1_800_000_000 - 60 * a), "LastPause": "0", "Status": "1",
+                          "Paused": "1" if a == 0 and q == 2 else "0", "PausedReason": "lunch" if a == 0 else "",
+                          "Wrapuptime": "0"}
+                if self.wazo:
+                    member["InCall"] = "1" if a == 1 else "0"
+                events.append(member)
+        return events
 
     def _calls(self) -> int:
         return int(self.scale.channels * self._wave()) // 2

@@ -40,3 +40,13 @@ class CalldSipAnswers:
     trunks: bytes
     lines: bytes
     generation: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStatusAnswer:
+    """amid QueueStatus, with what the target's config says of its members: exported or not, and how many
+    at most (over the cap, the table fails: a call centre's agents are its largest label set)."""
+
+    body: bytes
+    members: bool = False
+    max_members: int = 1000

@@ -46,6 +46,12 @@ async def _queues(poller):
     return await fetch.fetch_queues(poller.client)
 
 
+async def _queue_status(poller):
+    from exporter.xivo import fetch
+
+    return await fetch.fetch_queue_status(poller.client, poller.target)
+
+
 async def _channels(poller):
     from exporter.xivo import fetch
 
@@ -63,6 +69,7 @@ COLLECTORS: dict[str, XivoCollector] = {c.name: c for c in (  # in poll order
     XivoCollector("devices", p.parse_devices, m.build_devices, _devices),
     XivoCollector("agents", p.parse_agents, m.build_agents, _agents),
     XivoCollector("queues", p.parse_queue_summary, m.build_queues, _queues),
+    XivoCollector("queue_status", p.parse_queue_status, m.build_queue_status, _queue_status),
     XivoCollector("channels", p.parse_channels, m.build_channels, _channels),
     XivoCollector("sip", p.parse_sip, m.build_sip, _sip),
 )}

@@ -9,6 +9,10 @@ from exporter.config import Checker, Target, check_collectors, check_url, common
 from exporter.xivo.collectors import COLLECTORS as COLLECTOR_TABLE
 
 COLLECTORS = tuple(COLLECTOR_TABLE)
+# queue_status is asked for by name: it needs an ACL (amid.action.QueueStatus.create) that accounts made for
+# earlier versions lack, and an upgrade must not turn a working PBX's collector red.
+DEFAULT_COLLECTORS = tuple(c for c in COLLECTORS if c != "queue_status")
+DEFAULT_MAX_QUEUE_MEMBERS = 1000
 DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
 SERVICES = ("auth", "confd", "agentd", "amid", "calld")
 AUTH = ("token", "digest")
@@ -24,7 +28,9 @@ class XivoTarget(Target):
     generation: str = "auto"  # xivo (chan_sip, AMI) or wazo (calld trunks and lines); auto detects it
     auth: str = "token"
     backend: str = "xivo_service"
-    collectors: tuple[str, ...] = COLLECTORS
+    collectors: tuple[str, ...] = DEFAULT_COLLECTORS
+    queue_members: bool = False  # queue_status: per-member series (calls taken, paused), one set per member
+    max_queue_members: int = DEFAULT_MAX_QUEUE_MEMBERS  # more members than this: the table fails, not cut
     family: str = field(default="xivo", init=False)
 
     def urls(self) -> tuple[str, ...]:
@@ -32,7 +38,8 @@ class XivoTarget(Target):
 
 
 KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
-        "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series")
+        "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series",
+        "queue_members", "max_queue_members")
 
 
 def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:
@@ -52,13 +59,17 @@ def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) 
         if url:
             services[key] = url
     auth = c.choice(node, "auth", path, AUTH, "token")
-    default_collectors = DIGEST_COLLECTORS if auth == "digest" else COLLECTORS
+    default_collectors = DIGEST_COLLECTORS if auth == "digest" else DEFAULT_COLLECTORS
     collectors = check_collectors(c, node, path, COLLECTORS, default_collectors)
     if auth == "digest":
         for name in collectors:
             if name not in DIGEST_COLLECTORS:
                 c.error(f"{path}.collectors", f"collector {name!r} needs auth: token (digest auth only reaches "
                         f"confd: {', '.join(DIGEST_COLLECTORS)})")
+    queue_members = c.boolean(node, "queue_members", path, False)
+    if queue_members and "queue_status" not in collectors:
+        c.error(f"{path}.queue_members", "needs the queue_status collector (add it to collectors)")
+    max_queue_members = c.positive_int(node, "max_queue_members", path, DEFAULT_MAX_QUEUE_MEMBERS)
     api_gateway = c.boolean(node, "api_gateway", path, False)
     generation = c.choice(node, "generation", path, GENERATIONS, "auto")
     if auth == "digest" and generation == "wazo":
@@ -74,4 +85,6 @@ def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) 
         auth=auth,
         backend=c.choice(node, "backend", path, BACKENDS, "xivo_service"),
         collectors=collectors,
+        queue_members=queue_members,
+        max_queue_members=max_queue_members,
     )

@@ -24,8 +24,9 @@ async def demo(interval: float) -> Demo:
         started, where = await start_xivo(sim)
         runners.extend(started)
         base = where["url"] if where["api_gateway"] else where["services"]["auth"].rsplit("/", 1)[0]
+        # Every collector, members included: the demo shows the contact-centre row too.
         target = XivoTarget(name=name, username="exporter", password=DEMO_PASSWORD, backend=BACKENDS[generation],
-                            interval=interval, timeout=5.0, **where)
+                            interval=interval, timeout=5.0, collectors=COLLECTORS, queue_members=True, **where)
         devices.append(DemoDevice(target, f"{base}/_sim/faults", '{"auth_down": true}'))
     return Demo(tuple(devices), tuple(runners))
 

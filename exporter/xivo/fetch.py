@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from exporter.httpclient import FetchError
-from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers, QueueStatusAnswer
 from exporter.xivo.client import XivoClient
 
 OBJECT_KINDS = (
@@ -90,6 +90,12 @@ async def ami(client: XivoClient, action: str) -> bytes:
 
 async def fetch_queues(client: XivoClient) -> bytes:
     return await ami(client, "QueueSummary")
+
+
+async def fetch_queue_status(client: XivoClient, target) -> QueueStatusAnswer:
+    """One QueueStatus per round: all queues, their members and callers in one answer (the PBX walks its
+    queues once, as for QueueSummary); per-queue requests would cost it a round trip each."""
+    return QueueStatusAnswer(await ami(client, "QueueStatus"), target.queue_members, target.max_queue_members)
 
 
 async def fetch_channels(client: XivoClient) -> ChannelAnswers:

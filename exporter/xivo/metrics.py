@@ -82,6 +82,48 @@ TRUNK_CALLS = CATALOG.gauge("xivo_trunk_current_calls", ("target", "trunk"),
 LINES_REGISTRATION = CATALOG.gauge("xivo_lines_registration", ("target", "state"),
                              "Lines registered or not (Wazo calld GET /1.0/lines registered).", "sip")
 
+# Contact-centre figures (amid QueueStatus). Asterisk keeps the counts since the queue's last reset or reload:
+# counters whose resets rate() and increase() handle.
+QS = "queue_status"
+QUEUE_COMPLETED = CATALOG.counter("xivo_queue_calls_completed_total", TARGET_QUEUE,
+                                  "Calls answered by a member since the queue's last reset or reload (amid QueueStatus "
+                                  "QueueParams Completed).", QS)
+QUEUE_ABANDONED = CATALOG.counter("xivo_queue_calls_abandoned_total", TARGET_QUEUE,
+                                  "Callers who hung up before an answer, since the queue's last reset or reload (amid "
+                                  "QueueStatus QueueParams Abandoned).", QS)
+QUEUE_SL_TARGET = CATALOG.gauge("xivo_queue_service_level_target_seconds", TARGET_QUEUE,
+                                "The queue's service-level target: the answer time a call should meet (amid "
+                                "QueueStatus QueueParams ServiceLevel).", QS)
+QUEUE_SL = CATALOG.gauge("xivo_queue_service_level_ratio", TARGET_QUEUE,
+                         "Share of the calls answered since the last reset that were answered within the target "
+                         "(amid QueueStatus QueueParams ServiceLevelPerf / 100); absent until a call is answered.",
+                         QS)
+QUEUE_SL_OFFERED = CATALOG.gauge("xivo_queue_service_level_offered_ratio", TARGET_QUEUE,
+                                 "The same, calls abandoned within the target counted as met, of answered and "
+                                 "abandoned calls (amid QueueStatus QueueParams ServiceLevelPerf2 / 100, newer "
+                                 "Asterisk); absent where the PBX does not give it or no call counts yet.", QS)
+QUEUE_MAX = CATALOG.gauge("xivo_queue_max_callers", TARGET_QUEUE,
+                          "Most callers the queue takes at once; 0: no limit (amid QueueStatus QueueParams Max).", QS)
+QUEUE_INFO = CATALOG.gauge("xivo_queue_info", ("target", "queue", "strategy"),
+                           "1, with the queue's ring strategy (amid QueueStatus QueueParams Strategy).", QS)
+TARGET_QUEUE_MEMBER = ("target", "queue", "member")
+MEMBER_CALLS = CATALOG.counter("xivo_queue_member_calls_taken_total", TARGET_QUEUE_MEMBER,
+                               "Calls the member answered in this queue (amid QueueStatus QueueMember CallsTaken); "
+                               "only with queue_members: true.", QS)
+MEMBER_PAUSED = CATALOG.gauge("xivo_queue_member_paused", TARGET_QUEUE_MEMBER,
+                              "1 while the member is paused in this queue (amid QueueStatus QueueMember Paused); "
+                              "only with queue_members: true.", QS)
+MEMBER_IN_CALL = CATALOG.gauge("xivo_queue_member_in_call", TARGET_QUEUE_MEMBER,
+                               "1 while the member is on a call of this queue (amid QueueStatus QueueMember InCall, "
+                               "newer Asterisk); only with queue_members: true.", QS)
+MEMBER_LAST_CALL = CATALOG.gauge("xivo_queue_member_last_call_timestamp_seconds", TARGET_QUEUE_MEMBER,
+                                 "Unix time the member's last call of this queue ended; 0: none yet (amid "
+                                 "QueueStatus QueueMember LastCall); only with queue_members: true.", QS)
+UNREADABLE = CATALOG.gauge("xivo_collector_unreadable_values", ("target", "collector", "field"),
+                           "Values of a known numeric field in the last answer that are present but no number the "
+                           "exporter reads: those queues or members lack that field's series. Absent when all "
+                           "read.", QS)
+
 
 def build_objects(b: Builder, target: str, rec: p.Objects) -> None:
     """xivo_objects{kind="users",target="pbx-1"} 120
@@ -140,3 +182,29 @@ def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
         b.add(LINES_REGISTRATION, (target, state), n)
     if rec.generation:
         b.add(GENERATION, (target, rec.generation), 1)
+
+
+def build_queue_status(b: Builder, target: str, rec: p.QueueStatus) -> None:
+    """xivo_queue_calls_completed_total{queue="support",target="pbx-1"} 412
+    xivo_queue_calls_abandoned_total{queue="support",target="pbx-1"} 23
+    xivo_queue_service_level_target_seconds{queue="support",target="pbx-1"} 20
+    xivo_queue_service_level_ratio{queue="support",target="pbx-1"} 0.812
+    xivo_queue_info{queue="support",strategy="rrmemory",target="pbx-1"} 1
+    xivo_queue_member_paused{member="Alice",queue="support",target="pbx-1"} 0"""
+    for q in rec.queues:
+        labels = (target, q.queue)
+        b.add(QUEUE_COMPLETED, labels, q.completed)
+        b.add(QUEUE_ABANDONED, labels, q.abandoned)
+        b.add(QUEUE_SL_TARGET, labels, q.service_level_seconds)
+        b.add(QUEUE_SL, labels, q.service_level)
+        b.add(QUEUE_SL_OFFERED, labels, q.service_level_offered)
+        b.add(QUEUE_MAX, labels, q.max_callers)
+        b.add(QUEUE_INFO, (target, q.queue, q.strategy), 1)
+    for m in rec.members or ():
+        labels = (target, m.queue, m.member)
+        b.add(MEMBER_CALLS, labels, m.calls_taken)
+        b.add(MEMBER_PAUSED, labels, m.paused)
+        b.add(MEMBER_IN_CALL, labels, m.in_call)
+        b.add(MEMBER_LAST_CALL, labels, m.last_call)
+    for field, n in rec.unreadable:
+        b.add(UNREADABLE, (target, "queue_status", field), n)

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.payload import PayloadError, degenerate, invalid, label
-from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers
+from exporter.payload import PayloadError, degenerate, invalid, label, num, unreadable
+from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers, QueueStatusAnswer
 
 
 def _json(body: bytes, what: str) -> Any:
@@ -133,6 +133,95 @@ def parse_queue_summary(body: bytes) -> tuple[QueueStats, ...]:
             _int(e.get("Callers"), "Callers"), _int(e.get("HoldTime", 0), "HoldTime"),
             _int(e.get("TalkTime", 0), "TalkTime"), _int(e.get("LongestHoldTime", 0), "LongestHoldTime")))
     return tuple(queues.values())
+
+
+@dataclass(frozen=True, slots=True)
+class QueueParams:
+    """One queue of amid QueueStatus (its ``QueueParams`` event). None: the PBX did not give the value, or gave
+    something that is not a number (counted in ``QueueStatus.unreadable``): never a zero."""
+
+    queue: str
+    strategy: str
+    completed: float | None  # calls answered since the queue's last reset or reload
+    abandoned: float | None  # callers who hung up waiting, same period
+    service_level_seconds: float | None  # the target answer time
+    service_level: float | None  # ServiceLevelPerf / 100: of the completed calls, answered within the target
+    service_level_offered: float | None  # ServiceLevelPerf2 / 100: abandoned within the target count as met
+    max_callers: float | None  # 0: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    queue: str
+    member: str
+    calls_taken: float | None
+    paused: float | None
+    in_call: float | None  # newer Asterisk only
+    last_call: float | None  # unix time; 0: never
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    queues: tuple[QueueParams, ...]
+    members: tuple[QueueMember, ...] | None  # None: members not asked for (queue_members: false)
+    unreadable: tuple[tuple[str, int], ...]  # (field, values present but not numbers)
+
+
+def _ratio(percent: float | None, denominator: float | None) -> float | None:
+    """Asterisk writes 0.0 when no call counts yet (its division is guarded): absent then, not 0% met."""
+    if percent is None or not denominator:
+        return None
+    return round(percent / 100, 10)  # 68.6 -> 0.686, not 0.6859999999999999
+
+
+def parse_queue_status(answer: QueueStatusAnswer) -> QueueStatus:
+    """amid QueueStatus: a ``QueueParams`` event per queue, a ``QueueMember`` per member of each, a
+    ``QueueEntry`` per caller waiting (not read: callers are already counted by QueueSummary). Every value
+    is a string; one that is not a number is left out and counted."""
+    _, events = ami_events(answer.body, "QueueStatus")
+    bad: dict[str, int] = {}
+
+    def number(e: dict, field: str) -> float | None:
+        text = e.get(field)
+        value = num(text) if isinstance(text, str) else None
+        if value is None and isinstance(text, str) and unreadable(text):
+            bad[field] = bad.get(field, 0) + 1
+        return value
+
+    queues: dict[str, QueueParams] = {}
+    members: dict[tuple[str, str], QueueMember] = {}
+    member_events = 0
+    for e in events:
+        kind = e.get("Event")
+        queue = label(e.get("Queue"), "")
+        if not queue:
+            continue
+        if kind == "QueueParams" and queue not in queues:
+            completed, abandoned = number(e, "Completed"), number(e, "Abandoned")
+            offered = None if completed is None or abandoned is None else completed + abandoned
+            queues[queue] = QueueParams(
+                queue, label(e.get("Strategy"), "unknown"), completed, abandoned, number(e, "ServiceLevel"),
+                _ratio(number(e, "ServiceLevelPerf"), completed),
+                _ratio(number(e, "ServiceLevelPerf2"), offered) if "ServiceLevelPerf2" in e else None,
+                number(e, "Max"))
+        elif kind == "QueueMember":
+            member_events += 1
+            if not answer.members:
+                continue
+            if member_events > answer.max_members:
+                raise PayloadError("series_limit", f"queue_status: more than {answer.max_members} queue members "
+                                   "(max_queue_members); the table is dropped rather than cut")
+            # Asterisk 12+ names the member "Name" in QueueStatus ("MemberName" in the member events); the
+            # interface stands in for a member without a name.
+            name = label(e.get("Name") or e.get("MemberName") or e.get("Location") or e.get("Interface"),
+                         "unknown")
+            members.setdefault((queue, name), QueueMember(
+                queue, name, number(e, "CallsTaken"), number(e, "Paused"),
+                number(e, "InCall") if "InCall" in e else None, number(e, "LastCall")))
+    if not queues and member_events:
+        raise degenerate("amid QueueStatus: members but no QueueParams event")
+    return QueueStatus(tuple(queues.values()), tuple(members.values()) if answer.members else None,
+                       tuple(sorted(bad.items())))
 
 
 @dataclass(frozen=True, slots=True)
