@@ -50,6 +50,14 @@ THRESHOLDS = {
     "registrations_drop_for": "5m",
     # XiVO
     "queue_no_agent_for": "2m",
+    # contact centre (queue_status collector): the service level a supervisor holds a queue to (share of
+    # answered calls within the queue's own target time), the abandon ratio that pages, on a minimum volume
+    "queue_service_level_target": 0.80,
+    "queue_service_level_for": "15m",
+    "queue_window": "15m",  # the abandon ratio's window (recording rule name carries it)
+    "queue_abandon_ratio_high": 0.10,
+    "queue_abandon_for": "15m",
+    "queue_min_calls": 10,  # answered + abandoned in queue_window (abandon) or 1h (service level)
     "sip_peers_drop_ratio": 0.8,
     "sip_peers_drop_offset": "30m",
     "sip_peers_min": 10,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from mixin.config import THRESHOLDS as T
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job", target=~"$target"'
 
@@ -329,6 +331,38 @@ def pbx() -> dict:
     L.add("timeseries", "Average hold and talk time", [
         _target(f"xivo_queue_hold_time_seconds{{{Q}}}", "hold {{queue}}"),
         _target(f"xivo_queue_talk_time_seconds{{{Q}}}", "talk {{queue}}")], "s", w=12)
+    L.row("Contact centre (queue_status collector)")
+    L.add("timeseries", "Abandon ratio", [_target(
+        f"target_queue:xivo_queue_calls_abandoned:ratio_rate{T['queue_window']}{{{Q}}}", "{{target}} {{queue}}")],
+        "percentunit", w=6, description="Callers who hung up before an answer, of answered and abandoned calls, "
+        f"over {T['queue_window']} (recording rule). The alert threshold is {T['queue_abandon_ratio_high']:.0%}.")
+    L.add("timeseries", "Service level against target", [
+        _target(f"xivo_queue_service_level_ratio{{{Q}}}", "{{target}} {{queue}}"),
+        _target(f"xivo_queue_service_level_offered_ratio{{{Q}}}", "{{target}} {{queue}} (abandons in target met)"),
+        _target(f"{T['queue_service_level_target']} + 0 * max(xivo_queue_service_level_target_seconds{{{Q}}})",
+                "target")], "percentunit", w=6,
+        description="Share of answered calls answered within each queue's target time (since the queue's last "
+                    "reset), against the mixin's target. The queues' target times are in the table beside.")
+    L.add("timeseries", "Answered per minute", [_target(
+        f"sum by (target, queue) (rate(xivo_queue_calls_completed_total{{{Q}}}[$__rate_interval])) * 60",
+        "{{target}} {{queue}}")], "short", w=6)
+    L.add("timeseries", "Paused members per queue", [
+        _target(f"sum by (target, queue) (xivo_queue_member_paused{{{Q}}})", "{{target}} {{queue}} paused"),
+        _target(f"sum by (target, queue) (xivo_queue_member_in_call{{{Q}}})", "{{target}} {{queue}} on a call")],
+        "short", w=6, description="Needs queue_members: true on the PBX (per-member series; see the README).")
+    L.add("table", "Queue settings", [
+        _target(f"xivo_queue_service_level_target_seconds{{{Q}}}", "", instant=True),
+        _target(f"xivo_queue_max_callers{{{Q}}}", "", instant=True),
+        _target(f"xivo_queue_info{{{Q}}}", "", instant=True)], "none", w=12, h=6,
+        description="Target answer time (s), most callers at once (0: no limit) and ring strategy per queue.")
+    L.add("table", "Calls taken per member, per hour", [_target(
+        f"sort_desc(rate(xivo_queue_member_calls_taken_total{{{Q}}}[$__rate_interval]) * 3600)", "",
+        instant=True)], "short", w=12, h=6,
+        description="Answer rate per member and queue, as calls per hour (queue_members: true).")
+    L.add("table", "Values the exporter could not read", [_target(
+        f"xivo_collector_unreadable_values{{{SEL}}}", "", instant=True)], "short", w=24, h=4,
+        description="Numeric AMI fields whose value is no number (empty, 20s): those queues or members lack that "
+                    "series. Non-zero means a PBX writes values differently (please report).")
     L.row("Calls and SIP")
     L.add("timeseries", "Current calls", [_target(f"xivo_current_calls{{{SEL}}}", "{{target}}")], "short", w=8)
     L.add("timeseries", "Channels by state", [_target(
@@ -447,6 +481,7 @@ def exporter_health() -> dict:
 NOT_SHOWN = {
     "vsxi_system_demo_licence": "demo_lic is -1 on every licensed SBC seen; a flag, kept for queries",
     "vsxi_ha_slave_status": "slave_stat is a raw code whose meaning is not public; kept for queries",
+    "xivo_queue_member_last_call_timestamp_seconds": "per member, for queries (time since an agent's last call)",
 }
 
 

@@ -49,7 +49,18 @@ def recording_rules() -> list[dict]:
                         "job, target, orig_trunk_id, term_trunk_id")},
         {"record": "target:xivo_sip_peers_reachable:ratio",
          "expr": _ratio('xivo_sip_peers{status=~"ok|lagged"}', "xivo_sip_peers", "job, target")},
+        # Abandoned of offered (answered + abandoned) over the window: the counters are since the queue's
+        # last reset, so the ratio of their increases is today's, not the day's since the last reload.
+        {"record": f"target_queue:xivo_queue_calls_abandoned:ratio_rate{T['queue_window']}",
+         "expr": _ratio(f"increase(xivo_queue_calls_abandoned_total[{T['queue_window']}])",
+                        f"increase(xivo_queue_calls_abandoned_total[{T['queue_window']}])\n"
+                        f"+ increase(xivo_queue_calls_completed_total[{T['queue_window']}])", "job, target, queue")},
     ]
+
+
+def _queue_offered(window: str) -> str:
+    return (f"sum by (job, target, queue) (\n  increase(xivo_queue_calls_abandoned_total[{window}])\n"
+            f"  + increase(xivo_queue_calls_completed_total[{window}])\n)")
 
 
 def _alert(name: str, expr: str, for_: str, severity: str, component: str, summary: str,
@@ -190,6 +201,23 @@ def alerts() -> list[dict]:
                "xivo_queue_agents_available == 0", t["queue_no_agent_for"], "warning", "queue",
                "{{ $labels.target }}: callers waiting in {{ $labels.queue }} and no agent available",
                "{{ $value }} callers wait in queue {{ $labels.queue }} with no available member."),
+        _alert("QueueServiceLevelLow",
+               f"xivo_queue_service_level_ratio < {t['queue_service_level_target']}\n"
+               f"and on (job, target, queue)\n{_queue_offered('1h')} >= {t['queue_min_calls']}",
+               t["queue_service_level_for"], "warning", "queue",
+               "{{ $labels.target }}: queue {{ $labels.queue }} below its service level",
+               "{{ $value | humanizePercentage }} of the calls answered in queue {{ $labels.queue }} were answered "
+               "within its target time, below " + f"{t['queue_service_level_target']:.0%}" + " for "
+               + t["queue_service_level_for"] + "."),
+        _alert("QueueAbandonRatioHigh",
+               f"target_queue:xivo_queue_calls_abandoned:ratio_rate{t['queue_window']} > "
+               f"{t['queue_abandon_ratio_high']}\nand on (job, target, queue)\n"
+               f"{_queue_offered(t['queue_window'])} >= {t['queue_min_calls']}",
+               t["queue_abandon_for"], "warning", "queue",
+               "{{ $labels.target }}: callers abandoning queue {{ $labels.queue }}",
+               "{{ $value | humanizePercentage }} of the callers of queue {{ $labels.queue }} hung up before an "
+               "answer over the last " + t["queue_window"] + " (threshold "
+               + f"{t['queue_abandon_ratio_high']:.0%}" + ")."),
         _alert("SipPeersLost",
                f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}})\n< {t["sip_peers_drop_ratio"]} * '
                f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}} offset {t["sip_peers_drop_offset"]})'

@@ -47,6 +47,7 @@ class XivoModel:
         self.scale = scale or XivoScale()
         self.clock = clock
         self.start = clock()
+        self.odd_values = False  # one QueueStatus value no number (the demo shows the unreadable-values panel)
 
     @property
     def wazo(self) -> bool:
@@ -179,6 +180,8 @@ class XivoModel:
                           "Wrapuptime": "0"}
                 if self.wazo:
                     member["InCall"] = "1" if a == 1 else "0"
+                if self.odd_values and q == 1 and a == 0:
+                    member["CallsTaken"] = ""
                 events.append(member)
         return events
 

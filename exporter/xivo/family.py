@@ -21,6 +21,7 @@ async def demo(interval: float) -> Demo:
     devices, runners = [], []
     for name, generation in DEMO_PBXS:
         sim = XivoSimulator(generation, username="exporter", password=DEMO_PASSWORD)
+        sim.model.odd_values = generation == "wazo"  # one value no number: the unreadable-values panel has data
         started, where = await start_xivo(sim)
         runners.extend(started)
         base = where["url"] if where["api_gateway"] else where["services"]["auth"].rsplit("/", 1)[0]
