@@ -103,6 +103,28 @@ def test_sub_stats_aggregates_without_personal_data():
     assert 'vsxi_registrations{protocol="TLS v1.2",state="Authenticated",target="sbc-1",trunk_id="1001"} 1.0' in text
 
 
+MIXED_CASE_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<XBSubStatsList>
+<XBSubStats><id>1</id><states>Authenticated</states><nat>Yes</nat><trunkId>1001</trunkId><protocol>UDP</protocol></XBSubStats>
+<XBSubStats><id>2</id><States>Registered</States><NAT>No</NAT><TrunkId>1002</TrunkId><Protocol>TCP</Protocol></XBSubStats>
+<XBSubStats><id>3</id><states>Authenticated</states><nat>No</nat><trunkId>1001</trunkId><protocol>UDP</protocol></XBSubStats>
+</XBSubStatsList>"""
+MIXED_CASE_JSON = (b'{"XBSubStatsList": {"XBSubStats": ['
+                   b'{"id": 1, "states": "Authenticated", "nat": "Yes", "trunkId": 1001, "protocol": "UDP"},'
+                   b'{"id": 2, "States": "Registered", "NAT": "No", "TrunkId": 1002, "Protocol": "TCP"},'
+                   b'{"id": 3, "states": "Authenticated", "nat": "No", "trunkId": 1001, "protocol": "UDP"}]}}')
+
+
+@pytest.mark.parametrize("body", [MIXED_CASE_XML, MIXED_CASE_JSON], ids=["xml", "json"])
+def test_sub_stats_rows_spelling_fields_in_another_case(body):
+    """A row whose field names differ in case from the first row's (States here, states there) is read by its
+    own spelling: its state, trunk and protocol, never 'unknown'. Counted by hand from the three rows."""
+    for stream in (False, True):
+        rec = parse.parse_sub_stats(BodyStream.of(body, chunk=64, head=256) if stream else body)
+        assert rec.counts == {("1001", "Authenticated", "UDP"): 2, ("1002", "Registered", "TCP"): 1}, stream
+        assert rec.nat == {"1001": 1} and rec.total == 3
+
+
 def test_active_calls_pairs_answered_and_duration_histogram():
     rec = parse.parse_active_calls(fixture("quirks/active_calls_single.json"))
     assert rec.pairs == {("20", "30"): (1, 0)}  # empty ans_time: ringing

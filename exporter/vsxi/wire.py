@@ -421,7 +421,10 @@ def iter_bean_columns(body: Body, list_tag: str, columns: tuple[str, ...], names
             names.update(item)
             if wanted is None:
                 wanted = _resolve(columns, item)
-            yield tuple([_json_text(item.get(c)) for c in wanted])
+            values = [item.get(c) for c in wanted]
+            if None in values and not all(c in item for c in wanted):  # this row spells a field otherwise
+                values = [item.get(c) for c in _resolve(columns, item)]
+            yield tuple([_json_text(v) for v in values])
         return
     else:
         rows = iter_beans(body, list_tag, stream)
@@ -430,12 +433,16 @@ def iter_bean_columns(body: Body, list_tag: str, columns: tuple[str, ...], names
         names.update(row)
         if wanted is None:
             wanted = _resolve(columns, row)
-        yield tuple([row.get(c) for c in wanted])
+        values = tuple([row.get(c) for c in wanted])
+        if None in values and not all(c in row for c in wanted):  # this row spells a field otherwise
+            values = tuple([row.get(c) for c in _resolve(columns, row)])
+        yield values
 
 
 def _resolve(columns: tuple[str, ...], names) -> tuple[str, ...]:
     """Each wanted column as this answer spells it: field names match case-insensitively (``TrunkId`` is
-    ``trunkId``; the reference never tells two fields apart by case). Taken from the first row."""
+    ``trunkId``; the reference never tells two fields apart by case). Taken from the first row, and again for
+    a row that lacks one of them as the first row spells it (``States`` there, ``states`` here)."""
     if all(c in names for c in columns):
         return columns
     lower = {n.lower(): n for n in names}
