@@ -10,6 +10,7 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.simulator.vsxi_model import VsxiModel
 from exporter.vsxi.metrics import CATALOG as C
 from exporter.web.app import create_app
+from exporter.xivo.config import COLLECTORS as XIVO_COLLECTORS
 from exporter.xivo.metrics import CATALOG as XC
 
 DOC = Path(__file__).parent.parent / "docs" / "metrics.md"
@@ -30,7 +31,8 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
     try:
         _, xivo16, started = await make_xivo("xivo16")
         runners += started
-        _, wazo, started = await make_xivo("wazo")
+        wazo_sim, wazo, started = await make_xivo("wazo", collectors=XIVO_COLLECTORS, queue_members=True)
+        wazo_sim.model.odd_values = True  # one QueueStatus value no number: xivo_collector_unreadable_values
         runners += started
         _, locked_out, started = await make_xivo("xivo16", name="pbx-locked", password="wrong")
         runners += started
