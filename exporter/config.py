@@ -7,6 +7,7 @@ fall back to a default.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -59,6 +60,8 @@ class Target:
     timeout: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_series: int = DEFAULT_MAX_SERIES
+    profile: str = ""  # the named profile it takes its shared settings from ("" for none)
+    labels: tuple[tuple[str, str], ...] = ()  # the operator's own labels (site, region...), sorted by name
 
     def urls(self) -> tuple[str, ...]:
         """Every URL the exporter may call for this target (the TLS settings apply to all of them)."""
@@ -121,9 +124,28 @@ class Checker:
     def __init__(self, file: str):
         self.file = file
         self.problems: list[str] = []
+        self._from_profile: tuple[str, str, frozenset[str]] | None = None  # (target path, profile path, keys)
 
     def error(self, path: str, message: str) -> None:
-        self.problems.append(f"{self.file}: {path}: {message}")
+        if self._from_profile is not None:
+            target, profile, keys = self._from_profile
+            if path.startswith(target + "."):
+                key = re.split(r"[.\[]", path[len(target) + 1:], maxsplit=1)[0]
+                if key in keys:  # a value the target took from its profile: the problem is the profile's
+                    path = profile + path[len(target):]
+        problem = f"{self.file}: {path}: {message}"
+        if problem not in self.problems:  # a profile's problem once, not once per target using it
+            self.problems.append(problem)
+
+    @contextlib.contextmanager
+    def profile_keys(self, target_path: str, profile_path: str, keys: frozenset[str]):
+        """While checking a target merged with its profile, a problem in a key the profile gave is reported
+        at the profile (``profiles.NAME.key``)."""
+        self._from_profile = (target_path, profile_path, keys)
+        try:
+            yield
+        finally:
+            self._from_profile = None
 
     def mapping(self, node: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
         if not isinstance(node, dict):
@@ -321,6 +343,104 @@ TARGET_KEYS = ("name", "url", "username", "password", "password_file", "tls", "c
                "max_response_bytes", "max_series")  # every target's keys; a family's check adds its own
 
 
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")  # Prometheus' label names
+RESERVED_LABELS = ("target", "family", "profile", "job", "instance")  # the exporter's or Prometheus' own
+PROFILE_ONLY = ("name", "url", "profile")  # a target's own: never shared through a profile
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings targets of one family share: any target key but name and url, and labels."""
+
+    name: str
+    family: str
+    keys: dict  # the target keys it gives, unchecked until merged into a target
+
+
+def check_labels(c: Checker, node: Any, path: str) -> dict[str, str]:
+    """The operator's labels: names as Prometheus accepts them (not ``__`` nor the exporter's own), values
+    scalars read as strings (as Go's YAML reads a scalar into a string field)."""
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        c.error(path, f"expected a mapping of label names to values, got {type_name(node)}")
+        return {}
+    out = {}
+    for name, value in node.items():
+        if not isinstance(name, str) or not LABEL_NAME_RE.match(name) or name.startswith("__"):
+            c.error(f"{path}.{name}", "invalid label name (letters, digits and _, not starting with a digit "
+                    "or with __)")
+        elif name in RESERVED_LABELS:
+            c.error(f"{path}.{name}", f"reserved label name (the exporter's or Prometheus' own: "
+                    f"{', '.join(RESERVED_LABELS)})")
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            out[name] = str(value)
+        else:
+            c.error(f"{path}.{name}", f"expected a string, got {type_name(value)}")
+    return out
+
+
+def check_profiles(c: Checker, node: Any, families) -> dict[str, Profile]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        c.error("profiles", f"expected a mapping of profile names to settings, got {type_name(node)}")
+        return {}
+    out = {}
+    for name, body in node.items():
+        path = f"profiles.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            c.error(path, "invalid profile name (letters, digits and _.:-, at most 63)")
+            continue
+        if not isinstance(body, dict):
+            c.error(path, f"expected a mapping, got {type_name(body)}")
+            continue
+        family = body.get("family")
+        if family not in families:
+            c.error(f"{path}.family", f"expected one of {', '.join(families)}, got {family!r}"
+                    if "family" in body else f"missing required key (one of: {', '.join(families)})")
+            continue
+        for key in PROFILE_ONLY:
+            if key in body:
+                c.error(f"{path}.{key}", "a target's own key: not shared through a profile")
+        out[name] = Profile(name, family, {k: v for k, v in body.items() if k not in ("family", *PROFILE_ONLY)})
+    return out
+
+
+def check_target_entry(c: Checker, node: Any, path: str, family, profiles: dict[str, Profile], defaults: dict,
+                       base_dir: str):
+    """One target entry: merged under its profile if it names one (its own keys win; labels merge), checked
+    by its family, then given its profile name and labels."""
+    if not isinstance(node, dict):
+        return family.check_target(c, node, path, defaults, base_dir)
+    node = dict(node)
+    profile = None
+    profile_name = node.pop("profile", None)
+    if profile_name is not None:
+        profile = profiles.get(profile_name) if isinstance(profile_name, str) else None
+        if profile is None:
+            c.error(f"{path}.profile", f"unknown profile {profile_name!r}"
+                    + (f" (defined: {', '.join(sorted(profiles))})" if profiles else " (no profiles are defined)"))
+            return None
+        if profile.family != family.name:
+            c.error(f"{path}.profile", f"profile {profile.name!r} is for {profile.family}, not {family.name}")
+            return None
+    shared = dict(profile.keys) if profile else {}
+    labels = check_labels(c, shared.pop("labels", None), f"profiles.{profile_name}.labels") if profile else {}
+    labels.update(check_labels(c, node.pop("labels", None), f"{path}.labels"))
+    if profile is None:
+        target = family.check_target(c, node, path, defaults, base_dir)
+    else:
+        given = frozenset(k for k in shared if k not in node)
+        with c.profile_keys(path, f"profiles.{profile.name}", given):
+            target = family.check_target(c, {**shared, **node}, path, defaults, base_dir)
+    if target is None:
+        return None
+    return replace(target, profile=profile.name if profile else "", labels=tuple(sorted(labels.items())))
+
+
 def _check_list(c: Checker, root: dict, key: str, item: Callable[[Any, str], Any]) -> list:
     value = root.get(key)
     if value is None:
@@ -376,7 +496,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError([f"{path}: expected a mapping at the top level, got {type_name(root)}"])
     from exporter.registry import FAMILIES as families  # the registry imports this module's Target
 
-    top_keys = ("global", "defaults", *families)
+    top_keys = ("global", "defaults", "profiles", *families)
     for key in root:
         if key not in top_keys:
             c.error(key, f"unknown key (expected one of: {', '.join(top_keys)})")
@@ -393,11 +513,12 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
         "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }
+    profiles = check_profiles(c, root.get("profiles"), families)
     targets: list = []
     keys: list[tuple[str, int]] = []  # where each target was written, for a duplicate's message
     for family in families.values():
         found = _check_list(c, root, family.name,
-                            lambda n, p, f=family: f.check_target(c, n, p, defaults, base_dir))
+                            lambda n, p, f=family: check_target_entry(c, n, p, f, profiles, defaults, base_dir))
         targets += found
         keys += [(family.name, i) for i in range(len(found))]
 

@@ -6,6 +6,7 @@ import pytest
 
 from exporter.config import ConfigError, load_config, parse_duration
 from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
+from exporter.vsxi.config import KEYS as VSXI_KEYS
 
 
 def write(tmp_path, text, name="config.yml"):
@@ -109,7 +110,7 @@ vsxi:
 
 def test_top_level_problems(tmp_path):
     assert problems(tmp_path, "vsxi: {name: a}\nglobals: {}\n") == [
-        "CFG: globals: unknown key (expected one of: global, defaults, vsxi, xivo)",
+        "CFG: globals: unknown key (expected one of: global, defaults, profiles, vsxi, xivo)",
         "CFG: vsxi: expected a list, got mapping",
     ]
     assert problems(tmp_path, "- just\n- a list\n") == ["CFG: expected a mapping at the top level, got list"]
@@ -230,6 +231,69 @@ xivo:
         "CFG: xivo[0].queue_members: needs the queue_status collector (add it to collectors)",
         "CFG: xivo[1].queue_members: expected true or false, got string",
         "CFG: xivo[1].max_queue_members: expected a positive integer, got 0",
+    ]
+
+
+def test_profiles_share_settings_and_targets_override(tmp_path):
+    """A thousand SBCs name a profile instead of repeating credentials, TLS and intervals; what a target
+    writes itself wins; labels merge, the target's own winning per name."""
+    (tmp_path / "sbc.pass").write_text("s3cret\n")
+    cfg = load_config(write(tmp_path, """
+profiles:
+  sbc-standard:
+    family: vsxi
+    username: monitor
+    password_file: sbc.pass
+    format: json
+    interval: 1m
+    tls: {insecure_skip_verify: true}
+    labels: {region: emea, tier: 1}
+  pbx-wazo: {family: xivo, username: exporter, password: pw, backend: wazo_user, api_gateway: true}
+vsxi:
+  - {name: sbc-atl-1, url: "https://192.0.2.1:8888", profile: sbc-standard, labels: {site: atl}}
+  - {name: sbc-atl-2, url: "https://192.0.2.2:8888", profile: sbc-standard, interval: 30s,
+     labels: {site: atl, tier: gold}}
+  - {name: sbc-lab, url: "http://192.0.2.9:8888", username: u, password: p}
+xivo:
+  - {name: pbx-lyon, url: "https://192.0.2.30", profile: pbx-wazo}
+"""))
+    a1, a2, lab = cfg.of_family("vsxi")
+    assert (a1.username, a1.password, a1.format, a1.interval, a1.tls.insecure_skip_verify, a1.profile) == (
+        "monitor", "s3cret", "json", 60.0, True, "sbc-standard")
+    assert a1.labels == (("region", "emea"), ("site", "atl"), ("tier", "1"))
+    assert (a2.interval, a2.labels) == (30.0, (("region", "emea"), ("site", "atl"), ("tier", "gold")))
+    assert (lab.profile, lab.labels, lab.format) == ("", (), "xml")
+    (pbx,) = cfg.of_family("xivo")
+    assert (pbx.backend, pbx.api_gateway, pbx.profile) == ("wazo_user", True, "pbx-wazo")
+
+
+def test_profile_problems_name_the_profile_once(tmp_path):
+    assert problems(tmp_path, """
+profiles:
+  sbc-bad: {family: vsxi, username: u, password: p, interval: soon, colour: blue, labels: {__x: 1, job: a}}
+  no-family: {username: u}
+  with-name: {family: xivo, name: x, url: "https://h", username: u, password: p}
+vsxi:
+  - {name: sbc-1, url: "http://192.0.2.1", profile: sbc-bad}
+  - {name: sbc-2, url: "http://192.0.2.2", profile: sbc-bad, interval: 10s}
+  - {name: sbc-3, url: "http://192.0.2.3", profile: nowhere}
+  - {name: sbc-4, url: "http://192.0.2.4", profile: with-name}
+  - {name: sbc-5, url: "http://192.0.2.5", username: u, password: p, labels: {site: [a], 9lives: x}}
+""") == [
+        "CFG: profiles.no-family.family: missing required key (one of: vsxi, xivo)",
+        "CFG: profiles.with-name.name: a target's own key: not shared through a profile",
+        "CFG: profiles.with-name.url: a target's own key: not shared through a profile",
+        "CFG: profiles.sbc-bad.labels.__x: invalid label name (letters, digits and _, not starting with a digit "
+        "or with __)",
+        "CFG: profiles.sbc-bad.labels.job: reserved label name (the exporter's or Prometheus' own: target, family, "
+        "profile, job, instance)",
+        "CFG: profiles.sbc-bad.colour: unknown key (expected one of: " + ", ".join(VSXI_KEYS) + ")",
+        "CFG: profiles.sbc-bad.interval: expected a duration like 15s, 2m or 500ms, got 'soon'",
+        "CFG: vsxi[2].profile: unknown profile 'nowhere' (defined: sbc-bad, with-name)",
+        "CFG: vsxi[3].profile: profile 'with-name' is for xivo, not vsxi",
+        "CFG: vsxi[4].labels.site: expected a string, got list",
+        "CFG: vsxi[4].labels.9lives: invalid label name (letters, digits and _, not starting with a digit or "
+        "with __)",
     ]
 
 
