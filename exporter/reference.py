@@ -6,6 +6,7 @@ never drift from the code.
 
 from __future__ import annotations
 
+from exporter.engine import status
 from exporter.engine.selfmetrics import SelfMetrics
 from exporter.reasons import REASONS
 from exporter.registry import FAMILIES
@@ -26,6 +27,10 @@ def _row(name: str, type_: str, labels: str, help_: str) -> str:
 def render() -> str:
     stay = " / ".join(f"`{f.name}_collector_last_success_timestamp_seconds`" for f in FAMILIES.values())
     lines = [HEADER + f"({stay} stay).\n" + "".join(f.reference_notes for f in FAMILIES.values())]
+    lines += ["\n## Every target, whatever its family\n", "| metric | type | labels | help (source) |",
+              "|---|---|---|---|"]
+    for spec in status.CATALOG.specs.values():
+        lines.append(_row(spec.name, spec.type, ", ".join(spec.labels) + ", and the operator's labels", spec.help))
     for f in FAMILIES.values():
         family, catalog, prefix = f.title, f.catalog, f.collector_heading
         by_collector: dict[str, list] = {}

@@ -6,6 +6,7 @@ several joined; plus the values and label values where the two encoders could di
 """
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,10 @@ def test_status_renderer_equals_builder(family):
     from exporter.xivo.config import XivoTarget
 
     collectors = ("realtime", "sub_stats")  # the renderer takes any names: these are the VSXi's
+    labels = (("site", 'atl "east"'), ("region", "emea"))  # the operator's: on the target info series only
     target = (VsxiTarget(name="sbc-1", url="http://h", username="u", password="p", format="json",
-                         collectors=collectors, ha_group="atl-pair") if family == "vsxi" else
+                         collectors=collectors, ha_group="atl-pair", profile="std", labels=labels)
+              if family == "vsxi" else
               XivoTarget(name="sbc-1", url="http://h", username="u", password="p", collectors=collectors))
     renderer = StatusRenderer(FAMILIES[family].status, target)
     ok = CollectorState("realtime", True, last_success=1_800_000_123.25, duration=0.0123, response_bytes=17283,
@@ -154,6 +157,10 @@ def test_status_renderer_equals_builder(family):
             b.add(vm.COLLECTOR_UNMAPPED, labels, c.unmapped_fields)
             b.add(vm.COLLECTOR_DUPLICATES, labels, c.duplicate_rows)
             b.add(vm.COLLECTOR_FALLBACK, labels, 1.0 if fallback else 0.0)
+    from exporter.engine.status import TARGET_INFO
+    info = {"vsxi": (target.name, "vsxi", "std", 'atl "east"', "emea"), "xivo": (target.name, "xivo", "")}[family]
+    names = ("target", "family", "profile", "site", "region")[:len(info)]
+    b.add(replace(TARGET_INFO, labels=names), info, 1.0)  # the operator's labels are this target's own
     chunks = [renderer.target(True, False), renderer.collector(ok, True), renderer.collector(failed, False)]
     for openmetrics in (False, True):
         assert served(chunks, openmetrics) == reference([b], openmetrics)

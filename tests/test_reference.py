@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import reference
 from exporter.engine.selfmetrics import SelfMetrics
+from exporter.engine.status import CATALOG as STATUS_CATALOG
 from exporter.simulator.vsxi_model import VsxiModel
 from exporter.vsxi.metrics import CATALOG as C
 from exporter.web.app import create_app
@@ -58,7 +59,7 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
         emitted[fam.name] = (fam.type, labels)
 
     documented = {}
-    for spec in (*C.specs.values(), *XC.specs.values()):
+    for spec in (*C.specs.values(), *XC.specs.values(), *STATUS_CATALOG.specs.values()):
         name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
         type_ = "histogram" if spec.type == "gaugehistogram" else spec.type  # as the text format reads it
         documented[name] = (type_, set(spec.labels))

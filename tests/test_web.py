@@ -128,7 +128,10 @@ async def test_refused_probe_names_are_exported_bounded(client):
 async def test_service_discovery_lists_the_targets_polled_here(aiohttp_server, aiohttp_client):
     from helpers import make_engine, make_target, make_xivo
 
+    from dataclasses import replace
+
     _, sbc = await make_target(aiohttp_server, name="sbc-a", ha_group="atl-pair")
+    sbc = replace(sbc, profile="sbc-standard", labels=(("region", "emea"), ("site", "atl")))
     _, pbx, runners = await make_xivo("wazo")
     try:
         engine = make_engine(sbc, pbx)
@@ -138,9 +141,19 @@ async def test_service_discovery_lists_the_targets_polled_here(aiohttp_server, a
         host = f"{client.server.host}:{client.server.port}"
         assert await resp.json() == [
             {"targets": ["sbc-a"], "labels": {"__meta_vsxi_xivo_family": "vsxi", "__meta_vsxi_xivo_exporter": host,
-                                              "__meta_vsxi_xivo_ha_group": "atl-pair"}},
-            {"targets": ["pbx-wazo"], "labels": {"__meta_vsxi_xivo_family": "xivo",
+                                              "__meta_vsxi_xivo_profile": "sbc-standard",
+                                              "__meta_vsxi_xivo_ha_group": "atl-pair",
+                                              "__meta_vsxi_xivo_label_region": "emea",
+                                              "__meta_vsxi_xivo_label_site": "atl"}},
+            {"targets": ["pbx-wazo"], "labels": {"__meta_vsxi_xivo_family": "xivo", "__meta_vsxi_xivo_profile": "",
                                                  "__meta_vsxi_xivo_exporter": host}}]
+        # The operator's labels are on one info series per target, never on the device series.
+        await engine.poll_once()
+        text = await (await client.get("/metrics")).text()
+        assert 'vsxi_xivo_target_info{family="vsxi",profile="sbc-standard",region="emea",site="atl",' \
+               'target="sbc-a"} 1.0' in text
+        assert 'vsxi_xivo_target_info{family="xivo",profile="",target="pbx-wazo"} 1.0' in text
+        assert not [line for line in text.splitlines() if 'site="atl"' in line and "target_info" not in line]
         await engine.stop()
     finally:
         for runner in runners:

@@ -20,9 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.catalog import Spec, escape_label, go_float
+from exporter.catalog import Catalog, Spec, escape_label, go_float
 from exporter.engine.state import CollectorState
 from exporter.packed import Chunk, store
+
+# Series every target has whatever its family, declared once (exposition order 0: before the families').
+CATALOG = Catalog(order=0)
+TARGET_INFO = CATALOG.gauge(
+    "vsxi_xivo_target_info", ("target", "family", "profile"),
+    "1 per configured target, with its device family, its profile (empty: none) and the operator's own labels "
+    "from the configuration (labels:), to join onto device series in PromQL, e.g. "
+    "* on (target) group_left (site) vsxi_xivo_target_info.", "status")
 
 
 def _always(target: Any) -> bool:
@@ -90,12 +98,18 @@ class StatusRenderer:
         self._info = (specs.info.section, (_prefix(specs.info, (self._name, info)) + "1.0\n").encode()) \
             if info else None
         self._series = tuple(s for s in specs.collector if s.present(target))
+        labels = sorted([("family", target.family), ("profile", target.profile), ("target", target.name),
+                         *target.labels])
+        self._target_info = (TARGET_INFO.section, (TARGET_INFO.name + "{" + ",".join(
+            f'{k}="{escape_label(v)}"' for k, v in labels) + "} 1.0\n").encode())
 
     def target(self, up: bool, standby: bool) -> Chunk:
         specs, labels = self._specs, (self._name,)
         out = [(specs.up.section, (_prefix(specs.up, labels) + ("1.0\n" if up else "0.0\n")).encode())]
         if self._info is not None:
             out.append(self._info)
+        out.append(self._target_info)
+        out.sort(key=lambda part: part[0])  # a chunk's sections in order
         if specs.standby is not None:
             out.append((specs.standby.section,
                         (_prefix(specs.standby, labels) + ("1.0\n" if standby else "0.0\n")).encode()))

@@ -93,14 +93,17 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 async def service_discovery(request: web.Request) -> web.Response:
     """Prometheus HTTP service discovery (``http_sd_configs``): the targets this exporter polls, one group each,
-    with ``__meta_vsxi_xivo_*`` labels: the family, what the family adds (VSXi: ha_group), and the exporter's
+    with ``__meta_vsxi_xivo_*`` labels: the family, the profile, what the family adds (VSXi: ha_group), the
+    operator's labels (``__meta_vsxi_xivo_label_<name>``: a ``labelmap`` keeps them), and the exporter's
     own address as the client reached it (``__meta_vsxi_xivo_exporter``), so that one relabelling sends each
     device's /probe to the replica that polls it: a sharded replica lists only its share."""
     engine = request.app[ENGINE]
     groups = []
     for target in engine.config.targets:
-        labels = {"__meta_vsxi_xivo_family": target.family, "__meta_vsxi_xivo_exporter": request.host}
+        labels = {"__meta_vsxi_xivo_family": target.family, "__meta_vsxi_xivo_exporter": request.host,
+                  "__meta_vsxi_xivo_profile": target.profile}
         labels.update({f"__meta_vsxi_xivo_{k}": v for k, v in target.discovery_labels().items()})
+        labels.update({f"__meta_vsxi_xivo_label_{k}": v for k, v in target.labels})
         groups.append({"targets": [target.name], "labels": labels})
     return web.json_response(groups)
 
