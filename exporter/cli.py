@@ -17,6 +17,7 @@ from exporter import logs
 from exporter.buildinfo import version_text
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.engine.engine import Engine
+from exporter.inventory import Inventory, with_inventory
 from exporter.registry import FAMILIES
 from exporter.reload import Reloader
 from exporter.web import slowclients
@@ -112,12 +113,20 @@ async def serve(args: argparse.Namespace) -> int:
         config, runners, controls = await start_demo()
     shard = parse_shard(args.shard)
 
-    def load() -> Config:
-        loaded = load_config(args.config_file)
-        return loaded.shard(*shard) if shard else loaded
+    inventory = Inventory()
 
+    def load() -> Config:
+        return load_config(args.config_file)
+
+    def compose(loaded: Config) -> Config:  # the file's targets, the inventory's, and this shard's share
+        full = with_inventory(loaded, inventory)
+        return full.shard(*shard) if shard else full
+
+    file_config = None
     if not args.demo:
-        config = load()
+        file_config = load()
+        inventory.scan(file_config, force=True)  # a broken inventory file is logged; the exporter starts
+        config = compose(file_config)
     elif shard:
         config = config.shard(*shard)
     security, ssl_context = None, None
@@ -129,7 +138,7 @@ async def serve(args: argparse.Namespace) -> int:
             ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
         security = WebSecurity(args.web_config, args.web)
     engine = Engine(config)
-    reloader = None if args.demo else Reloader(engine, load)
+    reloader = None if args.demo else Reloader(engine, load, file_config, inventory, compose)
     app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
                      security=security)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -187,8 +196,13 @@ async def serve(args: argparse.Namespace) -> int:
             polled = "" if config.target(name) else " (not polled by this shard)"
             print(f"  {name}: inject faults with curl -X PATCH {device.faults_url} -d '{device.fault_example}'"
                   f"{polled}", flush=True)
+    watch = asyncio.create_task(reloader.watch_inventory(), name="inventory") \
+        if reloader is not None and file_config is not None and file_config.inventory_files else None
     await stop.wait()
     logs.log(logger, logging.INFO, "shutting down")
+    if watch is not None:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
     await runner.cleanup()
     for r in runners:
         await r.cleanup()
@@ -243,8 +257,16 @@ def main(argv: list[str] | None = None) -> int:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             return 1
+        inventory = Inventory()
+        inventory.scan(config, force=True, report=False)
+        if inventory.problems():
+            for problem in inventory.problems():
+                print(problem, file=sys.stderr)
+            return 1
+        config = with_inventory(config, inventory)
         counts = " and ".join(f"{len(config.of_family(f.name))} {f.title}" for f in FAMILIES.values())
-        print(f"{args.config_file}: OK, {counts} target(s)")
+        files = f" ({len(inventory.files)} inventory file(s))" if inventory.files else ""
+        print(f"{args.config_file}: OK, {counts} target(s){files}")
         if args.web_config:
             print(f"{args.web_config}: OK")
         return 0

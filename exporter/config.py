@@ -72,12 +72,21 @@ class Target:
         return {}
 
 
+DEFAULT_INVENTORY_REFRESH = 5.0
+
+
 @dataclass(frozen=True)
 class Config:
     path: str
     max_concurrent_targets: int = DEFAULT_MAX_CONCURRENT_TARGETS
     max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
     targets: tuple[Target, ...] = ()  # every family's, in the order of the file (family by family)
+    # What an inventory file's targets are checked against (exporter.inventory), as the file defines them.
+    profiles: dict = field(default_factory=dict, compare=False)
+    defaults: dict = field(default_factory=dict, compare=False)
+    base_dir: str = field(default="", compare=False)
+    inventory_files: tuple[str, ...] = ()  # file_sd-shaped target files or globs (absolute)
+    inventory_refresh: float = DEFAULT_INVENTORY_REFRESH  # how often they are checked for a change
 
     def of_family(self, family: str) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if t.family == family)
@@ -125,6 +134,9 @@ class Checker:
         self.file = file
         self.problems: list[str] = []
         self._from_profile: tuple[str, str, frozenset[str]] | None = None  # (target path, profile path, keys)
+        # Files many targets name (a profile's password_file or CA), read once per load: 10,000 targets of an
+        # inventory would otherwise read one file 10,000 times and build as many TLS contexts (seconds).
+        self.files: dict[tuple[str, str], tuple[str | None, str | None]] = {}  # (kind, path) -> (value, error)
 
     def error(self, path: str, message: str) -> None:
         if self._from_profile is not None:
@@ -253,19 +265,25 @@ def _read_password(c: Checker, node: dict, path: str, base_dir: str) -> str | No
     if raw is None:
         return None
     file = os.path.join(base_dir, c.expand_env(raw, f"{path}.password_file"))
+    cached = c.files.get(("password", file))
+    if cached is None:
+        cached = c.files[("password", file)] = _password_file(file)
+    secret, problem = cached
+    if problem is not None:
+        c.error(f"{path}.password_file", problem)
+    return secret
+
+
+def _password_file(file: str) -> tuple[str | None, str | None]:
+    """(the secret, None) or (None, the problem)."""
     try:
         with open(file, "rb") as fh:
             secret = fh.read().decode("utf-8").rstrip("\r\n")
     except OSError as exc:
-        c.error(f"{path}.password_file", f"cannot read {file}: {exc.strerror}")
-        return None
+        return None, f"cannot read {file}: {exc.strerror}"
     except UnicodeDecodeError as exc:
-        c.error(f"{path}.password_file", f"{file}: {_not_utf8(exc)}")
-        return None
-    if not secret:
-        c.error(f"{path}.password_file", f"{file} is empty")
-        return None
-    return secret
+        return None, f"{file}: {_not_utf8(exc)}"
+    return (secret, None) if secret else (None, f"{file} is empty")
 
 
 def _check_tls(c: Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
@@ -275,19 +293,26 @@ def _check_tls(c: Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
     ca_file = c.string(node, "ca_file", path)
     if ca_file is not None:
         ca_file = os.path.join(base_dir, ca_file)
-        if not os.path.isfile(ca_file):
-            c.error(f"{path}.ca_file", f"file not found: {ca_file}")
-        else:
-            # Loaded now, as the pollers will: a DER file or a broken certificate is a config error, not a
-            # crash of every poll round later.
-            try:
-                ssl.create_default_context(cafile=ca_file)
-            except (ssl.SSLError, ValueError) as exc:
-                c.error(f"{path}.ca_file", f"cannot load CA certificates from {ca_file}: "
-                        f"{getattr(exc, 'reason', None) or exc} (expected PEM)")
-            except OSError as exc:
-                c.error(f"{path}.ca_file", f"cannot read {ca_file}: {exc.strerror}")
+        cached = c.files.get(("ca", ca_file))
+        if cached is None:
+            cached = c.files[("ca", ca_file)] = (None, _ca_problem(ca_file))
+        if cached[1] is not None:
+            c.error(f"{path}.ca_file", cached[1])
     return TLSConfig(ca_file, c.boolean(node, "insecure_skip_verify", path, False))
+
+
+def _ca_problem(ca_file: str) -> str | None:
+    if not os.path.isfile(ca_file):
+        return f"file not found: {ca_file}"
+    # Loaded now, as the pollers will: a DER file or a broken certificate is a config error, not a crash of
+    # every poll round later.
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, ValueError) as exc:
+        return f"cannot load CA certificates from {ca_file}: {getattr(exc, 'reason', None) or exc} (expected PEM)"
+    except OSError as exc:
+        return f"cannot read {ca_file}: {exc.strerror}"
+    return None
 
 
 def check_collectors(c: Checker, node: dict, path: str, known: tuple[str, ...],
@@ -496,7 +521,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError([f"{path}: expected a mapping at the top level, got {type_name(root)}"])
     from exporter.registry import FAMILIES as families  # the registry imports this module's Target
 
-    top_keys = ("global", "defaults", "profiles", *families)
+    top_keys = ("global", "defaults", "profiles", "inventory", *families)
     for key in root:
         if key not in top_keys:
             c.error(key, f"unknown key (expected one of: {', '.join(top_keys)})")
@@ -514,6 +539,14 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }
     profiles = check_profiles(c, root.get("profiles"), families)
+    inv = c.mapping(root.get("inventory") or {}, "inventory", ("files", "refresh_interval"))
+    inventory_files: list[str] = []
+    files = inv.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) and f.strip() for f in files):
+        c.error("inventory.files", f"expected a list of file names or globs, got {type_name(files)}")
+    else:
+        inventory_files = [os.path.join(base_dir, f) for f in files]
+    refresh = c.duration(inv, "refresh_interval", "inventory", DEFAULT_INVENTORY_REFRESH, 1.0)
     targets: list = []
     keys: list[tuple[str, int]] = []  # where each target was written, for a duplicate's message
     for family in families.values():
@@ -534,4 +567,5 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     if c.problems:
         raise ConfigError(c.problems)
     return Config(path=path, max_concurrent_targets=max_concurrent, max_in_flight_bytes=max_in_flight,
-                  targets=tuple(targets))
+                  targets=tuple(targets), profiles=profiles, defaults=defaults, base_dir=base_dir,
+                  inventory_files=tuple(inventory_files), inventory_refresh=refresh)

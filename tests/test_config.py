@@ -110,7 +110,7 @@ vsxi:
 
 def test_top_level_problems(tmp_path):
     assert problems(tmp_path, "vsxi: {name: a}\nglobals: {}\n") == [
-        "CFG: globals: unknown key (expected one of: global, defaults, profiles, vsxi, xivo)",
+        "CFG: globals: unknown key (expected one of: global, defaults, profiles, inventory, vsxi, xivo)",
         "CFG: vsxi: expected a list, got mapping",
     ]
     assert problems(tmp_path, "- just\n- a list\n") == ["CFG: expected a mapping at the top level, got list"]

@@ -115,7 +115,8 @@ def test_an_unregistered_family_is_an_unknown_key(tmp_path):
     path.write_text("toy:\n" + entry("toy-1", "http://127.0.0.1:9"))
     with pytest.raises(ConfigError) as err:
         load_config(str(path))
-    assert err.value.problems == [f"{path}: toy: unknown key (expected one of: global, defaults, profiles, vsxi, xivo)"]
+    assert err.value.problems == [
+        f"{path}: toy: unknown key (expected one of: global, defaults, profiles, inventory, vsxi, xivo)"]
 
 
 async def test_a_third_family_is_polled_served_probed_and_reloaded_by_the_shared_code(

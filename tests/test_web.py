@@ -126,9 +126,9 @@ async def test_refused_probe_names_are_exported_bounded(client):
 
 
 async def test_service_discovery_lists_the_targets_polled_here(aiohttp_server, aiohttp_client):
-    from helpers import make_engine, make_target, make_xivo
-
     from dataclasses import replace
+
+    from helpers import make_engine, make_target, make_xivo
 
     _, sbc = await make_target(aiohttp_server, name="sbc-a", ha_group="atl-pair")
     sbc = replace(sbc, profile="sbc-standard", labels=(("region", "emea"), ("site", "atl")))

@@ -101,6 +101,11 @@ class SelfMetrics:
                                      "accept (no file descriptor left: EMFILE, ENFILE).", registry=self.registry)
         self.connections = Gauge(f"{PREFIX}_http_connections", "Connections to the exporter open now.",
                                  registry=self.registry)
+        self.inventory_targets = Gauge(f"{PREFIX}_inventory_file_targets", "Targets an inventory file gives (its "
+                                       "last good list while it is broken).", ["file"], registry=self.registry)
+        self.inventory_ok = Gauge(f"{PREFIX}_inventory_file_ok", "1 when the inventory file's last read was "
+                                  "applied; 0 when it could not be (unreadable, invalid, a duplicate name): its "
+                                  "last good targets are kept.", ["file"], registry=self.registry)
         self.cached_exposition = Gauge(f"{PREFIX}_cached_exposition_bytes", "Bytes of exposition held ready to "
                                        "serve, compressed: every target's series as rendered at its tables' last "
                                        "successful polls, and its status series.", registry=self.registry)
@@ -139,7 +144,7 @@ class SelfMetrics:
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
-                       self.cached_exposition_text,
+                       self.cached_exposition_text, self.inventory_targets, self.inventory_ok,
                        self.malformed_requests, self.slow_clients_closed, self.connections_refused,
                        self.accept_errors, self.connections):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
