@@ -154,6 +154,21 @@ def configured_targets(tmp_path: Path) -> list[str]:
     return [t.name for t in config.targets]
 
 
+def test_discovery_config_asks_every_replica_and_sends_each_device_to_its_lister():
+    """scrapeconfig-sd.yaml: one /sd per StatefulSet pod, and the relabelling sends a discovered device to the
+    replica that listed it (the exporter's /sd itself is run against a real Prometheus in test_e2e_sd.py)."""
+    spec = manifests()["scrapeconfig-sd.yaml"]["spec"]
+    name = statefulset()["metadata"]["name"]
+    assert [c["url"] for c in spec["httpSDConfigs"]] == [
+        f"http://{name}-{i}.{name}.monitoring.svc:10188/sd" for i in range(shard_total())]
+    pod = f"{name}-1.{name}.monitoring.svc:10188"
+    rules = [r for r in spec["relabelings"] if r.get("action", "replace").lower() == "replace"]
+    labels = relabel({"__address__": "sbc-atl-2", "__meta_vsxi_xivo_exporter": pod,
+                      "__meta_vsxi_xivo_family": "vsxi"}, rules, shard_total())
+    assert (labels["__address__"], labels["__param_target"], labels["instance"], labels["family"]) == (
+        pod, "sbc-atl-2", "sbc-atl-2", "vsxi")
+
+
 def test_probe_config_lists_every_configured_target(tmp_path):
     static = manifests()["scrapeconfig-probe.yaml"]["spec"]["staticConfigs"]
     assert sorted(t for s in static for t in s["targets"]) == sorted(configured_targets(tmp_path))
