@@ -189,3 +189,32 @@ def test_config_check_reads_the_inventory(tmp_path):
     bad = subprocess.run(run, capture_output=True, text=True)
     assert bad.returncode == 1
     assert bad.stderr.strip() == f"{broken}: [0].targets[0]: duplicate target name 'sbc-1' (also a.yml)"
+
+
+def test_the_running_exporter_follows_its_inventory(tmp_path):
+    """The exporter as started from the command line: an edited inventory file is picked up by the watch
+    (refresh_interval 1s) with no signal nor restart: a target added shows in /sd, a broken file keeps it."""
+    import json
+    import urllib.request
+
+    from helpers import Exporter, refused_port, wait_for
+
+    path = write_config(tmp_path)
+    with refused_port() as port:
+        address = f"http://127.0.0.1:{port}"
+        write_inventory(tmp_path, "a.yml", f"- {{targets: [sbc-1={address}], labels: {{profile: sbc-lab}}}}\n")
+        exporter = Exporter("--config.file", path)
+        try:
+            def listed() -> list[str]:
+                with urllib.request.urlopen(exporter.url + "/sd", timeout=5) as resp:
+                    return sorted(t for group in json.load(resp) for t in group["targets"])
+
+            assert listed() == ["sbc-1"]
+            write_inventory(tmp_path, "a.yml", f"- {{targets: [sbc-1={address}, sbc-2={address}], "
+                                               "labels: {profile: sbc-lab, site: b}}\n")
+            wait_for(lambda: listed() == ["sbc-1", "sbc-2"], 15, "sbc-2 listed")
+            write_inventory(tmp_path, "a.yml", "- {targets: [sbc-3=http://h], labels: {profile: nowhere}}\n")
+            wait_for(lambda: "inventory file not applied" in exporter.stderr(), 15, "the broken file logged")
+            assert listed() == ["sbc-1", "sbc-2"]
+        finally:
+            exporter.stop()
