@@ -20,7 +20,7 @@ from exporter.engine.engine import Engine
 from exporter.inventory import Inventory, with_inventory
 from exporter.registry import FAMILIES
 from exporter.reload import Reloader
-from exporter.web import slowclients
+from exporter.web import slowclients, systemd
 from exporter.web.app import create_app
 from exporter.web.webconfig import WebConfigError, read_web_config
 
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config.file", dest="config_file", default="config.yml", help="configuration file")
     p.add_argument("--web.listen-address", dest="listen", action="append", default=None,
                    help="address to serve on (default :10188); repeat it to listen on several")
+    p.add_argument("--web.systemd-socket", dest="systemd_socket", action="store_true",
+                   help="serve on the listening sockets systemd passes (socket activation: LISTEN_FDS) instead "
+                        "of --web.listen-address")
     p.add_argument("--web.config.file", dest="web_config", default="",
                    help="exporter-toolkit web configuration (TLS, basic auth, headers, rate limit); "
                         "see docs/web-config.md")
@@ -105,6 +108,8 @@ def raise_open_files_limit() -> None:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    # Before anything else: the sockets systemd passed, and the variables naming them (no child takes them).
+    sockets = systemd.listen_sockets() if args.systemd_socket else []
     raise_open_files_limit()
     runners, controls = [], []
     if args.demo:
@@ -137,6 +142,8 @@ async def serve(args: argparse.Namespace) -> int:
         if args.web.tls is not None:
             ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
         security = WebSecurity(args.web_config, args.web)
+        for warning in args.web.warnings:  # accepted as Go accepts it; said once
+            logs.log(logger, logging.WARNING, "web config accepted with a weak setting", detail=warning)
     engine = Engine(config)
     reloader = None if args.demo else Reloader(engine, load, file_config, inventory, compose)
     app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
@@ -150,7 +157,12 @@ async def serve(args: argparse.Namespace) -> int:
     engine.metrics.connections.set_function(lambda: limits.open_connections)
     shown = []
     scheme = "https" if ssl_context is not None else "http"
-    for listen in args.listen or [DEFAULT_LISTEN]:
+    if args.systemd_socket:  # sockets opened by systemd (socket activation), read before anything else runs
+        for sock in sockets:
+            site = web.SockSite(runner, sock, ssl_context=ssl_context)
+            await site.start()
+            shown.append(f"{scheme}://{systemd.address(sock)}")
+    for listen in [] if args.systemd_socket else args.listen or [DEFAULT_LISTEN]:
         host, port = parse_listen_address(listen)
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         try:
@@ -278,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except systemd.SystemdSocketError as exc:
+        print(exc, file=sys.stderr)
         return 1
     except WebConfigError as exc:
         for problem in exc.problems:

@@ -116,10 +116,11 @@ class Exporter:
     "listening" log line (no port picked in advance and bound later). Its standard error is drained by a
     thread into ``lines`` so the process never blocks on a full pipe."""
 
-    def __init__(self, *args: str, env: dict | None = None, timeout: float = 30.0, preexec_fn=None):
+    def __init__(self, *args: str, env: dict | None = None, timeout: float = 30.0, preexec_fn=None,
+                 pass_fds: tuple[int, ...] = ()):
         self.proc = subprocess.Popen([sys.executable, "-m", "exporter", *args, "--web.listen-address",
                                       "127.0.0.1:0"], stderr=subprocess.PIPE, text=True, env=env,
-                                     preexec_fn=preexec_fn)  # noqa: PLW1509 - a test's own child
+                                     preexec_fn=preexec_fn, pass_fds=pass_fds)  # noqa: PLW1509 - a test's own child
         self.lines: list[str] = []
         self._listening = threading.Event()
         self._reader = threading.Thread(target=self._drain, daemon=True)

@@ -207,3 +207,61 @@ async def test_shutdown_is_quick_when_a_pbx_hangs(tmp_path):
     # The revocation waits 1 s at most (REVOKE_TIMEOUT), the hung poll not at all: far from the 60 s hang and
     # under a container runtime's 10 s.
     assert elapsed < 5.0, f"shutdown took {elapsed:.1f}s"
+
+
+def test_systemd_socket_activation(tmp_path):
+    """--web.systemd-socket serves on the socket systemd passes, as systemd passes it: already listening on
+    file descriptor 3, LISTEN_PID set to the exporter's own pid and LISTEN_FDS to 1. The port is the socket's;
+    the variables do not reach the parse workers."""
+    import os
+    import socket
+
+    from helpers import Exporter, refused_port, wait_for
+
+    config = tmp_path / "config.yml"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+
+    def as_systemd_does():  # in the child, before exec
+        os.dup2(listener.fileno(), 3)
+        os.environ["LISTEN_PID"] = str(os.getpid())
+        os.environ["LISTEN_FDS"] = "1"
+
+    with refused_port() as dead:  # a device, so that the parse workers start
+        config.write_text(f"vsxi:\n  - {{name: sbc-1, url: 'http://127.0.0.1:{dead}', username: u, password: p}}\n")
+        exporter = Exporter("--config.file", str(config), "--web.systemd-socket", preexec_fn=as_systemd_does,
+                            pass_fds=(3,))
+        try:
+            assert exporter.url == f"http://127.0.0.1:{port}"
+            with urllib.request.urlopen(exporter.url + "/-/healthy", timeout=5) as resp:
+                assert resp.status == 200
+            children = wait_for(lambda: _children(exporter.proc.pid), 20, "the parse workers started")
+            for child in children:
+                with open(f"/proc/{child}/environ", "rb") as f:
+                    assert b"LISTEN_FDS=" not in f.read()
+        finally:
+            exporter.stop()
+            listener.close()
+    alone = subprocess.run([sys.executable, "-m", "exporter", "--config.file", str(config),
+                            "--web.systemd-socket"], capture_output=True, text=True, timeout=30)
+    assert alone.returncode == 1
+    assert alone.stderr.strip() == ("--web.systemd-socket: no socket passed (LISTEN_PID and LISTEN_FDS are not "
+                                    "set); start the exporter through its .socket unit, or listen with "
+                                    "--web.listen-address")
+
+
+def _children(pid: int) -> list[int]:
+    """Every child of ``pid``, whichever of its threads started it."""
+    import os
+
+    out = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+        except OSError:
+            continue
+    return out

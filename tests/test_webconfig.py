@@ -41,11 +41,12 @@ def write(d: Path, text: str, name: str = "web.yml") -> Path:
     return path
 
 
-def validate(path: Path) -> None:
+def validate(path: Path):
     """What the exporter checks at start (and --config.check): the YAML, then the TLS material."""
     config = read_web_config(str(path))
     if config.tls is not None:
         build_context(config.tls)
+    return config
 
 
 TLS = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
@@ -103,6 +104,12 @@ YAML_CASES = [
     ("rate limit, integer nanoseconds", "rate_limit:\n  interval: 500000000\n  burst: 5\n", None),
     ("rate limit, not a Go duration", "rate_limit:\n  interval: 1d\n  burst: 5\n", "rate_limit.interval"),
     ("rate limit off", "rate_limit:\n  interval: 0\n", None),
+    # Accepted as Go accepts them (warnings: see test_weak_settings_are_accepted_with_a_warning).
+    ("client auth without a CA: the system's CAs, as in Go",
+     TLS + "  client_auth_type: RequireAndVerifyClientCert\n", None),
+    ("client certificate if given, no CA", TLS + "  client_auth_type: VerifyClientCertIfGiven\n", None),
+    ("a header as a YAML integer", "http_server_config:\n  headers:\n    X-XSS-Protection: 1\n", None),
+    ("rate limit with burst 0", "rate_limit:\n  interval: 1s\n  burst: 0\n", None),
     # Python's ssl cannot do these as Go does: refused, with the reason.
     ("RequireAnyClientCert (no verification in Python)", TLS + "  client_auth_type: RequireAnyClientCert\n",
      "RequireAnyClientCert is not supported"),
@@ -110,8 +117,6 @@ YAML_CASES = [
      "RequestClientCert is not supported"),
     ("some curves (Python cannot restrict TLS 1.3 groups)", TLS + "  curve_preferences: [CurveP521]\n",
      "restricting the curves is not supported"),
-    ("client auth without a CA (Go would trust the system's CAs)",
-     TLS + "  client_auth_type: RequireAndVerifyClientCert\n", "needs client_ca_file or client_ca"),
     ("SANs without a required certificate", TLS + "  client_auth_type: VerifyClientCertIfGiven\n"
      "  client_ca_file: ca.pem\n  client_allowed_sans: [prometheus.example]\n",
      "client_allowed_sans: needs client_auth_type RequireAndVerifyClientCert"),
@@ -128,6 +133,18 @@ def test_web_config_files(certs, text, error):
         validate(path)
     assert error in "\n".join(exc.value.problems)
     assert all(p.startswith(str(path)) or p.startswith("tls_server_config") for p in exc.value.problems)
+
+
+def test_weak_settings_are_accepted_with_a_warning(certs):
+    """What Go accepts with a weak outcome is accepted here too, and said: the warning names the file and key."""
+    path = write(certs, TLS + "  client_auth_type: VerifyClientCertIfGiven\nrate_limit: {interval: 1s, burst: 0}\n"
+                 "http_server_config:\n  headers:\n    X-XSS-Protection: 1\n")
+    config = validate(path)
+    assert [w.split(": ", 2)[1] for w in config.warnings] == ["tls_server_config.client_auth_type",
+                                                               "rate_limit.burst"]
+    assert all(w.startswith(str(path)) for w in config.warnings)
+    assert config.headers == {"X-XSS-Protection": "1"} and (config.rate_interval, config.rate_burst) == (1.0, 0)
+    assert validate(write(certs, TLS)).warnings == ()
 
 
 def test_missing_web_config_file(tmp_path):
@@ -305,6 +322,17 @@ async def test_client_certificate_if_given(certs):
         await fails(port, client_context(certs, "stranger"))
 
 
+async def test_client_certificate_if_given_without_a_ca_uses_the_system_cas(certs):
+    """Go's verdict on the toolkit's web_config_noAuth-style file: it starts; no certificate is fine; a
+    certificate from a CA the system does not trust (this test's own) fails the handshake."""
+    async with serve(write(certs, TLS + "  client_auth_type: VerifyClientCertIfGiven\n")) as port:
+        assert (await request(port, client_context(certs)))[0] == 200
+        await fails(port, client_context(certs, "client"))
+    async with serve(write(certs, TLS + "  client_auth_type: RequireAndVerifyClientCert\n")) as port:
+        await fails(port, client_context(certs))  # required, and none given
+        await fails(port, client_context(certs, "client"))
+
+
 @pytest.mark.parametrize(("sans", "allowed"), [
     ("[prometheus.example]", True), ("[prom@example.org]", True), ("['2001:DB8:0:0:0:0:0:1']", True),
     ("[spiffe://example.org/prometheus]", True), ("[grafana.example, other@example.org]", False),
@@ -414,6 +442,11 @@ async def test_rate_limit(certs):
         assert [(await request(port))[0] for _ in range(2)] == [200, 429]
     async with serve(write(certs, "rate_limit:\n  interval: 0\n  burst: 0\n")) as port:
         assert [(await request(port))[0] for _ in range(10)] == [200] * 10
+    # burst 0 with an interval: started, and every request refused, as the toolkit's own test expects.
+    async with serve(write(certs, "rate_limit:\n  interval: 1s\n  burst: 0\n"), clock=clock) as port:
+        assert [(await request(port))[0] for _ in range(3)] == [429] * 3
+        clock.now += 60.0
+        assert (await request(port))[0] == 429
 
 
 async def test_rate_limit_comes_before_auth(certs):
@@ -529,3 +562,18 @@ def test_readme_example_is_a_valid_web_config(tmp_path):
     assert config.tls is not None and config.users and config.rate_interval == 0.1 and config.rate_burst == 50
     password = b"change-me"
     assert bcrypt.checkpw(password, next(iter(config.users.values())))
+
+
+def test_weak_settings_are_said_once_at_start(certs, tmp_path):
+    """The running exporter logs each weak-but-accepted setting once, naming file and key."""
+    from helpers import Exporter
+
+    web = write(certs, "rate_limit:\n  interval: 1s\n  burst: 0\n", name="weak.yml")
+    config = tmp_path / "config.yml"
+    config.write_text("vsxi: []\n")
+    exporter = Exporter("--config.file", str(config), "--web.config.file", str(web))
+    try:
+        lines = [line for line in exporter.lines if "weak setting" in line]
+        assert len(lines) == 1 and f"{web}: rate_limit.burst: 0 with an interval set" in lines[0]
+    finally:
+        exporter.stop()

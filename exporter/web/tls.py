@@ -69,7 +69,10 @@ def build_context(tls: TLSServerConfig) -> ssl.SSLContext:
     ctx.set_alpn_protocols(["http/1.1"])  # aiohttp speaks HTTP/1.1 only (webconfig docstring)
     _load_chain(ctx, tls)
     ctx.verify_mode = tls.verify_mode
-    if tls.verify_mode != ssl.CERT_NONE:
+    if tls.verify_mode != ssl.CERT_NONE and not (tls.client_ca_file or tls.client_ca):
+        # No client CA named: the system's, as Go does (WebConfig.warnings says what that means).
+        ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+    elif tls.verify_mode != ssl.CERT_NONE:
         try:
             if tls.client_ca_file:
                 ctx.load_verify_locations(cafile=tls.path(tls.client_ca_file))

@@ -6,6 +6,10 @@ do what Go's crypto/tls does, the value is refused with a message saying so, nev
 
 - ``client_auth_type: RequestClientCert`` / ``RequireAnyClientCert`` (alias ``RequireClientCert``): Go accepts a
   client certificate without verifying it; OpenSSL through Python always verifies a presented certificate.
+
+Accepted as Go accepts them, with a warning (``WebConfig.warnings``, logged at start): client certificates
+verified without a client CA (against the system's CAs, as Go does), a rate limit with ``burst: 0`` (every
+request answered 429).
 - ``curve_preferences`` restricted to fewer than Go's four curves: Python 3.11 cannot restrict the TLS 1.3 key
   exchange groups (``set_ecdh_curve`` sets one curve, for TLS 1.2 only). Listing all four is accepted (the
   order, a preference, is OpenSSL's).
@@ -139,6 +143,7 @@ class WebConfig:
     users: dict[bytes, bytes] = field(default_factory=dict)  # user (UTF-8) -> bcrypt hash
     rate_interval: float = 0.0  # seconds between requests; 0: no limit
     rate_burst: int = 0
+    warnings: tuple[str, ...] = ()  # settings Go accepts with a weak outcome, said once in the log
 
 
 def parse_go_duration(value: Any) -> float | None:
@@ -181,7 +186,7 @@ def _text(c: Checker, node: dict, key: str, path: str) -> str:
     return value
 
 
-def _check_tls(c: Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
+def _check_tls(c: Checker, node: Any, base_dir: str, warnings: list[str]) -> TLSServerConfig | None:
     path = "tls_server_config"
     node = c.mapping(node if node is not None else {}, path, TLS_KEYS)
     v = {k: _text(c, node, k, path) for k in ("cert_file", "key_file", "cert", "key", "client_ca_file",
@@ -212,11 +217,12 @@ def _check_tls(c: Checker, node: Any, base_dir: str) -> TLSServerConfig | None:
         mode = CLIENT_AUTH_TYPES[auth]
     if (v["client_ca_file"] or v["client_ca"]) and mode == ssl.CERT_NONE and auth not in UNVERIFIED_CLIENT_AUTH:
         c.error(path, "client CA's have been configured without a Client Auth Policy")
-    if mode != ssl.CERT_NONE and not (v["client_ca_file"] or v["client_ca"]):
-        # Go would fall back to the system's CAs; a client certificate signed by any public CA is not what an
-        # operator who asked for client certificates means.
-        c.error(f"{path}.client_ca_file", f"client_auth_type {auth} needs client_ca_file or client_ca "
-                                          "(the system's CAs are never used to authenticate clients)")
+    if mode != ssl.CERT_NONE and auth not in UNVERIFIED_CLIENT_AUTH and not (v["client_ca_file"] or v["client_ca"]):
+        # As Go does: client certificates are verified against the system's CAs. Accepted, with a warning: a
+        # certificate any public CA signed passes, which is rarely what client authentication is meant for.
+        warnings.append(f"{path}.client_auth_type: {auth} without client_ca_file or client_ca: client "
+                        "certificates are verified against the system's CAs (as Go does), so any certificate a "
+                        "public CA signed is accepted; name your own CA to restrict it")
     if sans and mode != ssl.CERT_REQUIRED:
         c.error(f"{path}.client_allowed_sans",
                 "needs client_auth_type RequireAndVerifyClientCert (without a client certificate there is no "
@@ -273,6 +279,10 @@ def _check_http(c: Checker, node: Any) -> dict[str, str]:
             continue
         if value is None or value == "":
             continue  # unset if blank
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)  # Go's YAML reads a scalar into a string field: X-XSS-Protection: 1
         if not isinstance(value, str):
             c.error(where, f"expected a string, got {type_name(value)}")
             continue
@@ -306,7 +316,7 @@ def _check_users(c: Checker, node: Any) -> dict[bytes, bytes]:
     return users
 
 
-def _check_rate(c: Checker, node: Any) -> tuple[float, int]:
+def _check_rate(c: Checker, node: Any, warnings: list[str]) -> tuple[float, int]:
     if node is None:
         return 0.0, 0
     node = c.mapping(node, "rate_limit", RATE_KEYS)
@@ -320,7 +330,8 @@ def _check_rate(c: Checker, node: Any) -> tuple[float, int]:
         c.error("rate_limit.burst", f"expected an integer >= 0, got {burst!r}")
         burst = 0
     if interval > 0 and burst == 0:
-        c.error("rate_limit.burst", "is 0 with an interval set: every request would be refused")
+        warnings.append("rate_limit.burst: 0 with an interval set: every request is answered 429 (as the toolkit "
+                        "does); set burst to 1 or more to let requests through")
     return interval, burst
 
 
@@ -339,13 +350,15 @@ def parse_web_config(text: str, path: str) -> WebConfig:
     for key in root:
         if key not in TOP_KEYS:
             c.error(str(key), f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
-    tls = _check_tls(c, root.get("tls_server_config"), os.path.dirname(os.path.abspath(path)))
+    warnings: list[str] = []  # accepted as Go accepts them, with a weak outcome: logged once at start
+    tls = _check_tls(c, root.get("tls_server_config"), os.path.dirname(os.path.abspath(path)), warnings)
     headers = _check_http(c, root.get("http_server_config"))
     users = _check_users(c, root.get("basic_auth_users"))
-    interval, burst = _check_rate(c, root.get("rate_limit"))
+    interval, burst = _check_rate(c, root.get("rate_limit"), warnings)
     if c.problems:
         raise WebConfigError(c.problems)
-    return WebConfig(tls=tls, headers=headers, users=users, rate_interval=interval, rate_burst=burst)
+    return WebConfig(tls=tls, headers=headers, users=users, rate_interval=interval, rate_burst=burst,
+                     warnings=tuple(f"{path}: {w}" for w in warnings))
 
 
 def read_web_config(path: str) -> WebConfig:
