@@ -124,3 +124,25 @@ def test_systemd_analyze_verify(tmp_path):
     path.write_text(text)
     proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr.strip() == "" and proc.stdout.strip() == "", proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_socket_activation_units(tmp_path):
+    """The socket unit and the service's drop-in: systemd accepts them, and the drop-in runs the CLI with
+    --web.systemd-socket and no port of its own."""
+    dropin = UNIT.parent / "vsxi-xivo-exporter.service.d" / "socket-activation.conf"
+    unit = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    unit.optionxform = str
+    unit.read_string(dropin.read_text())
+    # The second ExecStart= (the first one empty resets the service's): the command the socket unit starts.
+    command = shlex.split(dropin.read_text().split("ExecStart=")[-1].replace("\\\n", " "))
+    args = build_parser().parse_args(command[1:])
+    assert args.systemd_socket and args.listen is None
+    assert unit["Unit"]["Requires"] == "vsxi-xivo-exporter.socket"
+    for name in ("vsxi-xivo-exporter.socket", "vsxi-xivo-exporter.service"):
+        text = (UNIT.parent / name).read_text()
+        (tmp_path / name).write_text(text.replace("/opt/vsxi-xivo-exporter/bin/vsxi-xivo-exporter",
+                                                  f"{sys.executable} -m exporter"))
+    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "vsxi-xivo-exporter.socket")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
