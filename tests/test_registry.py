@@ -157,7 +157,7 @@ async def test_a_third_family_is_polled_served_probed_and_reloaded_by_the_shared
         assert "vsxi_xivo_exporter_" not in probe
 
         landing = await (await client.get("/")).text()
-        assert f"toy-1 - {first} - up" in landing and "<td>thermometer</td><td>ok</td>" in landing
+        assert "/probe?target=toy-1" in landing and "<td>toy</td><td>up</td>" in landing
 
         path.write_text("toy:\n" + entry("toy-1", first) + entry("toy-2", second))
         resp = await client.post("/-/reload")

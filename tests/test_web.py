@@ -62,10 +62,65 @@ async def test_landing_page_lists_targets_collectors_and_errors(client):
     resp = await client.get("/")
     page = await resp.text()
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
-    assert "sbc-1" in page and "/probe?target=sbc-1" in page
-    assert "<td>sip_stats</td><td>degenerate_payload</td>" in page
-    assert "HTML page instead of stats" in page
-    assert "<td>realtime</td><td>ok</td>" in page
+    assert "/probe?target=sbc-1" in page
+    failing = page[page.index('id="failing"'):page.index('id="healthy"')]
+    assert "<td>sip_stats</td><td>degenerate_payload</td>" in failing
+    assert "HTML page instead of stats" in failing
+
+
+def _landing_fleet(n: int):
+    """States of ``n`` SBCs as pollers leave them: most up, every 50th down (a failing collector), a few
+    standby."""
+    from dataclasses import replace
+
+    from exporter.engine.state import CollectorState, TargetState
+
+    states = {}
+    for i in range(n):
+        ok = {c: CollectorState(c, True, last_success=1000.0 - i % 7) for c in ("realtime", "resource")}
+        state = TargetState(f"sbc-{i:04d}", 30.0, ok, rounds=3, up=True, family="vsxi")
+        if i % 50 == 7:
+            failed = CollectorState("realtime", False, last_success=400.0, reason="timeout",
+                                    error="realtime: no answer within 10s")
+            state = replace(state, up=False, collectors={**ok, "realtime": failed})
+        elif i % 100 == 3:
+            state = replace(state, up=False, standby=True)
+        states[state.name] = state
+    return states
+
+
+def test_landing_page_for_a_fleet_puts_failures_first_and_stays_small():
+    """1,000 SBCs: counts first, then the 20 failing ones with their error, then healthy ones (capped); a
+    filter narrows both; the page stays under 64 kB."""
+    from html.parser import HTMLParser
+
+    from exporter.web.landing import MAX_HEALTHY_ROWS, render
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.sections, self.rows = [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "h2":
+                self.sections.append(attrs.get("id"))
+            elif tag == "tr" and attrs.get("class"):
+                self.rows.append((self.sections[-1], attrs["class"]))
+
+    states = _landing_fleet(1000)
+    page = render(states, 1000.0, "", "/metrics")
+    parsed = Rows()
+    parsed.feed(page)
+    assert parsed.sections == ["summary", "failing", "healthy"]
+    assert [r for r in parsed.rows if r[0] == "failing"] == [("failing", "bad")] * 20
+    assert [r for r in parsed.rows if r[0] == "healthy"] == [("healthy", "ok")] * MAX_HEALTHY_ROWS
+    assert '<td class="ok">970</td><td class="bad">20</td>' in page and "<td>10</td>" in page  # up, down, standby
+    assert "no answer within 10s" in page and "880 more healthy targets not shown" in page  # standby nodes are healthy
+    assert len(page.encode()) < 64_000, len(page.encode())
+    narrowed = render(states, 1000.0, "sbc-005", "/metrics")
+    assert "Targets matching <b>sbc-005</b>: 10" in narrowed and "sbc-0057" in narrowed and "sbc-0107" not in narrowed
+    assert "&lt;script&gt;" in render(states, 1000.0, "<script>", "/metrics")  # the query is escaped
 
 
 async def test_health_and_readiness(client):

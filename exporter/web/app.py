@@ -10,18 +10,15 @@ from their own registry (exporter.exposition.encode_registry: prometheus_client'
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 
 from aiohttp import web
 
-from exporter import __version__
 from exporter.config import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
 from exporter.packed import GzipJoin, InflateJoin, Pieces, piece_of
-from exporter.registry import FAMILIES
-from exporter.web import requestlog
+from exporter.web import landing, requestlog
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 RELOAD: web.AppKey = web.AppKey("reload")
@@ -158,36 +155,6 @@ async def reload(request: web.Request) -> web.Response:
     return web.Response(text="".join(f"{kind}: {names}\n" for kind, names in changes.lines(", ")))
 
 
-def _age(now: float, ts: float | None) -> str:
-    return "never" if ts is None else f"{now - ts:.0f}s ago"
-
-
-async def landing(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    now = engine.clock()
-    rows = []
-    for name, state in sorted(engine.states.items()):
-        target = engine.config.target(name)
-        url = html.escape(target.url if target else "")
-        up = "up" if state.up else (FAMILIES[state.family].status.standby_text if state.standby else "down")
-        rows.append(f'<tr><th colspan="4" style="text-align:left">{html.escape(name)} - {url} - {up} - '
-                    f'<a href="/probe?target={html.escape(name)}">probe</a></th></tr>')
-        for c in state.collectors.values():
-            status = "ok" if c.success else (html.escape(c.reason or "pending"))
-            rows.append(f"<tr><td>{html.escape(c.collector)}</td><td>{status}</td>"
-                        f"<td>{_age(now, c.last_success)}</td><td>{html.escape(c.error or '')}</td></tr>")
-    metrics_path = html.escape(request.app[TELEMETRY_PATH])
-    page = f"""<!DOCTYPE html>
-<html><head><title>vsxi-xivo-exporter</title></head>
-<body><h1>vsxi-xivo-exporter {__version__}</h1>
-<p><a href="{metrics_path}">Metrics</a> - <a href="/-/healthy">Health</a> - <a href="/-/ready">Readiness</a></p>
-<table border="1" cellpadding="3"><tr><th>collector</th><th>state</th><th>last success</th><th>last error</th></tr>
-{''.join(rows)}
-</table></body></html>
-"""
-    return web.Response(text=page, content_type="text/html")
-
-
 def max_requests_middleware(limit: int, paths: tuple[str, ...]):
     """``--web.max-requests``: at most ``limit`` scrapes in flight (as promhttp's MaxRequestsInFlight), the
     rest answered 503 at once rather than queued behind a slow join."""
@@ -225,7 +192,7 @@ def create_app(engine: Engine, manage_engine: bool = True, reloader=None, teleme
         security.install(app)
     if max_requests > 0:
         app.middlewares.append(max_requests_middleware(max_requests, (telemetry_path, "/probe")))
-    app.router.add_get("/", landing)
+    app.router.add_get("/", landing.landing)
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/probe", probe)
     app.router.add_get("/sd", service_discovery)
