@@ -490,16 +490,31 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_config(path: str) -> Config:
-    """Read and validate ``path``; raise ConfigError listing every problem."""
+def read_text(path: str, error: type[ConfigError] = ConfigError) -> str:
+    """A configuration file's text (UTF-8, decoded whole: an error's offset is the file's), or ``error``
+    naming the file."""
     try:
         with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")  # decoded whole: an error's offset is the file's
+            return fh.read().decode("utf-8")
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise error([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: {_not_utf8(exc)}"]) from None
-    return parse_config(text, path)
+        raise error([f"{path}: {_not_utf8(exc)}"]) from None
+
+
+def load_yaml(text: str, path: str, error: type[ConfigError] = ConfigError) -> Any:
+    """Strict YAML (a key given twice is an error), or ``error`` naming the file, line and column."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise error([f"{path}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+
+
+def load_config(path: str) -> Config:
+    """Read and validate ``path``; raise ConfigError listing every problem."""
+    return parse_config(read_text(path), path)
 
 
 def _not_utf8(exc: UnicodeDecodeError) -> str:
@@ -507,13 +522,7 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:
-    try:
-        root = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}: {where}invalid YAML: {problem}"]) from None
+    root = load_yaml(text, path)
     c = Checker(path)
     if root is None:
         root = {}

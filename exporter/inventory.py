@@ -25,16 +25,15 @@ import os
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-import yaml
-
 from exporter.config import (
     Checker,
     Config,
     ConfigError,
     Target,
-    _UniqueKeyLoader,
     check_labels,
     check_target_entry,
+    load_yaml,
+    read_text,
     type_name,
 )
 from exporter.logs import log
@@ -76,20 +75,7 @@ def read_file(path: str, config: Config, taken: dict[str, str]) -> tuple[Target,
     file and the entry. ``taken``: names already used (name -> where), which must not be used again."""
     from exporter.registry import FAMILIES
 
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                           f"{exc.start})"]) from None
-    try:
-        groups = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError([f"{path}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    groups = load_yaml(read_text(path), path)
     c = Checker(path)
     if groups is None:
         groups = []

@@ -29,12 +29,11 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from exporter.config import (  # one strict YAML reading for every file
     Checker,
     ConfigError,
-    _UniqueKeyLoader,
+    load_yaml,
+    read_text,
     type_name,
 )
 
@@ -336,12 +335,7 @@ def _check_rate(c: Checker, node: Any, warnings: list[str]) -> tuple[float, int]
 
 
 def parse_web_config(text: str, path: str) -> WebConfig:
-    try:
-        root = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise WebConfigError([f"{path}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    root = load_yaml(text, path, WebConfigError)
     if root is None:
         return WebConfig()  # an empty file: plain HTTP, as in the toolkit
     if not isinstance(root, dict):
@@ -363,11 +357,4 @@ def parse_web_config(text: str, path: str) -> WebConfig:
 
 def read_web_config(path: str) -> WebConfig:
     """Read and check the file's YAML (not the TLS material: exporter.web.tls loads that)."""
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8")
-    except OSError as exc:
-        raise WebConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise WebConfigError([f"{path}: not UTF-8 text (offset {exc.start})"]) from None
-    return parse_web_config(text, path)
+    return parse_web_config(read_text(path, WebConfigError), path)
