@@ -86,6 +86,18 @@ YAML_CASES = [
     ("bad curves", TLS + "  curve_preferences: [CurveP256, CurveInvented]\n",
      "curve_preferences[1]: unknown curve: CurveInvented"),
     ("bad TLS version", TLS + "  min_version: TLS111\n", "min_version: unknown TLS version: TLS111"),
+    ("cert empty (inline)", "tls_server_config:\n  cert: ''\n  key_file: server.key\n",
+     "missing one of cert or cert_file"),
+    ("key empty (inline)", "tls_server_config:\n  cert_file: server.pem\n  key: ''\n",
+     "missing one of key or key_file"),
+    ("cert path and key path invalid", "tls_server_config:\n  cert_file: somefile\n  key_file: somefile\n",
+     "no such file"),
+    ("ciphers without one HTTP/2 needs, http2 on (Go's net/http refuses)", TLS + "  client_auth_type: "
+     "VerifyClientCertIfGiven\n  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n  max_version: TLS12\n",
+     "TLSConfig.CipherSuites is missing an HTTP/2-required AES_128_GCM_SHA256 cipher"),
+    ("ciphers without one HTTP/2 needs, http2 off", TLS + "  client_auth_type: VerifyClientCertIfGiven\n"
+     "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]\n  max_version: TLS12\n"
+     "http_server_config:\n  http2: false\n", None),
     ("good TLS", TLS, None),
     ("all curves", TLS + "  curve_preferences: [CurveP256, CurveP384, CurveP521, X25519]\n", None),
     ("all ciphers Go offers that OpenSSL has", TLS + "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "

@@ -42,6 +42,8 @@ TLS_KEYS = ("cert_file", "key_file", "cert", "key", "client_ca_file", "client_ca
             "client_allowed_sans", "min_version", "max_version", "cipher_suites", "prefer_server_cipher_suites",
             "curve_preferences")
 HTTP_KEYS = ("http2", "headers")
+# What Go's HTTP/2 server needs among the configured suites (golang.org/x/net/http2's ConfigureServer).
+HTTP2_REQUIRED_CIPHERS = frozenset(("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"))
 RATE_KEYS = ("interval", "burst")
 
 CLIENT_AUTH_TYPES = {
@@ -349,6 +351,15 @@ def parse_web_config(text: str, path: str) -> WebConfig:
     headers = _check_http(c, root.get("http_server_config"))
     users = _check_users(c, root.get("basic_auth_users"))
     interval, burst = _check_rate(c, root.get("rate_limit"), warnings)
+    http = root.get("http_server_config")
+    http2 = http.get("http2", True) if isinstance(http, dict) else True
+    ciphers = (root.get("tls_server_config") or {}).get("cipher_suites") if tls is not None else None
+    if http2 is True and isinstance(ciphers, list) and ciphers and not set(ciphers) & HTTP2_REQUIRED_CIPHERS:
+        # Go's net/http refuses to start HTTP/2 with such a list; this server has no HTTP/2, but the same file
+        # gets the same verdict here as under node_exporter.
+        c.error("tls_server_config.cipher_suites", "TLSConfig.CipherSuites is missing an HTTP/2-required "
+                "AES_128_GCM_SHA256 cipher (need at least one of " + " or ".join(sorted(HTTP2_REQUIRED_CIPHERS))
+                + "); add one, or set http_server_config.http2: false")
     if c.problems:
         raise WebConfigError(c.problems)
     return WebConfig(tls=tls, headers=headers, users=users, rate_interval=interval, rate_burst=burst,
