@@ -1,11 +1,12 @@
 """The exporter-toolkit's own test data, file by file, gives Go's verdict here (or a documented refusal).
 
 For each file of the toolkit's ``web/testdata`` its Go tests use (``TestYAMLFiles``, ``TestServerBehaviour``,
-``TestUsers``, the reload test), a case of our own: the same keys and values in our own file, certificates made
-by the test (``server.pem`` for their ``server.crt``, our CA for their self-signed client CA), run as the Go
-tests run it: the file validated at start (Go's error, by the same words), and for the server cases, real
-clients against the running server. Where Python's ``ssl`` cannot do what Go does, the case asserts the
-documented refusal (docs/web-config.md, "Where Python differs from Go").
+``TestUsers``, the reload test, ``TestHandler``, ``TestHeadersOnRateLimitedResponse``), a case of our own:
+the same keys and values in our own file, certificates made by the test (``server.pem`` for their
+``server.crt``, our CA for their self-signed client CA), run as the Go tests run it: the file validated at
+start (Go's error, by the same words), and for the server cases, real clients against the running server.
+Where Python's ``ssl`` cannot do what Go does, the case asserts the documented refusal (docs/web-config.md,
+"Where Python differs from Go").
 """
 
 from pathlib import Path
@@ -215,6 +216,17 @@ async def test_web_config_rate_limiter_one_second(certs):
         assert [(await request(port))[0] for _ in range(11)] == [429] * 11
 
 
+async def test_web_config_rate_limiter_headers(certs):
+    """TestHeadersOnRateLimitedResponse: the configured headers are on the 429 as on the 200."""
+    text = ("rate_limit:\n  interval: 1h\n  burst: 1\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+            "    Strict-Transport-Security: max-age=31536000; includeSubDomains\n")
+    async with serve(write(certs, text, name="web_config_rate_limiter_headers.yaml")) as port:
+        served, limited = await request(port), await request(port)
+        assert (served[0], limited[0]) == (200, 429)
+        for header in ("X-Frame-Options", "Strict-Transport-Security"):
+            assert limited[1][header] == served[1][header]
+
+
 @pytest.mark.parametrize("toolkit_file", ["web_config_users_noTLS.good.yml", "web_config_users.good.yml"])
 async def test_users(certs, toolkit_file):
     """TestUsers: no credentials, a bad password and an unknown user are 401; dave and carol are served."""
@@ -254,6 +266,6 @@ def test_every_file_the_go_tests_use_has_a_case():
         "tls_config_noAuth.requireandverifyclientcert.good.yml", "web_config_auth_client_san.good.yaml",
         "web_config_auth_client_san.bad.yaml", "web_config_rate_limiter_nonblocking.yaml",
         "web_config_rate_limiter_one_second.yaml", "web_config_users_noTLS.good.yml", "web_config_users.good.yml",
-        "web_config_noAuth.good.blocking.yml"}
+        "web_config_noAuth.good.blocking.yml", "web_config_rate_limiter_headers.yaml"}
     here = Path(__file__).read_text()
-    assert all(name in here for name in used) and len(used) == 39
+    assert all(name in here for name in used) and len(used) == 40

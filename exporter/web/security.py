@@ -179,6 +179,9 @@ class WebSecurity:
         @web.middleware
         async def apply(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
             if self.bucket is not None and not self.bucket.allow():
+                # The headers hold for every answer, a refused one too (as the toolkit does); from the config
+                # in force, without looking at the file again: a flood costs no stat per request.
+                request[HEADERS] = self.config.headers
                 return web.Response(status=429, text="Too Many Requests\n")
             try:
                 config = self.current()
