@@ -19,6 +19,7 @@ RUNBOOK_URL = "https://github.com/vsxi-xivo-exporter/vsxi-xivo-exporter/blob/mai
 THRESHOLDS = {
     # exporter and reachability
     "exporter_down_for": "5m",
+    "config_broken_for": "10m",  # a reload refused, or an inventory file not applied, this long
     "probe_failing_for": "5m",  # a /probe scrape failing (exporter too slow, down, or the name unknown)
     "probe_unknown_recent_seconds": 300,  # the exporter refused the name this recently
     "device_down_for": "5m",  # vsxi_up / xivo_up == 0

@@ -457,6 +457,12 @@ def exporter_health() -> dict:
                          "gzip): grows with the targets and their size (trunks, registrations, calls).")
     L.add("timeseries", "Targets by family", [
         _target(f"vsxi_xivo_exporter_targets{{{S}}}", "{{instance}} {{family}}")], "short", w=8)
+    L.row("Configuration")
+    L.add("timeseries", "Configuration applied", [
+        _target(f"vsxi_xivo_exporter_config_last_reload_successful{{{S}}}", "{{instance}}")], "bool", w=24,
+        description="1 when the configuration file in force is the last one loaded; 0 after a reload refused it "
+                    "(the previous one still runs, the log says why). Inventory files: the alert "
+                    "VsxiXivoInventoryFileNotApplied (vsxi_xivo_exporter_inventory_file_ok).")
     L.row("HTTP clients")
     L.add("timeseries", "Connections open", [
         _target(f"vsxi_xivo_exporter_http_connections{{{S}}}", "{{instance}}")], "short", w=12,

@@ -88,6 +88,16 @@ def alerts() -> list[dict]:
                "exporter", "vsxi-xivo-exporter is down",
                "Prometheus cannot scrape the exporter {{ $labels.instance }}: no SBC or PBX is monitored through "
                "it."),
+        _alert("ConfigReloadFailed", "vsxi_xivo_exporter_config_last_reload_successful == 0",
+               t["config_broken_for"], "warning", "exporter",
+               "vsxi-xivo-exporter {{ $labels.instance }} refused its configuration file",
+               "The last reload (SIGHUP or POST /-/reload) found the configuration invalid: the exporter runs "
+               "the previous one, and the change is not in force. Its log names the file and the key."),
+        _alert("InventoryFileNotApplied", "vsxi_xivo_exporter_inventory_file_ok == 0",
+               t["config_broken_for"], "warning", "exporter",
+               "vsxi-xivo-exporter {{ $labels.instance }} cannot apply inventory file {{ $labels.file }}",
+               "The inventory file could not be read or checked: its last good targets are kept, and the "
+               "devices it adds, changes or removes are not. Its log names the entry and the problem."),
         _alert("ProbeTargetUnknown", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nand on (instance)\n{refused}",
                t["probe_failing_for"], "warning", "exporter",
                "Probe target {{ $labels.instance }} is not configured in the exporter",

@@ -56,6 +56,7 @@ class SelfMetrics:
                                      "failure, by reason.", ["family", "target", "reason"], registry=self.registry)
         self.reload_successful = Gauge(f"{PREFIX}_config_last_reload_successful", "1 when the last configuration "
                                        "reload (SIGHUP or POST /-/reload) succeeded.", registry=self.registry)
+        self.reload_successful.set(1)  # the configuration it started with was valid (--demo has no file at all)
         self.reload_timestamp = Gauge(f"{PREFIX}_config_last_reload_success_timestamp_seconds", "Unix time of the "
                                       "last successful configuration load.", registry=self.registry)
         self.backoff_until = Gauge(f"{PREFIX}_backoff_until_timestamp_seconds", "Unix time until which the "

@@ -22,56 +22,26 @@ class XivoCollector(devicefamily.Collector):
     fetch: Callable[[Any], Awaitable[Any]] = None  # (poller) -> the answers parse reads
 
 
-async def _objects(poller):
-    from exporter.xivo import fetch  # not at import: see the module's docstring
+def _fetch(function: str, *poller_attributes: str) -> Callable[[Any], Awaitable[Any]]:
+    """A collector's fetch: ``fetch.<function>(poller.client, *poller.<attributes>)``, its module imported when
+    first called, not at import (see the module's docstring)."""
 
-    return await fetch.fetch_objects(poller.client, poller.unsupported)
+    async def fetch(poller):
+        from exporter.xivo import fetch as requests
 
+        return await getattr(requests, function)(poller.client, *(getattr(poller, a) for a in poller_attributes))
 
-async def _devices(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_devices(poller.client)
-
-
-async def _agents(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_agents(poller.client)
-
-
-async def _queues(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_queues(poller.client)
-
-
-async def _queue_status(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_queue_status(poller.client, poller.target)
-
-
-async def _channels(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_channels(poller.client)
-
-
-async def _sip(poller):
-    from exporter.xivo import fetch
-
-    return await fetch.fetch_sip(poller.client)
+    return fetch
 
 
 COLLECTORS: dict[str, XivoCollector] = {c.name: c for c in (  # in poll order
-    XivoCollector("objects", p.parse_objects, m.build_objects, _objects),
-    XivoCollector("devices", p.parse_devices, m.build_devices, _devices),
-    XivoCollector("agents", p.parse_agents, m.build_agents, _agents),
-    XivoCollector("queues", p.parse_queue_summary, m.build_queues, _queues),
-    XivoCollector("queue_status", p.parse_queue_status, m.build_queue_status, _queue_status),
-    XivoCollector("channels", p.parse_channels, m.build_channels, _channels),
-    XivoCollector("sip", p.parse_sip, m.build_sip, _sip),
+    XivoCollector("objects", p.parse_objects, m.build_objects, _fetch("fetch_objects", "unsupported")),
+    XivoCollector("devices", p.parse_devices, m.build_devices, _fetch("fetch_devices")),
+    XivoCollector("agents", p.parse_agents, m.build_agents, _fetch("fetch_agents")),
+    XivoCollector("queues", p.parse_queue_summary, m.build_queues, _fetch("fetch_queues")),
+    XivoCollector("queue_status", p.parse_queue_status, m.build_queue_status, _fetch("fetch_queue_status", "target")),
+    XivoCollector("channels", p.parse_channels, m.build_channels, _fetch("fetch_channels")),
+    XivoCollector("sip", p.parse_sip, m.build_sip, _fetch("fetch_sip")),
 )}
 
 
