@@ -148,14 +148,17 @@ class Inventory:
         paths = self.paths(config)
         for gone in [p for p in self.files if p not in paths]:
             del self.files[gone]
-        taken = {t.name: f"{os.path.basename(config.path)}" for t in config.targets}
+        stamps = {path: _stamp(path) for path in paths}
+        changed = [p for p in paths if force or p not in self.files or stamps[p] != self.files[p].stamp]
+        # Names already in use: the configuration's, then the files that did not change (a changed file that
+        # takes one of their names is the one refused: the conflict is what changed).
+        taken = {t.name: os.path.basename(config.path) for t in config.targets}
         for path in paths:
-            previous = self.files.get(path)
-            stamp = _stamp(path)
-            if previous is not None and not force and stamp == previous.stamp:
-                for t in previous.targets:
+            if path not in changed:
+                for t in self.files[path].targets:
                     taken.setdefault(t.name, os.path.basename(path))
-                continue
+        for path in changed:
+            previous = self.files.get(path)
             try:
                 targets = read_file(path, config, taken)
             except ConfigError as exc:
@@ -164,11 +167,11 @@ class Inventory:
                 if report and (previous is None or previous.problems != problems):
                     log(logger, logging.ERROR, "inventory file not applied; its last good targets are kept",
                         file=path, kept=len(kept), problems="; ".join(problems[:20]))
-                self.files[path] = FileState(stamp, kept, False, problems)
+                self.files[path] = FileState(stamps[path], kept, False, problems)
             else:
                 if previous is not None and not previous.ok:
                     log(logger, logging.INFO, "inventory file applied again", file=path, targets=len(targets))
-                self.files[path] = FileState(stamp, targets, True)
+                self.files[path] = FileState(stamps[path], targets, True)
             for t in self.files[path].targets:
                 taken.setdefault(t.name, os.path.basename(path))
         return self.targets() != before
@@ -181,5 +184,12 @@ class Inventory:
 
 
 def with_inventory(config: Config, inventory: Inventory) -> Config:
-    """The configuration's own targets and the inventory's."""
-    return replace(config, targets=config.targets + inventory.targets())
+    """The configuration's own targets and the inventory's. A name is used once, the first time: a broken
+    file's kept targets may meet a name the configuration took since (a reload), and the first one stays."""
+    seen = {t.name for t in config.targets}
+    extra = []
+    for t in inventory.targets():
+        if t.name not in seen:
+            seen.add(t.name)
+            extra.append(t)
+    return replace(config, targets=config.targets + tuple(extra))

@@ -100,6 +100,22 @@ def test_a_name_in_two_files_is_refused_in_the_second(tmp_path):
         f"{tmp_path / 'inventory' / 'b.yml'}: [0].targets[0]: duplicate target name 'sbc-1' (also a.yml)",)
 
 
+def test_a_changed_file_taking_a_name_of_an_unchanged_one_is_refused(tmp_path):
+    """b.yml has sbc-9; a.yml (read first, by name) is edited to add sbc-9 too: a.yml is the one refused (the
+    conflict is what changed), b.yml keeps it, and the names stay unique."""
+    config = load_config(write_config(tmp_path))
+    write_inventory(tmp_path, "a.yml", "- {targets: [sbc-1=http://192.0.2.1], labels: {profile: sbc-lab}}\n")
+    write_inventory(tmp_path, "b.yml", "- {targets: [sbc-9=http://192.0.2.9], labels: {profile: sbc-lab}}\n")
+    inventory = Inventory()
+    inventory.scan(config)
+    a = write_inventory(tmp_path, "a.yml", "- {targets: [sbc-1=http://192.0.2.1, sbc-9=http://192.0.2.99], "
+                                           "labels: {profile: sbc-lab}}\n")
+    assert inventory.scan(config) is False  # a.yml refused: nothing changed
+    assert inventory.files[a].problems == (f"{a}: [0].targets[1]: duplicate target name 'sbc-9' (also b.yml)",)
+    names = [t.name for t in with_inventory(config, inventory).targets]
+    assert names == ["sbc-1", "sbc-9"] and [t.url for t in inventory.targets()][1] == "http://192.0.2.9"
+
+
 async def test_changes_are_applied_without_a_restart(aiohttp_server, aiohttp_client, tmp_path, caplog):
     """Added, changed and removed targets from an edited file, only the changed ones restarted; a broken file
     keeps its last good targets and says so in a self-metric; the watch picks a change up by itself."""
