@@ -155,6 +155,13 @@ async def reload(request: web.Request) -> web.Response:
     return web.Response(text="".join(f"{kind}: {names}\n" for kind, names in changes.lines(", ")))
 
 
+async def landing_page(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    page = landing.render(dict(engine.states), engine.clock(), request.query.get("q", "")[:100],
+                          request.app[TELEMETRY_PATH])
+    return web.Response(text=page, content_type="text/html")
+
+
 def max_requests_middleware(limit: int, paths: tuple[str, ...]):
     """``--web.max-requests``: at most ``limit`` scrapes in flight (as promhttp's MaxRequestsInFlight), the
     rest answered 503 at once rather than queued behind a slow join."""
@@ -192,7 +199,7 @@ def create_app(engine: Engine, manage_engine: bool = True, reloader=None, teleme
         security.install(app)
     if max_requests > 0:
         app.middlewares.append(max_requests_middleware(max_requests, (telemetry_path, "/probe")))
-    app.router.add_get("/", landing.landing)
+    app.router.add_get("/", landing_page)
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/probe", probe)
     app.router.add_get("/sd", service_discovery)

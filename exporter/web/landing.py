@@ -1,4 +1,5 @@
-"""The landing page (``/``) for a fleet: health first, failures first, filtered by name; no JavaScript.
+"""The landing page (``/``) for a fleet: health first, failures first, filtered by name; no JavaScript. A pure
+function of the states (exporter.web.app serves it).
 
 Prometheus' own targets page is what operators know: a summary, then what is unhealthy, then the rest. At
 1,000 targets a page listing every collector was 7,000+ rows with the failing ones buried; here the counts come
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import html
 from urllib.parse import quote
-
-from aiohttp import web
 
 from exporter import __version__
 from exporter.engine.state import TargetState
@@ -101,12 +100,3 @@ def render(states: dict[str, TargetState], now: float, query: str, metrics_path:
 {"".join(healthy_rows)}</table>{more_healthy}
 </body></html>
 """
-
-
-async def landing(request: web.Request) -> web.Response:
-    from exporter.web.app import ENGINE, TELEMETRY_PATH  # here: app.py imports this module
-
-    engine = request.app[ENGINE]
-    query = request.query.get("q", "")[:100]
-    page = render(dict(engine.states), engine.clock(), query, request.app[TELEMETRY_PATH])
-    return web.Response(text=page, content_type="text/html")
