@@ -42,7 +42,8 @@ sys.path.insert(0, HERE)
 
 from devices import TABLES, echo, variant  # noqa: E402
 
-GOAL_CPU_RATIO = 1.5
+GOAL_CPU_RATIO = 3.0  # the whole exporter, workers included (issue "Fleet CPU, restated")
+GOAL_MAIN_CPU_RATIO = 1.2  # the main process alone (HTTP, hand-off, serving)
 GOAL_PROBE_P99_MS = 20.0
 GOAL_METRICS_S = 1.0
 GOAL_RSS_MB_PER_SBC = 0.25  # README memory model: 1,000 SBCs <= 250 MB for the process tree, 2,000 <= 400 MB
@@ -492,6 +493,7 @@ def main() -> int:
         r = exporter_figures(port, a.devices, a.interval, a.rounds)
         per_round = r["cpu"] / (r["wall"] / a.interval) / a.devices
         ratio = per_round / floor
+        main_ratio = ratio * r["main_cpu"] / r["cpu"]
         floor_core = floor * a.devices / a.interval
         goals = [
             ("floor CPU (GET + bare parse)", f"{floor * 1e3:.2f} ms/device round = {floor_core:.0%} of a core",
@@ -499,7 +501,8 @@ def main() -> int:
             ("exporter CPU while polling", f"{r['cpu'] / r['wall']:.0%} of a core, {per_round * 1e3:.2f} ms/device "
              f"round = {ratio:.2f} x floor", f"<= {GOAL_CPU_RATIO} x floor", ratio <= GOAL_CPU_RATIO),
             ("  of which the main process (HTTP, serving)", f"{r['main_cpu'] / r['wall']:.0%} of a core, "
-             f"{r['main_cpu'] / r['cpu']:.0%} of the exporter's CPU; parse workers the rest", "", True),
+             f"{r['main_cpu'] / r['cpu']:.0%} of the exporter's CPU = {main_ratio:.2f} x floor; parse workers the "
+             "rest", f"<= {GOAL_MAIN_CPU_RATIO} x floor", main_ratio <= GOAL_MAIN_CPU_RATIO),
             ("collectors late (> interval + 10%)", f"{r['late']} of {a.devices * len(TABLES)} "
              f"(failing: {r['failing']})", "0", r["late"] == 0),
             ("/probe latency during polling", f"p50 {r['probe_p50'] * 1e3:.1f} ms, p99 {r['probe_p99'] * 1e3:.1f} ms "
