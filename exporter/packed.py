@@ -193,15 +193,6 @@ class Pieces:
     def add(self, piece: bytes, size: int, crc: int) -> None:
         self.index.extend((self.source(piece), 0, len(piece), size, crc))
 
-    def add_chunk(self, chunk: Chunk) -> None:
-        source = self.source(chunk.data)
-        index = chunk.index
-        start = 0
-        for i in range(0, len(index), FIELDS):
-            end = index[i + 1]
-            self.index.extend((source, start, end, index[i + 2], index[i + 3]))
-            start = end
-
     def text_bytes(self, start: int = 0, end: int | None = None) -> int:
         """Bytes of text of pieces ``start`` to ``end``."""
         end = len(self) if end is None else end

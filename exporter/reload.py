@@ -33,6 +33,7 @@ class Reloader:
         self.inventory = inventory or Inventory()
         self.compose = compose or (lambda c: c)
         self._lock = asyncio.Lock()
+        self._shown: set[str] = set()  # inventory files with series exported
         engine.metrics.reload_successful.set(1)
         engine.metrics.reload_timestamp.set(time.time())
         self._show_inventory()
@@ -82,14 +83,10 @@ class Reloader:
 
     def _show_inventory(self) -> None:
         metrics = self.engine.metrics
-        shown = {labels[0] for labels, _ in _children(metrics.inventory_ok)}
         for path, state in self.inventory.files.items():
             metrics.inventory_ok.labels(path).set(1 if state.ok else 0)
             metrics.inventory_targets.labels(path).set(len(state.targets))
-        for gone in shown - set(self.inventory.files):
+        for gone in self._shown - set(self.inventory.files):  # a file removed: its series go
             metrics.inventory_ok.remove(gone)
             metrics.inventory_targets.remove(gone)
-
-
-def _children(gauge) -> list:
-    return list(gauge._metrics.items())  # noqa: SLF001 - prometheus_client keeps its children private
+        self._shown = set(self.inventory.files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import re
 import socket
 import subprocess
@@ -41,6 +42,17 @@ async def make_target(aiohttp_server, name="sbc-1", faults=None, layout="old", p
 def make_engine(*targets, clock=None, max_concurrent: int = 16) -> Engine:
     config = Config(path="test", targets=targets, max_concurrent_targets=max_concurrent)
     return Engine(config, clock=clock) if clock else Engine(config)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them (parse workers are spawned from
+    an executor thread)."""
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(c) for c in f.read().split()]
+    return kids
 
 
 def held_by_probe(answer: bytes) -> tuple[int, int]:

@@ -216,7 +216,7 @@ def test_systemd_socket_activation(tmp_path):
     import os
     import socket
 
-    from helpers import Exporter, refused_port, wait_for
+    from helpers import Exporter, children, refused_port, wait_for
 
     config = tmp_path / "config.yml"
     listener = socket.socket()
@@ -237,8 +237,8 @@ def test_systemd_socket_activation(tmp_path):
             assert exporter.url == f"http://127.0.0.1:{port}"
             with urllib.request.urlopen(exporter.url + "/-/healthy", timeout=5) as resp:
                 assert resp.status == 200
-            children = wait_for(lambda: _children(exporter.proc.pid), 20, "the parse workers started")
-            for child in children:
+            workers = wait_for(lambda: children(exporter.proc.pid), 20, "the parse workers started")
+            for child in workers:
                 with open(f"/proc/{child}/environ", "rb") as f:
                     assert b"LISTEN_FDS=" not in f.read()
         finally:
@@ -250,18 +250,3 @@ def test_systemd_socket_activation(tmp_path):
     assert alone.stderr.strip() == ("--web.systemd-socket: no socket passed (LISTEN_PID and LISTEN_FDS are not "
                                     "set); start the exporter through its .socket unit, or listen with "
                                     "--web.listen-address")
-
-
-def _children(pid: int) -> list[int]:
-    """Every child of ``pid``, whichever of its threads started it."""
-    import os
-
-    out = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out

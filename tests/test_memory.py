@@ -12,7 +12,7 @@ import gzip
 import os
 
 from aiohttp import web
-from helpers import make_engine, make_target
+from helpers import children, make_engine, make_target
 
 from exporter.vsxi.config import VsxiTarget
 
@@ -92,13 +92,6 @@ async def test_hostile_answers_stay_within_the_process_budget(aiohttp_server):
 
 def tree_rss_mb(pid: int) -> tuple[float, float, float]:
     """RSS of a process, of it with its children (the parse workers), and of its largest child, in MB."""
-    def children(p: int) -> list[int]:
-        kids = []
-        for task in os.listdir(f"/proc/{p}/task"):
-            with open(f"/proc/{p}/task/{task}/children") as f:
-                kids += [int(c) for c in f.read().split()]
-        return kids
-
     main = rss_mb(pid)
     total, largest = main, 0.0
     for child in children(pid):

@@ -83,7 +83,8 @@ def test_gzip_joined_block_by_block_is_read_by_the_gzip_tool(tmp_path):
     lines = [f'metric{{target="sbc-{i:04d}"}} {i}\n'.encode() for i in range(3000)]
     pieces = Pieces()
     for i in range(0, 3000, 100):
-        pieces.add_chunk(pack([(1, b"".join(lines[i:i + 100]))]))
+        for _, piece, size, crc in pack([(1, b"".join(lines[i:i + 100]))]).sections():
+            pieces.add(bytes(piece), size, crc)
     pieces.add(*piece_of(b"# own metrics\n", compress=True))
     pieces.add(*piece_of(b"# EOF\n"))
     encoder = GzipJoin()
