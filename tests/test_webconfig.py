@@ -78,7 +78,7 @@ YAML_CASES = [
     ("invalid ClientCAs filepath", TLS + "  client_auth_type: RequireAndVerifyClientCert\n"
      "  client_ca_file: nowhere.pem\n", "no such file"),
     ("client CA file without a certificate", TLS + "  client_auth_type: RequireAndVerifyClientCert\n"
-     "  client_ca_file: server.key\n", "client CA"),
+     "  client_ca_file: server.key\n", "tls_server_config.client_ca_file: no certificate could be read"),
     ("invalid user list", f"basic_auth_users:\n  dave: {DAVE}\n  carol: nothash\n",
      "basic_auth_users.carol: hashedSecret too short to be a bcrypted password"),
     ("bad cipher", TLS + "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_INVENTED]\n",

@@ -40,13 +40,14 @@ def _load_chain(ctx: ssl.SSLContext, tls: TLSServerConfig) -> None:
             fh.write(text)
         return name
 
+    where = f"{tls.source}: tls_server_config.{'cert_file' if tls.cert_file else 'cert'}"
     try:
         ctx.load_cert_chain(path(tls.cert_file, tls.cert, "cert"), path(tls.key_file, tls.key, "key"))
     except FileNotFoundError as exc:
-        raise TLSMaterialError([f"tls_server_config: failed to load X509KeyPair: open {exc.filename}: "
+        raise TLSMaterialError([f"{where}: failed to load X509KeyPair: open {exc.filename}: "
                                 "no such file or directory"]) from None
     except (ssl.SSLError, OSError) as exc:
-        raise TLSMaterialError([f"tls_server_config: failed to load X509KeyPair: {exc}"]) from None
+        raise TLSMaterialError([f"{where}: failed to load X509KeyPair: {exc}"]) from None
     finally:
         for name in inline:
             os.unlink(name)
@@ -73,19 +74,18 @@ def build_context(tls: TLSServerConfig) -> ssl.SSLContext:
         # No client CA named: the system's, as Go does (WebConfig.warnings says what that means).
         ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)
     elif tls.verify_mode != ssl.CERT_NONE:
+        where = f"{tls.source}: tls_server_config.{'client_ca_file' if tls.client_ca_file else 'client_ca'}"
         try:
             if tls.client_ca_file:
                 ctx.load_verify_locations(cafile=tls.path(tls.client_ca_file))
             else:
                 ctx.load_verify_locations(cadata=tls.client_ca)
         except FileNotFoundError as exc:
-            raise TLSMaterialError([f"tls_server_config.client_ca_file: open {exc.filename}: "
-                                    "no such file or directory"]) from None
+            raise TLSMaterialError([f"{where}: open {exc.filename}: no such file or directory"]) from None
         except (ssl.SSLError, OSError, ValueError) as exc:
-            raise TLSMaterialError([f"tls_server_config: client CA: no certificate could be read ({exc})"]) \
-                from None
+            raise TLSMaterialError([f"{where}: no certificate could be read ({exc})"]) from None
         if not ctx.get_ca_certs():
-            raise TLSMaterialError(["tls_server_config: client CA: no certificate could be read"])
+            raise TLSMaterialError([f"{where}: no certificate could be read"])
     return ctx
 
 

@@ -116,6 +116,7 @@ class WebConfigError(ConfigError):
 @dataclass(frozen=True)
 class TLSServerConfig:
     base_dir: str
+    source: str = ""  # the web config file, named in every problem with the material it points to
     cert_file: str = ""
     key_file: str = ""
     cert: str = ""
@@ -191,7 +192,8 @@ def _path(base_dir: str, name: str) -> str:
     return name if os.path.isabs(name) else os.path.join(base_dir, name)
 
 
-def _check_tls(c: Checker, node: Any, base_dir: str, warnings: list[str]) -> TLSServerConfig | None:
+def _check_tls(c: Checker, node: Any, source: str, warnings: list[str]) -> TLSServerConfig | None:
+    base_dir = os.path.dirname(os.path.abspath(source))
     path = "tls_server_config"
     node = c.mapping(node if node is not None else {}, path, TLS_KEYS)
     v = {k: _text(c, node, k, path) for k in ("cert_file", "key_file", "cert", "key", "client_ca_file",
@@ -267,7 +269,8 @@ def _check_tls(c: Checker, node: Any, base_dir: str, warnings: list[str]) -> TLS
                 "restricting the curves is not supported: Python's ssl cannot limit the TLS 1.3 key exchange "
                 f"groups; leave it out or list all of {', '.join(CURVES)}")
     return TLSServerConfig(
-        base_dir=base_dir, cert_file=v["cert_file"], key_file=v["key_file"], cert=v["cert"], key=v["key"],
+        base_dir=base_dir, source=source, cert_file=v["cert_file"], key_file=v["key_file"], cert=v["cert"],
+        key=v["key"],
         client_ca_file=v["client_ca_file"], client_ca=v["client_ca"], verify_mode=mode,
         client_allowed_sans=tuple(sans), min_version=versions["min_version"], max_version=versions["max_version"],
         cipher_suites=tuple(ciphers), prefer_server_cipher_suites=prefer)
@@ -356,7 +359,7 @@ def parse_web_config(text: str, path: str) -> WebConfig:
         if key not in TOP_KEYS:
             c.error(str(key), f"unknown key (expected one of: {', '.join(TOP_KEYS)})")
     warnings: list[str] = []  # accepted as Go accepts them, with a weak outcome: logged once at start
-    tls = _check_tls(c, root.get("tls_server_config"), os.path.dirname(os.path.abspath(path)), warnings)
+    tls = _check_tls(c, root.get("tls_server_config"), path, warnings)
     headers = _check_http(c, root.get("http_server_config"))
     users = _check_users(c, root.get("basic_auth_users"))
     interval, burst = _check_rate(c, root.get("rate_limit"), warnings)
