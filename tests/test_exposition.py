@@ -161,7 +161,7 @@ def test_status_renderer_equals_builder(family):
     info = {"vsxi": (target.name, "vsxi", "std", 'atl "east"', "emea"), "xivo": (target.name, "xivo", "")}[family]
     names = ("target", "family", "profile", "site", "region")[:len(info)]
     b.add(replace(TARGET_INFO, labels=names), info, 1.0)  # the operator's labels are this target's own
-    chunks = [renderer.target(True, False), renderer.collector(ok, True), renderer.collector(failed, False)]
+    chunks = [renderer.target(True, False), renderer.collectors((ok, failed), frozenset({"realtime"}))]
     for openmetrics in (False, True):
         assert served(chunks, openmetrics) == reference([b], openmetrics)
 

@@ -33,9 +33,8 @@ def target_chunks(state: TargetState, now: float) -> list[Chunk]:
     """A target's exposition chunks (status, then each collector's status and fresh data): data whose last
     success is older than 3 intervals is left out, so a dead device never shows frozen values."""
     horizon = STALE_INTERVALS * state.interval
-    chunks = [state.status]
+    chunks = [state.status, state.collector_status]
     for c in state.collectors.values():
-        chunks.append(c.status)
         if c.chunk and c.last_success is not None and now - c.last_success <= horizon:
             chunks.append(c.chunk)
     return chunks
@@ -83,8 +82,7 @@ class Engine:
             self.metrics.targets.labels(name).set(len(self.config.of_family(name)))
 
     def _publish(self, state: TargetState) -> None:
-        chunks = [state.status, *(c.status for c in state.collectors.values()),
-                  *(c.chunk for c in state.collectors.values())]
+        chunks = [state.status, state.collector_status, *(c.chunk for c in state.collectors.values())]
         held, text = sum(c.packed_bytes for c in chunks), sum(c.text_bytes for c in chunks)
         old_held, old_text = self._held.get(state.name, (0, 0))
         self.held_bytes += held - old_held

@@ -1,4 +1,5 @@
-"""One background task per device: polls its collectors one at a time, every interval, and publishes snapshots.
+"""One background task per device: polls its collectors one at a time, every interval, and publishes a snapshot of
+each round when it ends.
 
 Protecting the device comes first: one request at a time, retries only for transient errors (400 from the
 SBC, 5xx, timeouts) and only while the round's deadline allows, never after an authentication failure (a
@@ -76,11 +77,13 @@ class BasePoller:
         # At 0 from the start: an alert on increase() then sees the first failed round, not only the second.
         for reason in sorted(self.auth_reasons):
             metrics.auth_failures.labels(self.family, target.name, reason)
-        self.state = TargetState(target.name, target.interval, {}, family=self.family,
-                                 status=self.status.target(False, False))
-        self.state = replace(self.state, collectors={c: self._with_status(CollectorState(c))
-                                                     for c in target.collectors})
-        self.publish(self.state)
+        # The round's records, replaced in place as each collector is polled; published as one TargetState
+        # when the round ends (_commit): one status rendering and one hand-over per round, not per poll.
+        self.collectors: dict[str, CollectorState] = {c: CollectorState(c) for c in target.collectors}
+        self.json_fallback: frozenset[str] = frozenset()  # tables polled as XML for good (VsxiPoller)
+        self.rounds = 0
+        self.state = TargetState(target.name, target.interval, family=self.family)
+        self._commit(up=False, standby=False)
 
     async def fetch(self, collector: str, deadline: float) -> object:
         raise NotImplementedError
@@ -146,9 +149,20 @@ class BasePoller:
                 stop = error
         if stop is not None and stop.reason in self.auth_reasons:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
-        up = got_one and not auth_failed
-        self.state = replace(self.state, rounds=self.state.rounds + 1, up=up, standby=standby,
-                             status=self.status.target(up, standby))
+        self.rounds += 1
+        self._commit(up=got_one and not auth_failed, standby=standby)
+
+    def _commit(self, up: bool, standby: bool) -> None:
+        """Publish the round: a snapshot of the collectors' records and the status gauges rendered from them
+        (the target's own only when up or standby changed)."""
+        previous = self.state
+        status = previous.status
+        if not status or (up, standby) != (previous.up, previous.standby):
+            status = self.status.target(up, standby)
+        self.state = TargetState(
+            self.target.name, self.target.interval, dict(self.collectors), rounds=self.rounds, up=up,
+            standby=standby, json_fallback=self.json_fallback, family=self.family, status=status,
+            collector_status=self.status.collectors(self.collectors.values(), self.json_fallback))
         self.publish(self.state)
 
     def _back_off(self, error: FetchError) -> None:
@@ -228,13 +242,13 @@ class BasePoller:
         duration = loop.time() - t0
         limit = self.target.max_series
         samples = result.samples
-        others = sum(c.samples for c in self.state.collectors.values() if c.collector != collector)
+        others = sum(c.samples for c in self.collectors.values() if c.collector != collector)
         if limit and samples + others > limit:
             error = PayloadError("series_limit", f"{collector}: {samples} series would take the target to "
                                  f"{samples + others}, over max_series ({limit}); its series are dropped")
             self._fail(collector, error.reason, str(error), duration, size, drop_data=True)
             return error
-        if self.state.collectors[collector].reason is not None:
+        if self.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=name, collector=collector)
         now = self.clock()
         self._set(CollectorState(collector, True, result.chunk, samples, last_success=now, duration=duration,
@@ -246,7 +260,7 @@ class BasePoller:
     def _fail(self, collector: str, reason: str, message: str, duration: float | None,
               response_bytes: int | None = None, skipped: bool = False, drop_data: bool = False) -> None:
         assert reason in REASONS, reason
-        previous = self.state.collectors[collector]
+        previous = self.collectors[collector]
         self.metrics.poll_errors.labels(self.family, self.target.name, collector, reason).inc()
         if duration is not None:
             self.metrics.poll_duration.labels(self.family, collector).observe(duration)
@@ -261,11 +275,5 @@ class BasePoller:
             failed = replace(failed, chunk=EMPTY, samples=0)
         self._set(failed)
 
-    def _with_status(self, c: CollectorState) -> CollectorState:
-        status = self.status.collector(c, c.collector in self.state.json_fallback)
-        return replace(c, status=status)
-
     def _set(self, state: CollectorState) -> None:
-        state = self._with_status(state)
-        self.state = replace(self.state, collectors={**self.state.collectors, state.collector: state})
-        self.publish(self.state)
+        self.collectors[state.collector] = state  # shown when the round ends (_commit)

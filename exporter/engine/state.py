@@ -1,9 +1,11 @@
 """Immutable poll results: what the server reads, what the pollers replace.
 
 The event loop is single-threaded, so replacing a dict entry with a new frozen object is atomic for readers:
-a scrape never sees half a poll. Each state carries its exposition bytes (``Chunk``, see exporter.packed):
-the data of a collector's last success, rendered in the parse worker, and its status gauges, rendered when
-the state changes, so that serving only joins bytes.
+a scrape never sees half a round. A poller publishes a target's state once per round, when the round ends
+(exporter.engine.poller): each collector's record of that round and the target's status gauges, rendered
+once for all its collectors. Each state carries its exposition bytes (``Chunk``, see exporter.packed): the
+data of a collector's last success, rendered in the parse worker, and the status gauges, so that serving only
+joins bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ class CollectorState:
     duplicate_rows: int | None = None
     reason: str | None = None  # last error reason (bounded token) while failing
     error: str | None = None  # last error message while failing
-    status: Chunk = EMPTY  # this collector's status gauges, rendered from the fields above
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,4 @@ class TargetState:
     json_fallback: frozenset[str] = frozenset()
     family: str = ""  # the device family (registry name): set by the poller
     status: Chunk = EMPTY  # the target's own status gauges (<family>_up, standby, target info)
+    collector_status: Chunk = EMPTY  # every collector's status gauges, rendered from its record

@@ -1,6 +1,6 @@
 """The status gauges of a target and of each of its collectors, rendered to exposition bytes.
 
-Rendered by the poller whenever a state changes, so that a scrape never encodes:
+Rendered by the poller once per round, so that a scrape never encodes:
 
     vsxi_up{target="sbc-1"} 1.0
     vsxi_collector_success{collector="realtime",target="sbc-1"} 1.0
@@ -8,15 +8,15 @@ Rendered by the poller whenever a state changes, so that a scrape never encodes:
 
 Which series a device family has is its ``StatusSpecs`` (every family has ``<family>_up`` and the four
 per-collector series; some add a standby flag, a target info series or more per-collector series): this module
-knows no family. It runs after every poll of every table, so it does not go through ``Builder``: a target's
+knows no family. It runs after every round of every target, so it does not go through ``Builder``: a target's
 label prefixes come from one template per series (``_prefix``) and a state change costs a few string formats,
-held uncompressed (exporter.packed.store: a line each, compression would cost more than it saves).
+held uncompressed (exporter.packed.store: a few lines each, compression would cost more than it saves).
 The bytes are the same as Builder's (tests/test_exposition.py compares them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,11 +115,18 @@ class StatusRenderer:
                         (_prefix(specs.standby, labels) + ("1.0\n" if standby else "0.0\n")).encode()))
         return store(out)
 
-    def collector(self, c: CollectorState, json_fallback: bool = False) -> Chunk:
+    def collectors(self, states: Iterable[CollectorState], json_fallback: frozenset[str] = frozenset()) -> Chunk:
+        """Every collector's status lines in one chunk, a piece per series (the collectors in their order within
+        it): rendered once per round, not once per poll."""
+        states = tuple(states)
         out = []
-        labels = (self._name, c.collector)
         for series in self._series:
-            v = series.value(c, json_fallback)
-            if v is not None:
-                out.append((series.spec.section, (_prefix(series.spec, labels) + go_float(float(v)) + "\n").encode()))
+            spec, value, lines = series.spec, series.value, []
+            for c in states:
+                v = value(c, c.collector in json_fallback)
+                if v is not None:
+                    lines.append(_prefix(spec, (self._name, c.collector)) + go_float(float(v)) + "\n")
+            if lines:
+                out.append((spec.section, "".join(lines).encode()))
+        out.sort(key=lambda part: part[0])  # a chunk's sections in order
         return store(out)

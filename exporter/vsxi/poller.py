@@ -4,7 +4,6 @@ good on a table whose JSON conversion fails on the device."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from exporter.engine.poller import BasePoller, logger
 from exporter.httpclient import FetchError
@@ -32,12 +31,12 @@ class VsxiPoller(BasePoller):
 
     async def fetch(self, collector: str, deadline: float) -> bytes:
         while True:
-            fmt = "xml" if collector in self.state.json_fallback else self.target.format
+            fmt = "xml" if collector in self.json_fallback else self.target.format
             try:
                 return await self.retrying(lambda fmt=fmt: self.client.fetch(collector, fmt), deadline, collector)
             except FetchError as exc:
                 if exc.reason != "json_jaxb" or fmt != "json":
                     raise
-                self.state = replace(self.state, json_fallback=self.state.json_fallback | {collector})
+                self.json_fallback |= {collector}
                 log(logger, logging.WARNING, "JSON conversion failed on the device; polling this table as XML "
                     "from now on", target=self.target.name, collector=collector)
