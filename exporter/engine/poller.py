@@ -73,6 +73,10 @@ class BasePoller:
         self.budget = budget
         self.status = StatusRenderer(self.status_specs, target)
         self.backoff_until: float | None = None  # unix time: Retry-After
+        # The per-poll self-metrics' children, looked up once (labels() is a lock and a lookup per call).
+        self._polls = {c: metrics.polls.labels(self.family, target.name, c) for c in target.collectors}
+        self._durations = {c: metrics.poll_duration.labels(self.family, c) for c in target.collectors}
+        self._requests_ok = metrics.requests.labels(self.family, target.name, "ok")
         metrics.backoff_until.labels(self.family, target.name).set(0)
         # At 0 from the start: an alert on increase() then sees the first failed round, not only the second.
         for reason in sorted(self.auth_reasons):
@@ -181,7 +185,7 @@ class BasePoller:
         while True:
             try:
                 result = await op()
-                self.metrics.requests.labels(self.family, self.target.name, "ok").inc()
+                self._requests_ok.inc()
                 return result
             except FetchError as exc:
                 self.metrics.requests.labels(self.family, self.target.name, exc.reason).inc()
@@ -212,7 +216,7 @@ class BasePoller:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         name = self.target.name
-        self.metrics.polls.labels(self.family, name, collector).inc()
+        self._polls[collector].inc()
         try:
             raw = await self.fetch(collector, deadline)
         except FetchError as exc:
@@ -254,7 +258,7 @@ class BasePoller:
         self._set(CollectorState(collector, True, result.chunk, samples, last_success=now, duration=duration,
                                  response_bytes=size, unmapped_fields=result.unmapped_fields,
                                  duplicate_rows=result.duplicate_rows))
-        self.metrics.poll_duration.labels(self.family, collector).observe(duration)
+        self._durations[collector].observe(duration)
         return None
 
     def _fail(self, collector: str, reason: str, message: str, duration: float | None,
@@ -263,7 +267,7 @@ class BasePoller:
         previous = self.collectors[collector]
         self.metrics.poll_errors.labels(self.family, self.target.name, collector, reason).inc()
         if duration is not None:
-            self.metrics.poll_duration.labels(self.family, collector).observe(duration)
+            self._durations[collector].observe(duration)
         # One warning when a collector starts failing or fails differently; repeats, and collectors a stopped
         # round did not poll, go to debug: a wrong password is one clear line, not one per table.
         level = logging.DEBUG if skipped or previous.reason == reason else logging.WARNING

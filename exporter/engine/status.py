@@ -50,6 +50,11 @@ class CollectorSeries:
     value: Callable[[CollectorState, bool], float | None]
     present: Callable[[Any], bool] = _always
 
+    def __post_init__(self):
+        if self.spec.labels != ("target", "collector"):  # StatusRenderer.collectors fills them in this order
+            raise ValueError(f"{self.spec.name}: a collector status series has the labels (target, collector), "
+                             f"not {self.spec.labels}")
+
 
 @dataclass(frozen=True)
 class StatusSpecs:
@@ -75,16 +80,20 @@ def common_collector_series(success: Spec, last_success: Spec, duration: Spec,
 _TEMPLATES: dict[int, tuple[str, tuple[int, ...]]] = {}  # spec index -> (prefix template, label order)
 
 
-def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
-    """``name{label="value",...} `` with the labels in name order (prometheus-client's), values escaped. The
-    template is made once per spec for every target: a target holds no rendered prefixes (they were ~9 kB of
-    each target's memory)."""
+def _template(spec: Spec) -> tuple[str, tuple[int, ...]]:
+    """``name{label="%s",...} `` with the labels in name order (prometheus-client's), and that order. Made once
+    per spec for every target: a target holds no rendered prefixes (they were ~9 kB of each target's memory)."""
     template = _TEMPLATES.get(spec.index)
     if template is None:
         order = tuple(sorted(range(len(spec.labels)), key=spec.labels.__getitem__))
         text = spec.name.replace("%", "%%") + "{" + ",".join(f'{spec.labels[i]}="%s"' for i in order) + "} "
         template = _TEMPLATES[spec.index] = (text, order)
-    text, order = template
+    return template
+
+
+def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
+    """``name{label="value",...} ``, values escaped."""
+    text, order = _template(spec)
     return text % tuple(escape_label(labels[i]) for i in order)
 
 
@@ -93,6 +102,7 @@ class StatusRenderer:
 
     def __init__(self, specs: StatusSpecs, target: Any):
         self._name = target.name
+        self._name_escaped = escape_label(target.name)
         self._specs = specs
         info = specs.info_of(target) if specs.info is not None else None
         self._info = (specs.info.section, (_prefix(specs.info, (self._name, info)) + "1.0\n").encode()) \
@@ -117,16 +127,28 @@ class StatusRenderer:
 
     def collectors(self, states: Iterable[CollectorState], json_fallback: frozenset[str] = frozenset()) -> Chunk:
         """Every collector's status lines in one chunk, a piece per series (the collectors in their order within
-        it): rendered once per round, not once per poll."""
-        states = tuple(states)
+        it): rendered once per round, not once per poll. The label values are escaped once per round, not
+        once per line."""
+        labels = [(c, (self._name_escaped, _escaped(c.collector)), c.collector in json_fallback) for c in states]
         out = []
         for series in self._series:
-            spec, value, lines = series.spec, series.value, []
-            for c in states:
-                v = value(c, c.collector in json_fallback)
+            template, order = _template(series.spec)
+            value, lines = series.value, []
+            for c, escaped, fallback in labels:
+                v = value(c, fallback)
                 if v is not None:
-                    lines.append(_prefix(spec, (self._name, c.collector)) + go_float(float(v)) + "\n")
+                    lines.append(template % (escaped[order[0]], escaped[order[1]]) + go_float(float(v)) + "\n")
             if lines:
-                out.append((spec.section, "".join(lines).encode()))
+                out.append((series.spec.section, "".join(lines).encode()))
         out.sort(key=lambda part: part[0])  # a chunk's sections in order
         return store(out)
+
+
+_ESCAPED: dict[str, str] = {}  # collector name -> escaped (a family has a handful)
+
+
+def _escaped(value: str) -> str:
+    escaped = _ESCAPED.get(value)
+    if escaped is None:
+        escaped = _ESCAPED[value] = escape_label(value)
+    return escaped
