@@ -1,17 +1,23 @@
 """The main process's share of polling a fleet, measured quickly, with an optional profile of where it goes.
 
-    python bench/mainloop.py [--devices 1000] [--window 30] [--warmup 35] [--profile cpu|wall] [--top 40]
+    python bench/mainloop.py [--devices 1000] [--pairs 7]                       # alternating (default)
+    python bench/mainloop.py --paced [--window 30] [--warmup 35] [--profile cpu|wall] [--top 40]
 
-Starts ``bench/devices.py``, runs the exporter's Engine in this process (parse workers as in production, no
-web server) on ``--devices`` SBCs polled every 30 s, and after ``--warmup`` seconds (rounds spread over the
-interval) measures this process's CPU over ``--window`` seconds: milliseconds per device round, beside the
-floor measured in the same run (bench/fleet.py's: a bare aiohttp GET + parse of the same answers). The parse
-workers' CPU is left out: this is the figure of the issue "Fleet CPU, restated" (main process <= 1.2x the
-floor), in a minute instead of bench/fleet.py's five. With ``--profile``, cProfile runs over the window (its
-own overhead inflates the absolute figure; read the shares) with a CPU clock (``cpu``) or the wall clock.
+Starts ``bench/devices.py`` and runs the exporter's Engine in this process (parse workers as in production, no
+web server) on ``--devices`` SBCs. The parse workers' CPU is left out: this is the figure of the issue "Fleet
+CPU, restated" (main process <= 1.2x the floor), in a minute or two instead of bench/fleet.py's five.
 
-Run two checkouts one after the other to compare a change (absolute times drift on shared machines: run
-each twice, alternating, and read the ratios).
+* alternating (default): ``--pairs`` times, one round of the floor (bench/fleet.py's: a bare aiohttp GET +
+  parse of the same answers, 16 devices at a time, sessions kept open) then one round of every target
+  (``Engine.poll_once``: as fast as the limits allow), this process's CPU measured for each; the median of the
+  pairs' ratios. Both in bursts: the cost of the exporter's own work per poll, without its pacing.
+* ``--paced``: the pollers on their 30 s schedule as in production (rounds spread over the interval, one
+  event-loop wake-up per request), measured over ``--window`` seconds after ``--warmup``, beside a floor
+  measured just before. With ``--profile``, cProfile runs over the window (its own overhead inflates the
+  absolute figure; read the shares) with a CPU clock (``cpu``) or the wall clock.
+
+On a shared machine whose speed drifts by up to 2x from one minute to the next, compare two checkouts by
+running them at the same time (two processes, each with its own device fleet), not one after the other.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import cProfile
 import gc
 import os
 import pstats
+import statistics
 import sys
 import time
 
@@ -67,15 +74,83 @@ async def measure(port: int, devices: int, warmup: float, window: float, profile
     return cpu, rounds, failed, profiler
 
 
+async def alternate(port: int, devices: int, pairs: int) -> tuple[list[float], list[float], int]:
+    """(floor CPU per device round, exporter CPU per device round) of each pair, and collectors failing."""
+    import json
+
+    import aiohttp
+    from fleet import TABLES, stats_url
+    from lxml import etree
+
+    from exporter.cli import GC_THRESHOLDS
+    from exporter.config import Config
+    from exporter.engine.engine import Engine
+    from exporter.vsxi.config import VsxiTarget
+
+    fleet = [(i, variant(i)[0]) for i in range(devices)]
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in fleet]
+    limiter = asyncio.Semaphore(16)
+    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
+
+    async def device(session, index, fmt):
+        async with limiter:
+            for table in TABLES:
+                async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
+                    body = await resp.read()
+                json.loads(body) if fmt == "json" else etree.fromstring(body)
+
+    async def floor_round():
+        await asyncio.gather(*(device(s, i, f) for s, (i, f) in zip(sessions, fleet, strict=True)))
+
+    targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench", password="bench",
+                               format=f, interval=INTERVAL, timeout=10.0) for i, f in fleet)
+    engine = Engine(Config(path="bench", targets=targets))
+    await engine.workers.start()
+    try:
+        await floor_round()  # connections opened, caches warm
+        await engine.poll_once()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        floors, exporters = [], []
+        for _ in range(pairs):
+            c0 = time.process_time()
+            await floor_round()
+            c1 = time.process_time()
+            await engine.poll_once()
+            c2 = time.process_time()
+            floors.append((c1 - c0) / devices)
+            exporters.append((c2 - c1) / devices)
+        failed = sum(not c.success for s in engine.states.values() for c in s.collectors.values())
+    finally:
+        await engine.stop()
+        for s in sessions:
+            await s.close()
+    return floors, exporters, failed
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--pairs", type=int, default=7)
+    p.add_argument("--paced", action="store_true")
     p.add_argument("--window", type=float, default=30.0)
     p.add_argument("--warmup", type=float, default=35.0)
     p.add_argument("--profile", choices=("cpu", "wall"))
     p.add_argument("--top", type=int, default=40)
     args = p.parse_args()
     devices_proc, port = start_devices(20)
+    if not args.paced:
+        try:
+            floors, exporters, failed = asyncio.run(alternate(port, args.devices, args.pairs))
+        finally:
+            devices_proc.terminate()
+        ratios = sorted(e / f for f, e in zip(floors, exporters, strict=True))
+        print(f"{args.devices} SBCs, {args.pairs} pairs of rounds ({failed} collectors failing)")
+        print("floor ms/device round    " + " ".join(f"{f * 1e3:5.2f}" for f in floors))
+        print("exporter ms/device round " + " ".join(f"{e * 1e3:5.2f}" for e in exporters))
+        print(f"exporter main process / floor: median {statistics.median(ratios):.2f} x "
+              f"(pairs {' '.join(f'{r:.2f}' for r in ratios)})")
+        return 0
     try:
         floor = measure_floor(port, args.devices, 2)
         cpu, rounds, failed, profiler = asyncio.run(measure(port, args.devices, args.warmup, args.window,
