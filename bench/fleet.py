@@ -6,9 +6,13 @@ Starts ``bench/devices.py`` (a cheap loopback fleet serving the simulator's rend
 new layout), then measures, each in its own process:
 
 * the floor: a plain aiohttp client GETting the same seven answers of every device, one connection per
-  device, ``lxml.etree.fromstring`` / ``json.loads`` on each body, nothing else: CPU per device round;
+  device, ``lxml.etree.fromstring`` / ``json.loads`` on each body, nothing else: CPU per device round. Twice:
+  paced as the exporter polls (each device once per interval at a phase of its own, its requests 50 ms apart),
+  in a process of its own during the exporter's measured window, the goals' floor; and in bursts (16 devices
+  at a time, as fast as they answer), before. The same requests cost ~2-3x more CPU paced than in bursts
+  (each one wakes the event loop alone, caches cold): a burst floor flatters the floor, not the exporter;
 * the exporter (``python -m exporter``, a separate process) polling the fleet every ``--interval``: its CPU
-  (worker processes included) over ``--rounds`` rounds and the ratio to the floor, while a client sends
+  (worker processes included) over ``--rounds`` rounds and the ratios to the floors, while a client sends
   ``/probe`` at 10 req/s (p50/p99); then ``/metrics`` of the whole fleet during polling (plain and gzip), the
   share of collectors whose last success is older than interval + 10%, RSS, exposition bytes and samples;
 * per table (unless ``--no-tables``): the exporter's own poll path (fetch, parse, build, encode, publish)
@@ -179,6 +183,63 @@ def measure_floor(port: int, devices: int, rounds: int) -> float:
     out = subprocess.run([sys.executable, __file__, "floor", "--port", str(port), "--devices", str(devices),
                           "--rounds", str(rounds)], capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])["cpu_per_device_round"]
+
+
+async def paced_floor(port: int, devices: int, interval: float, warmup: float, window: float) -> tuple[float, int]:
+    """The floor on the exporter's schedule: each device's seven GETs + bare parses once per interval, at a
+    phase of its own, REQUEST_GAP apart, one connection per device. (CPU seconds, device rounds) over the
+    window."""
+    import json
+    import random
+    import zlib
+
+    import aiohttp
+    from fleet import TABLES, stats_url
+    from lxml import etree
+
+    from exporter.engine.poller import REQUEST_GAP
+
+    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
+    rounds = 0
+
+    async def device(index: int, fmt: str) -> None:
+        nonlocal rounds
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+            await asyncio.sleep(random.uniform(0, min(1.0, interval / 10)))
+            start = loop.time() + interval * zlib.crc32(f"sbc-{index:04d}".encode()) / 2**32
+            while True:
+                for i, table in enumerate(TABLES):
+                    if i:
+                        await asyncio.sleep(REQUEST_GAP)
+                    async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
+                        body = await resp.read()
+                    json.loads(body) if fmt == "json" else etree.fromstring(body)
+                rounds += 1
+                start += interval
+                await asyncio.sleep(max(0.0, start - loop.time()))
+
+    tasks = [asyncio.create_task(device(i, variant(i)[0])) for i in range(devices)]
+    await asyncio.sleep(warmup)
+    c0, r0 = time.process_time(), rounds
+    await asyncio.sleep(window)
+    cpu, done = time.process_time() - c0, rounds - r0
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return cpu, done
+
+
+def start_paced_floor(port: int, devices: int, interval: float, warmup: float, window: float) -> subprocess.Popen:
+    """The paced floor in a process of its own, polling from now; its window starts after ``warmup``."""
+    return subprocess.Popen([sys.executable, __file__, "paced-floor", "--port", str(port), "--devices", str(devices),
+                             "--interval", str(interval), "--warmup", str(warmup), "--window", str(window)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def paced_floor_result(proc: subprocess.Popen) -> float:
+    """CPU seconds per device round of a paced floor started by start_paced_floor."""
+    return json.loads(proc.communicate()[0].splitlines()[-1])["cpu_per_device_round"]
 
 
 # --- per table: the exporter's poll path against the floor, in this process ----------------------------------
@@ -405,6 +466,8 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
                             stderr=open(os.path.join(tmp, "exporter.log"), "w"))
     try:
         ready = asyncio.run(_wait_ready(base, proc, 10 * interval + 60))
+        # The floor on the exporter's schedule, in the same window (a drifting machine drifts for both).
+        paced = start_paced_floor(port, devices, interval, interval, rounds * interval)
         time.sleep(interval)  # rounds reach their steady spread
         names = [f"sbc-{i:04d}" for i in range(devices)]
         c0, m0, t0 = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid), time.monotonic()
@@ -412,6 +475,7 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
         steady = peak  # polling and /probe only: what the fleet costs before any /metrics of it
         cpu, main_cpu = cpu_seconds(proc.pid) - c0, own_cpu_seconds(proc.pid) - m0
         wall = time.monotonic() - t0
+        paced_floor_cpu = paced_floor_result(paced)
         scrapes, late, failing = [], [], []
         body = b""
         for _ in range(3):
@@ -433,6 +497,7 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
         held = {kind: float(v) for kind, v in re.findall(
             rb'(?m)^vsxi_xivo_exporter_cached_exposition_(bytes|text_bytes) (\S+)', body)}
         return {
+            "paced_floor": paced_floor_cpu,
             "held": held.get(b"bytes", float("nan")), "held_text": held.get(b"text_bytes", float("nan")),
             "steady_rss": steady,
             "ready": ready, "cpu": cpu, "main_cpu": main_cpu, "wall": wall, "late": max(late), "failing": max(failing),
@@ -459,7 +524,7 @@ def _goal(ok: bool) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", nargs="?", default="fleet", choices=("fleet", "floor"))
+    p.add_argument("mode", nargs="?", default="fleet", choices=("fleet", "floor", "paced-floor"))
     p.add_argument("--devices", type=int, default=1000)
     p.add_argument("--trunks", type=int, default=20)
     p.add_argument("--interval", type=float, default=30.0)
@@ -467,9 +532,15 @@ def main() -> int:
     p.add_argument("--table-devices", type=int, default=200, help="devices per table for the per-table ratios")
     p.add_argument("--no-tables", action="store_true", help="skip the per-table ratios")
     p.add_argument("--port", type=int)
+    p.add_argument("--warmup", type=float, help="paced-floor: seconds before its window")
+    p.add_argument("--window", type=float, help="paced-floor: seconds measured")
     a = p.parse_args()
     if a.mode == "floor":
         floor_main(a.port, a.devices, a.rounds)
+        return 0
+    if a.mode == "paced-floor":
+        cpu, rounds = asyncio.run(paced_floor(a.port, a.devices, a.interval, a.warmup, a.window))
+        print(json.dumps({"cpu_per_device_round": cpu / max(rounds, 1)}))
         return 0
 
     devices_proc, port = start_devices(a.trunks)
@@ -492,17 +563,20 @@ def main() -> int:
 
         r = exporter_figures(port, a.devices, a.interval, a.rounds)
         per_round = r["cpu"] / (r["wall"] / a.interval) / a.devices
-        ratio = per_round / floor
-        main_ratio = ratio * r["main_cpu"] / r["cpu"]
-        floor_core = floor * a.devices / a.interval
+        paced = r["paced_floor"]
+        ratio, burst_ratio = per_round / paced, per_round / floor
+        main_ratio, main_burst_ratio = ratio * r["main_cpu"] / r["cpu"], burst_ratio * r["main_cpu"] / r["cpu"]
+        floor_core = paced * a.devices / a.interval
         goals = [
-            ("floor CPU (GET + bare parse)", f"{floor * 1e3:.2f} ms/device round = {floor_core:.0%} of a core",
-             "", True),
+            ("floor CPU (GET + bare parse)", f"{paced * 1e3:.2f} ms/device round paced as the exporter polls "
+             f"({floor_core:.0%} of a core); {floor * 1e3:.2f} ms in bursts", "", True),
             ("exporter CPU while polling", f"{r['cpu'] / r['wall']:.0%} of a core, {per_round * 1e3:.2f} ms/device "
-             f"round = {ratio:.2f} x floor", f"<= {GOAL_CPU_RATIO} x floor", ratio <= GOAL_CPU_RATIO),
+             f"round = {ratio:.2f} x floor ({burst_ratio:.2f} x the burst floor)", f"<= {GOAL_CPU_RATIO} x floor",
+             ratio <= GOAL_CPU_RATIO),
             ("  of which the main process (HTTP, serving)", f"{r['main_cpu'] / r['wall']:.0%} of a core, "
-             f"{r['main_cpu'] / r['cpu']:.0%} of the exporter's CPU = {main_ratio:.2f} x floor; parse workers the "
-             "rest", f"<= {GOAL_MAIN_CPU_RATIO} x floor", main_ratio <= GOAL_MAIN_CPU_RATIO),
+             f"{r['main_cpu'] / r['cpu']:.0%} of the exporter's CPU = {main_ratio:.2f} x floor "
+             f"({main_burst_ratio:.2f} x the burst floor); parse workers the rest", f"<= {GOAL_MAIN_CPU_RATIO} x floor",
+             main_ratio <= GOAL_MAIN_CPU_RATIO),
             ("collectors late (> interval + 10%)", f"{r['late']} of {a.devices * len(TABLES)} "
              f"(failing: {r['failing']})", "0", r["late"] == 0),
             ("/probe latency during polling", f"p50 {r['probe_p50'] * 1e3:.1f} ms, p99 {r['probe_p99'] * 1e3:.1f} ms "
