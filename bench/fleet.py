@@ -49,7 +49,7 @@ from devices import TABLES, echo, variant  # noqa: E402
 GOAL_CPU_RATIO = 3.0  # the whole exporter, workers included (issue "Fleet CPU, restated")
 GOAL_MAIN_CPU_RATIO = 1.2  # the main process alone (HTTP, hand-off, serving)
 GOAL_PROBE_P99_MS = 20.0
-GOAL_METRICS_S = 1.0
+GOAL_METRICS_S = 1.0  # per 1,000 SBCs: 1 s at 1,000, 2 s at 2,000 (issue "Fleet CPU, restated")
 GOAL_RSS_MB_PER_SBC = 0.25  # README memory model: 1,000 SBCs <= 250 MB for the process tree, 2,000 <= 400 MB
 GOAL_TABLE_RATIO = 1.5
 TABLE_RATIO_MIN_BYTES = 10_000
@@ -567,6 +567,7 @@ def main() -> int:
         ratio, burst_ratio = per_round / paced, per_round / floor
         main_ratio, main_burst_ratio = ratio * r["main_cpu"] / r["cpu"], burst_ratio * r["main_cpu"] / r["cpu"]
         floor_core = paced * a.devices / a.interval
+        metrics_goal = GOAL_METRICS_S * max(1.0, a.devices / 1000)  # the whole fleet's text grows with it
         goals = [
             ("floor CPU (GET + bare parse)", f"{paced * 1e3:.2f} ms/device round paced as the exporter polls "
              f"({floor_core:.0%} of a core); {floor * 1e3:.2f} ms in bursts", "", True),
@@ -583,8 +584,8 @@ def main() -> int:
              f"({r['probes']} probes, {r['probe_failures']} failed)", f"p99 < {GOAL_PROBE_P99_MS:g} ms",
              r["probe_p99"] * 1e3 < GOAL_PROBE_P99_MS and r["probe_failures"] == 0),
             ("/metrics during polling", f"median {r['metrics_s']:.2f} s, max {r['metrics_max_s']:.2f} s; gzip "
-             f"{r['gzip_s']:.2f} s ({r['gzip_bytes'] / 1e6:.1f} MB)", f"< {GOAL_METRICS_S:g} s",
-             r["metrics_max_s"] < GOAL_METRICS_S),
+             f"{r['gzip_s']:.2f} s ({r['gzip_bytes'] / 1e6:.1f} MB)", f"< {metrics_goal:g} s",
+             r["metrics_max_s"] < metrics_goal),
             ("  of which preparing it (join, own metrics)", f"{r['metrics_prepare_s']:.2f} s on average (the "
              "exporter's encode_duration_seconds); the rest is sending", "", True),
             ("exporter RSS (peak, workers included)", f"{r['rss']:.0f} MB = {r['rss'] / a.devices:.3f} MB per SBC; "
