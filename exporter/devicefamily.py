@@ -42,6 +42,9 @@ class ParseResult:
     unmapped_fields: int = 0  # distinct fields of the answer no mapping knew
     duplicate_rows: int = 0  # rows repeated in the answer (the first was kept)
 
+    def __reduce__(self):  # back from a parse worker: the constructor, not dataclasses' field-by-field setstate
+        return ParseResult, (self.chunk, self.samples, self.unmapped_fields, self.duplicate_rows)
+
 
 def parse_and_build(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
                     counts: Callable[[Any], tuple[int, int]] | None = None) -> ParseResult:

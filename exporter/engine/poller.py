@@ -84,6 +84,7 @@ class BasePoller:
         # The round's records, replaced in place as each collector is polled; published as one TargetState
         # when the round ends (_commit): one status rendering and one hand-over per round, not per poll.
         self.collectors: dict[str, CollectorState] = {c: CollectorState(c) for c in target.collectors}
+        self.samples = 0  # the collectors' samples, summed (max_series), kept as records are replaced
         self.json_fallback: frozenset[str] = frozenset()  # tables polled as XML for good (VsxiPoller)
         self.rounds = 0
         self.state = TargetState(target.name, target.interval, family=self.family)
@@ -246,7 +247,7 @@ class BasePoller:
         duration = loop.time() - t0
         limit = self.target.max_series
         samples = result.samples
-        others = sum(c.samples for c in self.collectors.values() if c.collector != collector)
+        others = self.samples - self.collectors[collector].samples
         if limit and samples + others > limit:
             error = PayloadError("series_limit", f"{collector}: {samples} series would take the target to "
                                  f"{samples + others}, over max_series ({limit}); its series are dropped")
@@ -280,4 +281,5 @@ class BasePoller:
         self._set(failed)
 
     def _set(self, state: CollectorState) -> None:
+        self.samples += state.samples - self.collectors[state.collector].samples
         self.collectors[state.collector] = state  # shown when the round ends (_commit)

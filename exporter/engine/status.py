@@ -127,17 +127,18 @@ class StatusRenderer:
 
     def collectors(self, states: Iterable[CollectorState], json_fallback: frozenset[str] = frozenset()) -> Chunk:
         """Every collector's status lines in one chunk, a piece per series (the collectors in their order within
-        it): rendered once per round, not once per poll. The label values are escaped once per round, not
-        once per line."""
-        labels = [(c, (self._name_escaped, _escaped(c.collector)), c.collector in json_fallback) for c in states]
+        it): rendered once per round, not once per poll. Every collector series has the labels (target,
+        collector) (CollectorSeries checks it), so a collector's label block is written once per round and
+        shared by its series' lines."""
+        blocks = [(c, f'{{collector="{_escaped(c.collector)}",target="{self._name_escaped}"}} ',
+                   c.collector in json_fallback) for c in states]
         out = []
         for series in self._series:
-            template, order = _template(series.spec)
-            value, lines = series.value, []
-            for c, escaped, fallback in labels:
+            name, value, lines = series.spec.name, series.value, []
+            for c, block, fallback in blocks:
                 v = value(c, fallback)
                 if v is not None:
-                    lines.append(template % (escaped[order[0]], escaped[order[1]]) + go_float(float(v)) + "\n")
+                    lines.append(name + block + go_float(float(v)) + "\n")
             if lines:
                 out.append((series.spec.section, "".join(lines).encode()))
         out.sort(key=lambda part: part[0])  # a chunk's sections in order

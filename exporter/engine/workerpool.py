@@ -52,11 +52,16 @@ class WorkerDied(Exception):
 
 
 class _Job:
-    def __init__(self, loop: asyncio.AbstractEventLoop, reservation=None):
+    def __init__(self, loop: asyncio.AbstractEventLoop, reservation=None, streamed: bool = False):
         self.future: asyncio.Future = loop.create_future()
         self.sizes: list[int] = []  # streamed chunks sent and not yet taken
-        self.taken = asyncio.Event()
+        # Set when the parser takes a streamed chunk (or the job ends); an answer sent whole needs none.
+        self.taken = asyncio.Event() if streamed else None
         self.reservation = reservation
+
+    def wake(self) -> None:
+        if self.taken is not None:
+            self.taken.set()
 
 
 class _Frames(asyncio.Protocol):
@@ -145,7 +150,7 @@ class _Worker:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
-        job.taken.set()
+        job.wake()
 
     def on_exit(self) -> None:
         if not self.alive:
@@ -154,7 +159,7 @@ class _Worker:
         for job in self.jobs.values():
             if not job.future.done():
                 job.future.set_exception(WorkerDied(f"parse worker exited with code {self.process.poll()}"))
-            job.taken.set()
+            job.wake()
         self.on_death(self)
 
     def stop(self) -> None:
@@ -237,7 +242,7 @@ class WorkerPool:
             body.close()
             raise
         job_id = next(self._ids)
-        job = worker.jobs[job_id] = _Job(self._loop, reservation)
+        job = worker.jobs[job_id] = _Job(self._loop, reservation, streamed=True)
         try:
             worker.send(frames.OPEN, job_id, pickle.dumps((fn, args, await body.head(HEAD_BYTES))))
             while not job.future.done():
@@ -272,6 +277,6 @@ class WorkerPool:
             for job in worker.jobs.values():
                 if not job.future.done():
                     job.future.cancel()
-                job.taken.set()
+                job.wake()
             worker.stop()
         self._workers.clear()
