@@ -187,8 +187,8 @@ def measure_floor(port: int, devices: int, rounds: int) -> float:
 
 async def paced_floor(port: int, devices: int, interval: float, warmup: float, window: float) -> tuple[float, int]:
     """The floor on the exporter's schedule: each device's seven GETs + bare parses once per interval, at a
-    phase of its own, REQUEST_GAP apart, one connection per device. (CPU seconds, device rounds) over the
-    window."""
+    phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.engine.poller), one connection
+    per device. (CPU seconds, device rounds) over the window."""
     import json
     import random
     import zlib
@@ -197,7 +197,7 @@ async def paced_floor(port: int, devices: int, interval: float, warmup: float, w
     from fleet import TABLES, stats_url
     from lxml import etree
 
-    from exporter.engine.poller import REQUEST_GAP
+    from exporter.engine.poller import REQUEST_GAP, ROUND_SLOT, WAKE_GRID, on_grid
 
     headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
     rounds = 0
@@ -211,13 +211,13 @@ async def paced_floor(port: int, devices: int, interval: float, warmup: float, w
             while True:
                 for i, table in enumerate(TABLES):
                     if i:
-                        await asyncio.sleep(REQUEST_GAP)
+                        await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, WAKE_GRID) - loop.time())
                     async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
                         body = await resp.read()
                     json.loads(body) if fmt == "json" else etree.fromstring(body)
                 rounds += 1
                 start += interval
-                await asyncio.sleep(max(0.0, start - loop.time()))
+                await asyncio.sleep(max(0.0, on_grid(start, ROUND_SLOT) - loop.time()))
 
     tasks = [asyncio.create_task(device(i, variant(i)[0])) for i in range(devices)]
     await asyncio.sleep(warmup)

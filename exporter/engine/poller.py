@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 import time
 import zlib
@@ -36,6 +37,18 @@ from exporter.reasons import REASONS
 logger = logging.getLogger("exporter.poller")
 
 REQUEST_GAP = 0.05  # seconds between two requests to one device
+# Wake-ups on a grid: a round starts on the next ROUND_SLOT boundary after its phase, a request gap ends on the
+# next WAKE_GRID boundary. The targets sharing a slot then move in step: their requests, answers and gaps wake
+# the event loop together, and one wake-up serves many of them. Waking once per request cost the main process
+# ~35% more CPU at 1,000 SBCs (bench/mainloop.py --paced, two checkouts side by side: 5.5-6.1 ms per device round
+# without, 3.5-3.8 ms with). A device still sees one request at a time, each gap 50-70 ms instead of 50 ms.
+ROUND_SLOT = 0.5  # seconds (at most 1/20 of the target's interval)
+WAKE_GRID = 0.02  # seconds (at most 1/100 of the target's interval)
+
+
+def on_grid(when: float, grid: float) -> float:
+    """The first multiple of ``grid`` at or after ``when`` (loop time)."""
+    return math.ceil(when / grid) * grid
 BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
 MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 
@@ -73,6 +86,7 @@ class BasePoller:
         self.budget = budget
         self.status = StatusRenderer(self.status_specs, target)
         self.backoff_until: float | None = None  # unix time: Retry-After
+        self._grid = min(WAKE_GRID, target.interval / 100)  # request gaps end on it (ROUND_SLOT above)
         # The per-poll self-metrics' children, looked up once (labels() is a lock and a lookup per call).
         self._polls = {c: metrics.polls.labels(self.family, target.name, c) for c in target.collectors}
         self._durations = {c: metrics.poll_duration.labels(self.family, c) for c in target.collectors}
@@ -107,6 +121,7 @@ class BasePoller:
         start = loop.time()
         phase = zlib.crc32(self.target.name.encode()) / 2**32  # 0 <= phase < 1
         next_start = start + interval * (0.5 + phase)
+        slot = min(ROUND_SLOT, interval / 20)
         while True:
             try:
                 await self.poll_round()
@@ -117,7 +132,7 @@ class BasePoller:
             now = loop.time()
             while next_start <= now:  # a round that overran its slot skips it, never bunches up
                 next_start += interval
-            await asyncio.sleep(next_start - now)
+            await asyncio.sleep(on_grid(next_start, slot) - now)  # the period itself stays exact: no drift
             next_start += interval
 
     async def poll_round(self) -> None:
@@ -139,7 +154,7 @@ class BasePoller:
                 self._fail(collector, stop.reason, f"{collector}: not polled: {stop}", None, skipped=True)
                 continue
             if i:
-                await asyncio.sleep(REQUEST_GAP)
+                await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, self._grid) - loop.time())
             error = await self.poll_collector(collector, deadline)
             if error is None:
                 got_one = True
