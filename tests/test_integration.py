@@ -453,3 +453,36 @@ async def test_cached_exposition_bytes_are_what_the_probes_serve(aiohttp_server,
     finally:
         for runner in runners:
             await runner.cleanup()
+
+
+async def test_a_round_is_published_whole_when_it_ends(aiohttp_server, run):
+    """A scrape during a round shows the previous round for every table, never half of the current one: the
+    first table, already read and parsed, shows nothing until the second is done, then both, with one round
+    counted and the status series of both."""
+    _, target = await make_target(aiohttp_server, collectors=("realtime", "resource"))
+    engine, client = await run(target)
+    engine._build_pollers()  # noqa: SLF001 - the pollers without their schedule: the test drives one round
+    poller = engine.pollers["sbc-1"]
+    fetch, entered, release = poller.fetch, asyncio.Event(), asyncio.Event()
+
+    async def second_table_waits(collector, deadline):
+        if collector == "resource":
+            entered.set()
+            await release.wait()
+        return await fetch(collector, deadline)
+
+    poller.fetch = second_table_waits
+    round_task = asyncio.create_task(poller.poll_round())
+    await asyncio.wait_for(entered.wait(), 10)
+    assert poller.collectors["realtime"].success  # read and parsed ...
+    text = await scrape(client)  # ... but not shown: the round is not over
+    assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
+    assert sample(text, "vsxi_system_active_sessions", target="sbc-1") is None
+    assert engine.states["sbc-1"].rounds == 0
+    release.set()
+    await asyncio.wait_for(round_task, 10)
+    text = await scrape(client)
+    for collector in ("realtime", "resource"):
+        assert sample(text, "vsxi_collector_success", target="sbc-1", collector=collector) == 1
+    assert sample(text, "vsxi_system_active_sessions", target="sbc-1") is not None
+    assert sample(text, "vsxi_up", target="sbc-1") == 1 and engine.states["sbc-1"].rounds == 1
