@@ -211,3 +211,14 @@ async def test_own_metrics_encoded_like_prometheus_client(aiohttp_server):
             assert b'target="sbc-\\"bad\\"\\\\"' in ours
     finally:
         await engine.stop()
+
+
+def test_a_collector_status_series_must_have_target_and_collector_labels():
+    """StatusRenderer.collectors writes one label block (collector, target) per collector for every series: a
+    family declaring a collector series with other labels is refused when it is declared, not mis-rendered."""
+    from exporter.catalog import Catalog
+    from exporter.engine.status import CollectorSeries
+
+    spec = Catalog(order=9).gauge("toy_collector_odd", ("collector", "target"), "Odd label order.", "status")
+    with pytest.raises(ValueError, match=r"toy_collector_odd: a collector status series has the labels"):
+        CollectorSeries(spec, lambda c, fallback: 1.0)

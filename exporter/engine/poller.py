@@ -37,11 +37,14 @@ from exporter.reasons import REASONS
 logger = logging.getLogger("exporter.poller")
 
 REQUEST_GAP = 0.05  # seconds between two requests to one device
+BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
+MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 # Wake-ups on a grid: a round starts on the next ROUND_SLOT boundary after its phase, a request gap ends on the
 # next WAKE_GRID boundary. The targets sharing a slot then move in step: their requests, answers and gaps wake
 # the event loop together, and one wake-up serves many of them. Waking once per request cost the main process
-# ~35% more CPU at 1,000 SBCs (bench/mainloop.py --paced, two checkouts side by side: 5.5-6.1 ms per device round
-# without, 3.5-3.8 ms with). A device still sees one request at a time, each gap 50-70 ms instead of 50 ms.
+# 15-35% more CPU at 1,000 SBCs (bench/mainloop.py --paced, two checkouts side by side: 5.5-6.1 ms per device
+# round without, 4.7-5.1 ms with 0.25 s / 10 ms, 3.5-3.8 ms with 1 s / 25 ms; more targets per slot, longer
+# bursts for a scrape to wait behind). A device still sees one request at a time, each gap 50-70 ms.
 ROUND_SLOT = 0.5  # seconds (at most 1/20 of the target's interval)
 WAKE_GRID = 0.02  # seconds (at most 1/100 of the target's interval)
 
@@ -49,8 +52,6 @@ WAKE_GRID = 0.02  # seconds (at most 1/100 of the target's interval)
 def on_grid(when: float, grid: float) -> float:
     """The first multiple of ``grid`` at or after ``when`` (loop time)."""
     return math.ceil(when / grid) * grid
-BACKOFF = (0.5, 1.0, 2.0)  # one entry per retry
-MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 
 
 def _size(raw: object) -> int:

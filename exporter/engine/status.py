@@ -9,7 +9,8 @@ Rendered by the poller once per round, so that a scrape never encodes:
 Which series a device family has is its ``StatusSpecs`` (every family has ``<family>_up`` and the four
 per-collector series; some add a standby flag, a target info series or more per-collector series): this module
 knows no family. It runs after every round of every target, so it does not go through ``Builder``: a target's
-label prefixes come from one template per series (``_prefix``) and a state change costs a few string formats,
+label prefixes come from one template per series (``_prefix``), a collector's label block is written once per
+round and shared by its series, and a round costs a few dozen string formats,
 held uncompressed (exporter.packed.store: a few lines each, compression would cost more than it saves).
 The bytes are the same as Builder's (tests/test_exposition.py compares them).
 """
@@ -80,20 +81,16 @@ def common_collector_series(success: Spec, last_success: Spec, duration: Spec,
 _TEMPLATES: dict[int, tuple[str, tuple[int, ...]]] = {}  # spec index -> (prefix template, label order)
 
 
-def _template(spec: Spec) -> tuple[str, tuple[int, ...]]:
-    """``name{label="%s",...} `` with the labels in name order (prometheus-client's), and that order. Made once
-    per spec for every target: a target holds no rendered prefixes (they were ~9 kB of each target's memory)."""
+def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
+    """``name{label="value",...} `` with the labels in name order (prometheus-client's), values escaped. The
+    template is made once per spec for every target: a target holds no rendered prefixes (they were ~9 kB of
+    each target's memory)."""
     template = _TEMPLATES.get(spec.index)
     if template is None:
         order = tuple(sorted(range(len(spec.labels)), key=spec.labels.__getitem__))
         text = spec.name.replace("%", "%%") + "{" + ",".join(f'{spec.labels[i]}="%s"' for i in order) + "} "
         template = _TEMPLATES[spec.index] = (text, order)
-    return template
-
-
-def _prefix(spec: Spec, labels: tuple[str, ...]) -> str:
-    """``name{label="value",...} ``, values escaped."""
-    text, order = _template(spec)
+    text, order = template
     return text % tuple(escape_label(labels[i]) for i in order)
 
 
