@@ -219,6 +219,6 @@ def test_a_collector_status_series_must_have_target_and_collector_labels():
     from exporter.catalog import Catalog
     from exporter.engine.status import CollectorSeries
 
-    spec = Catalog(order=9).gauge("toy_collector_odd", ("collector", "target"), "Odd label order.", "status")
+    spec = Catalog().gauge("toy_collector_odd", ("collector", "target"), "Odd label order.", "status")
     with pytest.raises(ValueError, match=r"toy_collector_odd: a collector status series has the labels"):
         CollectorSeries(spec, lambda c, fallback: 1.0)
