@@ -250,3 +250,22 @@ def test_systemd_socket_activation(tmp_path):
     assert alone.stderr.strip() == ("--web.systemd-socket: no socket passed (LISTEN_PID and LISTEN_FDS are not "
                                     "set); start the exporter through its .socket unit, or listen with "
                                     "--web.listen-address")
+
+
+def test_sigterm_to_the_whole_process_group_is_a_clean_stop():
+    """systemd's default KillMode (control-group), `kill -TERM -PGID` and some container runtimes send SIGTERM to
+    every process of the exporter at once: the parse workers leave it to the main process, which stops them
+    itself, so the stop is clean: no "parse worker exited; starting another", no worker left behind."""
+    import os
+    import signal
+
+    from helpers import Exporter, children, wait_for
+
+    with Exporter("--demo", preexec_fn=os.setsid) as exporter:
+        workers = wait_for(lambda: children(exporter.proc.pid), 30, "the parse workers")
+        wait_for(lambda: urllib.request.urlopen(exporter.url + "/-/ready").status == 200, 30, "a first round")
+        os.killpg(exporter.proc.pid, signal.SIGTERM)
+        assert exporter.proc.wait(15) == 0
+    assert "parse worker exited" not in exporter.stderr(), exporter.stderr()[-2000:]
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2], pid

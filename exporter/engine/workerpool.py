@@ -166,13 +166,12 @@ class _Worker:
         self.alive = False
         for transport, pipe in ((self._writer, self._inbox), (self._reader, self._outbox)):
             (pipe if transport is None else transport).close()  # a transport closes its pipe
+        # A worker ignores SIGTERM (signals to the whole process group are the main process's, see
+        # exporter.engine.workerprocess) and holds nothing to save: SIGKILL, at once (the pipes' transports close
+        # their ends only on the event loop's next turn, so waiting for it to read the end would wait in vain).
         if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
 
 class WorkerPool:

@@ -36,9 +36,13 @@ def serve_fds(inbox: int, outbox: int) -> None:
 
 def _serve(inbox: Connection, outbox: Connection) -> None:
     """A worker's life: run jobs until the pipe closes. The exporter decides when it stops: signals sent to
-    the whole process group (Ctrl-C, a terminal's hang-up) are the main process's to handle."""
+    the whole process group (Ctrl-C, a terminal's hang-up, the SIGTERM systemd sends to every process of a
+    unit it stops, as `timeout` and some container runtimes do) are the main process's to handle: it closes
+    the pipe, and the worker ends at its end. (A worker killed on the way out was taken for a crash: "parse
+    worker exited; starting another", while the exporter was stopping.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     lock = threading.Lock()
     streams: dict[int, queue.SimpleQueue] = {}
 
