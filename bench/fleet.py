@@ -140,37 +140,58 @@ def stats_url(port: int, index: int, table: str, fmt: str) -> str:
 # --- the floor ---------------------------------------------------------------------------------------------------
 
 
-async def _floor_rounds(port: int, devices: list[tuple[int, str]], tables: tuple[str, ...], rounds: int,
-                        concurrency: int = 16) -> tuple[float, int]:
-    """CPU seconds for ``rounds`` rounds of GET + bare parse over ``devices`` ((index, format) pairs)."""
+FLOOR_HEADERS = {"Authorization": "Basic YmVuY2g6YmVuY2g="}  # bench:bench, as the exporter sends
+
+
+async def get_and_parse(session: aiohttp.ClientSession, url: str, fmt: str) -> int:
+    """The floor's work for one answer: a bare GET and a bare parse; the answer's bytes."""
     from lxml import etree
 
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in devices]
-    limiter = asyncio.Semaphore(concurrency)
-    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
-    size = 0
+    async with session.get(url, headers=FLOOR_HEADERS) as resp:
+        body = await resp.read()
+    json.loads(body) if fmt == "json" else etree.fromstring(body)
+    return len(body)
 
-    async def device(session, index, fmt):
-        nonlocal size
-        async with limiter:
-            for table in tables:
-                async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
-                    body = await resp.read()
-                size += len(body)
-                json.loads(body) if fmt == "json" else etree.fromstring(body)
 
-    async def one_round():
-        await asyncio.gather(*(device(s, i, f) for s, (i, f) in zip(sessions, devices, strict=True)))
+class BurstFloor:
+    """The floor in bursts: every device's answers, ``concurrency`` devices at a time, one open connection per
+    device (sessions kept across rounds)."""
 
-    await one_round()  # connections opened, caches warm
-    size = 0
-    c0 = time.process_time()
-    for _ in range(rounds):
-        await one_round()
-    cpu = time.process_time() - c0
-    for s in sessions:
-        await s.close()
-    return cpu, size // rounds
+    def __init__(self, port: int, devices: list[tuple[int, str]], tables: tuple[str, ...] = TABLES,
+                 concurrency: int = 16):
+        self.port, self.devices, self.tables = port, devices, tables
+        self.sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in devices]
+        self.limiter = asyncio.Semaphore(concurrency)
+
+    async def _device(self, session: aiohttp.ClientSession, index: int, fmt: str) -> int:
+        async with self.limiter:
+            return sum([await get_and_parse(session, stats_url(self.port, index, table, fmt), fmt)
+                        for table in self.tables])
+
+    async def round(self) -> int:
+        """One round of every device; the bytes read."""
+        return sum(await asyncio.gather(*(self._device(s, i, f)
+                                          for s, (i, f) in zip(self.sessions, self.devices, strict=True))))
+
+    async def close(self) -> None:
+        for s in self.sessions:
+            await s.close()
+
+
+async def _floor_rounds(port: int, devices: list[tuple[int, str]], tables: tuple[str, ...],
+                        rounds: int) -> tuple[float, int]:
+    """CPU seconds for ``rounds`` rounds of GET + bare parse over ``devices`` ((index, format) pairs), and the
+    bytes of one round."""
+    floor = BurstFloor(port, devices, tables)
+    try:
+        await floor.round()  # connections opened, caches warm
+        size = 0
+        c0 = time.process_time()
+        for _ in range(rounds):
+            size += await floor.round()
+        return time.process_time() - c0, size // rounds
+    finally:
+        await floor.close()
 
 
 def floor_main(port: int, devices: int, rounds: int) -> None:
@@ -189,17 +210,11 @@ async def paced_floor(port: int, devices: int, interval: float, warmup: float, w
     """The floor on the exporter's schedule: each device's seven GETs + bare parses once per interval, at a
     phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.engine.poller), one connection
     per device. (CPU seconds, device rounds) over the window."""
-    import json
-    import random
     import zlib
 
-    import aiohttp
-    from fleet import TABLES, stats_url
-    from lxml import etree
+    from exporter.engine.poller import REQUEST_GAP, on_grid, wake_grids
 
-    from exporter.engine.poller import REQUEST_GAP, ROUND_SLOT, WAKE_GRID, on_grid
-
-    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
+    slot, grid = wake_grids(interval)
     rounds = 0
 
     async def device(index: int, fmt: str) -> None:
@@ -211,13 +226,11 @@ async def paced_floor(port: int, devices: int, interval: float, warmup: float, w
             while True:
                 for i, table in enumerate(TABLES):
                     if i:
-                        await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, WAKE_GRID) - loop.time())
-                    async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
-                        body = await resp.read()
-                    json.loads(body) if fmt == "json" else etree.fromstring(body)
+                        await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, grid) - loop.time())
+                    await get_and_parse(session, stats_url(port, index, table, fmt), fmt)
                 rounds += 1
                 start += interval
-                await asyncio.sleep(max(0.0, on_grid(start, ROUND_SLOT) - loop.time()))
+                await asyncio.sleep(max(0.0, on_grid(start, slot) - loop.time()))
 
     tasks = [asyncio.create_task(device(i, variant(i)[0])) for i in range(devices)]
     await asyncio.sleep(warmup)

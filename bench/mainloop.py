@@ -38,6 +38,7 @@ sys.path.insert(0, HERE)
 
 from devices import variant  # noqa: E402
 from fleet import (  # noqa: E402
+    BurstFloor,
     device_url,
     measure_floor,
     paced_floor_result,
@@ -48,15 +49,21 @@ from fleet import (  # noqa: E402
 INTERVAL = 30.0
 
 
-async def measure(port: int, devices: int, warmup: float, window: float, profile: str | None):
-    from exporter.cli import GC_THRESHOLDS
+def fleet_engine(port: int, devices: int):
+    """An Engine polling the bench fleet as bench/fleet.py's exporter does (30 s, each device's format)."""
     from exporter.config import Config
     from exporter.engine.engine import Engine
     from exporter.vsxi.config import VsxiTarget
 
     targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench", password="bench",
                                format=variant(i)[0], interval=INTERVAL, timeout=10.0) for i in range(devices))
-    engine = Engine(Config(path="bench", targets=targets))
+    return Engine(Config(path="bench", targets=targets))
+
+
+async def measure(port: int, devices: int, warmup: float, window: float, profile: str | None):
+    from exporter.cli import GC_THRESHOLDS
+
+    engine = fleet_engine(port, devices)
     await engine.start()
     gc.freeze()  # as the exporter does once it serves (exporter.cli)
     gc.set_threshold(*GC_THRESHOLDS)
@@ -82,45 +89,21 @@ async def measure(port: int, devices: int, warmup: float, window: float, profile
 
 async def alternate(port: int, devices: int, pairs: int) -> tuple[list[float], list[float], int]:
     """(floor CPU per device round, exporter CPU per device round) of each pair, and collectors failing."""
-    import json
-
-    import aiohttp
-    from fleet import TABLES, stats_url
-    from lxml import etree
-
     from exporter.cli import GC_THRESHOLDS
-    from exporter.config import Config
-    from exporter.engine.engine import Engine
-    from exporter.vsxi.config import VsxiTarget
 
     fleet = [(i, variant(i)[0]) for i in range(devices)]
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in fleet]
-    limiter = asyncio.Semaphore(16)
-    headers = {"Authorization": "Basic YmVuY2g6YmVuY2g="}
-
-    async def device(session, index, fmt):
-        async with limiter:
-            for table in TABLES:
-                async with session.get(stats_url(port, index, table, fmt), headers=headers) as resp:
-                    body = await resp.read()
-                json.loads(body) if fmt == "json" else etree.fromstring(body)
-
-    async def floor_round():
-        await asyncio.gather(*(device(s, i, f) for s, (i, f) in zip(sessions, fleet, strict=True)))
-
-    targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench", password="bench",
-                               format=f, interval=INTERVAL, timeout=10.0) for i, f in fleet)
-    engine = Engine(Config(path="bench", targets=targets))
+    floor = BurstFloor(port, fleet)
+    engine = fleet_engine(port, devices)
     await engine.workers.start()
     try:
-        await floor_round()  # connections opened, caches warm
+        await floor.round()  # connections opened, caches warm
         await engine.poll_once()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         floors, exporters = [], []
         for _ in range(pairs):
             c0 = time.process_time()
-            await floor_round()
+            await floor.round()
             c1 = time.process_time()
             await engine.poll_once()
             c2 = time.process_time()
@@ -129,8 +112,7 @@ async def alternate(port: int, devices: int, pairs: int) -> tuple[list[float], l
         failed = sum(not c.success for s in engine.states.values() for c in s.collectors.values())
     finally:
         await engine.stop()
-        for s in sessions:
-            await s.close()
+        await floor.close()
     return floors, exporters, failed
 
 

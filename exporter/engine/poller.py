@@ -45,13 +45,19 @@ MAX_BACKOFF = 600.0  # seconds: the longest Retry-After honoured
 # 15-35% more CPU at 1,000 SBCs (bench/mainloop.py --paced, two checkouts side by side: 5.5-6.1 ms per device
 # round without, 4.7-5.1 ms with 0.25 s / 10 ms, 3.5-3.8 ms with 1 s / 25 ms; more targets per slot, longer
 # bursts for a scrape to wait behind). A device still sees one request at a time, each gap 50-70 ms.
-ROUND_SLOT = 0.5  # seconds (at most 1/20 of the target's interval)
-WAKE_GRID = 0.02  # seconds (at most 1/100 of the target's interval)
+ROUND_SLOT = 0.5  # seconds (wake_grids: at most 1/20 of the target's interval)
+WAKE_GRID = 0.02  # seconds (wake_grids: at most 1/100 of the target's interval)
 
 
 def on_grid(when: float, grid: float) -> float:
     """The first multiple of ``grid`` at or after ``when`` (loop time)."""
     return math.ceil(when / grid) * grid
+
+
+def wake_grids(interval: float) -> tuple[float, float]:
+    """(round slot, request-gap grid) for a target polled every ``interval`` seconds: the constants above,
+    smaller for short intervals (at most 1/20 and 1/100 of it)."""
+    return min(ROUND_SLOT, interval / 20), min(WAKE_GRID, interval / 100)
 
 
 def _size(raw: object) -> int:
@@ -87,7 +93,7 @@ class BasePoller:
         self.budget = budget
         self.status = StatusRenderer(self.status_specs, target)
         self.backoff_until: float | None = None  # unix time: Retry-After
-        self._grid = min(WAKE_GRID, target.interval / 100)  # request gaps end on it (ROUND_SLOT above)
+        self._slot, self._grid = wake_grids(target.interval)  # rounds start and request gaps end on them
         # The per-poll self-metrics' children, looked up once (labels() is a lock and a lookup per call).
         self._polls = {c: metrics.polls.labels(self.family, target.name, c) for c in target.collectors}
         self._durations = {c: metrics.poll_duration.labels(self.family, c) for c in target.collectors}
@@ -122,7 +128,6 @@ class BasePoller:
         start = loop.time()
         phase = zlib.crc32(self.target.name.encode()) / 2**32  # 0 <= phase < 1
         next_start = start + interval * (0.5 + phase)
-        slot = min(ROUND_SLOT, interval / 20)
         while True:
             try:
                 await self.poll_round()
@@ -133,7 +138,7 @@ class BasePoller:
             now = loop.time()
             while next_start <= now:  # a round that overran its slot skips it, never bunches up
                 next_start += interval
-            await asyncio.sleep(on_grid(next_start, slot) - now)  # the period itself stays exact: no drift
+            await asyncio.sleep(on_grid(next_start, self._slot) - now)  # the period itself stays exact: no drift
             next_start += interval
 
     async def poll_round(self) -> None:
