@@ -209,6 +209,21 @@ async def test_shutdown_is_quick_when_a_pbx_hangs(tmp_path):
     assert elapsed < 5.0, f"shutdown took {elapsed:.1f}s"
 
 
+def _execd_workers(pid: int) -> list[int]:
+    """The children of ``pid`` if each of them runs the parse worker's bootstrap by now, else []."""
+    from helpers import children
+
+    kids = children(pid)
+    for kid in kids:
+        try:
+            with open(f"/proc/{kid}/cmdline", "rb") as f:
+                if b"serve_fds" not in f.read():
+                    return []
+        except FileNotFoundError:
+            return []
+    return kids
+
+
 def test_systemd_socket_activation(tmp_path):
     """--web.systemd-socket serves on the socket systemd passes, as systemd passes it: already listening on
     file descriptor 3, LISTEN_PID set to the exporter's own pid and LISTEN_FDS to 1. The port is the socket's;
@@ -216,7 +231,7 @@ def test_systemd_socket_activation(tmp_path):
     import os
     import socket
 
-    from helpers import Exporter, children, refused_port, wait_for
+    from helpers import Exporter, refused_port, wait_for
 
     config = tmp_path / "config.yml"
     listener = socket.socket()
@@ -237,7 +252,9 @@ def test_systemd_socket_activation(tmp_path):
             assert exporter.url == f"http://127.0.0.1:{port}"
             with urllib.request.urlopen(exporter.url + "/-/healthy", timeout=5) as resp:
                 assert resp.status == 200
-            workers = wait_for(lambda: children(exporter.proc.pid), 20, "the parse workers started")
+            # A child is a parse worker once it has exec'd its bootstrap: between fork and exec it still shows
+            # the exporter's own environment as it started, LISTEN_FDS included (seen in CI).
+            workers = wait_for(lambda: _execd_workers(exporter.proc.pid), 20, "the parse workers started")
             for child in workers:
                 with open(f"/proc/{child}/environ", "rb") as f:
                     assert b"LISTEN_FDS=" not in f.read()
