@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -27,10 +27,17 @@ class ByteBudget:
         self.limit = limit
         self.used = 0
         self.high_water = 0  # the most ever held at once (tests, benchmarks)
+        # Of ``used``: answers read whole and held until their round ends, to be parsed with the round's others
+        # (exporter.engine.poller), bounded on its own so that a fleet starting at once does not hold a round of
+        # answers per target.
+        self.round_held = 0
         self._freed = asyncio.Event()
 
+    def would_wait(self, n: int) -> bool:
+        return bool(self.used) and self.used + n > self.limit
+
     async def take(self, n: int, may_wait: bool = True) -> None:
-        while self.used and self.used + n > self.limit:
+        while self.would_wait(n):
             if not may_wait:
                 raise Exhausted(f"answers in flight already hold max_in_flight_bytes ({self.limit})")
             self._freed.clear()
@@ -46,13 +53,20 @@ class ByteBudget:
 
 
 class Reservation:
-    """The bytes one poll holds; all given back at once when the poll is done with its answer."""
+    """The bytes one poll holds; all given back at once when the poll is done with its answer.
 
-    def __init__(self, budget: ByteBudget):
+    ``before_wait``: what to do before this reservation's first bytes wait for the budget. A poller that holds
+    answers of its round still to be parsed (exporter.engine.poller) parses them there and gives their bytes
+    back: a poller never waits for the budget while holding part of it, so pollers cannot wait for each other."""
+
+    def __init__(self, budget: ByteBudget, before_wait: Callable[[], Awaitable[None]] | None = None):
         self.budget = budget
         self.held = 0
+        self.before_wait = before_wait
 
     async def take(self, n: int) -> None:
+        if not self.held and self.before_wait is not None and self.budget.would_wait(n):
+            await self.before_wait()
         await self.budget.take(n, may_wait=self.held == 0)
         self.held += n
 

@@ -171,3 +171,20 @@ class Exporter:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot be pickled")
+
+
+def parse_or_crash(collector: str, target: str, answer: bytes):
+    """The VSXi worker job with two parser bugs: ``resource`` raises a KeyError, ``sip_stats`` an exception
+    that cannot be pickled (it cannot cross back from a worker process as itself)."""
+    from exporter.vsxi.collectors import parse_and_build
+
+    if collector == "resource":
+        raise KeyError("trunk_id")
+    if collector == "sip_stats":
+        raise Unpicklable("a parser's own exception")
+    return parse_and_build(collector, target, answer)

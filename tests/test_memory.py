@@ -239,3 +239,97 @@ async def _listening(proc, log) -> str:
         assert proc.returncode is None and loop.time() < deadline, log.read_text()[-2000:]
         await asyncio.sleep(0.02)
     return m.group(1)
+
+
+async def test_a_poller_never_waits_for_the_budget_while_holding_part_of_it(aiohttp_server):
+    """A round holds the answers it read whole until it ends, when they are parsed together. With a budget
+    that holds two answers, eight devices polled at once: a poller about to wait for the budget first parses
+    what it holds and gives it back, so no poller waits for another that waits for it. Every round completes,
+    every table succeeds, no more than the budget is ever held and all of it is given back. (Waiting while
+    holding, the first round never ends.)"""
+    from exporter.simulator.vsxi_render import render
+
+    tables = ("realtime", "resource", "media_server")
+    devices = [await make_target(aiohttp_server, name=f"sbc-{n}", collectors=tables) for n in range(8)]
+    largest = max(len(render(devices[0][0].model.answer(t), "xml", "old")) for t in tables)
+    budget = 2 * largest + largest // 2
+    engine = make_engine(*(target for _, target in devices))
+    engine.config = type(engine.config)(path="test", targets=engine.config.targets, max_in_flight_bytes=budget)
+    await engine.workers.start()
+    try:
+        for _ in range(2):
+            await asyncio.wait_for(engine.poll_once(), 30)
+            for _, target in devices:
+                state = engine.states[target.name]
+                assert state.up and [c.collector for c in state.collectors.values() if c.success] == list(tables)
+    finally:
+        await engine.stop()
+    assert largest < engine.budget.high_water <= budget and engine.budget.used == 0
+
+
+async def test_a_round_cancelled_mid_way_gives_back_the_answers_it_held(aiohttp_server):
+    """A round stopped between two tables (a reload, a shutdown) gives back the bytes of the answers it held
+    for its parse: the budget is whole again."""
+    _, target = await make_target(aiohttp_server, collectors=("realtime", "resource"))
+    engine = make_engine(target)
+    engine.config = type(engine.config)(path="test", targets=engine.config.targets, max_in_flight_bytes=8 * MiB)
+    try:
+        engine._build_pollers()  # noqa: SLF001 - one round, driven by the test
+        poller = engine.pollers["sbc-1"]
+        fetch, entered = poller.fetch, asyncio.Event()
+
+        async def second_table_hangs(collector, deadline):
+            if collector == "resource":
+                entered.set()
+                await asyncio.Event().wait()
+            return await fetch(collector, deadline)
+
+        poller.fetch = second_table_hangs
+        round_task = asyncio.create_task(poller.poll_round())
+        await asyncio.wait_for(entered.wait(), 10)
+        assert engine.budget.used > 1000  # the realtime answer, held for the round's parse
+        round_task.cancel()
+        await asyncio.gather(round_task, return_exceptions=True)
+        assert engine.budget.used == 0 and not poller._pending  # noqa: SLF001
+    finally:
+        await engine.stop()
+
+
+async def test_answers_held_for_rounds_are_bounded_for_the_process(aiohttp_server, monkeypatch):
+    """Answers read whole wait for their round's end while the process holds less than ROUND_HOLD_BYTES of
+    them; beyond, a poller parses what it holds at once (a fleet that starts together would otherwise hold a
+    round of answers per target). Here the bound is below one answer: the first table is parsed, and its bytes
+    given back, before the second is asked for."""
+    from exporter.engine import poller as poller_module
+
+    _, target = await make_target(aiohttp_server, collectors=("realtime", "resource"))
+    engine = make_engine(target)
+    engine._build_pollers()  # noqa: SLF001 - one round, driven by the test
+    poller = engine.pollers["sbc-1"]
+    fetch, entered, release = poller.fetch, asyncio.Event(), asyncio.Event()
+
+    async def second_table_waits(collector, deadline):
+        if collector == "resource":
+            entered.set()
+            await release.wait()
+        return await fetch(collector, deadline)
+
+    poller.fetch = second_table_waits
+    try:
+        for bound, parsed_before_the_second in ((poller_module.ROUND_HOLD_BYTES, False), (100, True)):
+            monkeypatch.setattr(poller_module, "ROUND_HOLD_BYTES", bound)
+            entered.clear()
+            release.clear()
+            round_task = asyncio.create_task(poller.poll_round())
+            await asyncio.wait_for(entered.wait(), 10)
+            held = [f.collector for f in poller._pending]  # noqa: SLF001
+            if parsed_before_the_second:
+                assert held == [] and engine.budget.used == 0 and engine.budget.round_held == 0
+            else:
+                assert held == ["realtime"] and engine.budget.round_held == engine.budget.used > 1000
+            release.set()
+            await asyncio.wait_for(round_task, 10)
+            assert all(c.success for c in poller.collectors.values()) and engine.budget.used == 0
+            assert engine.budget.round_held == 0
+    finally:
+        await engine.stop()

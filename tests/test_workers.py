@@ -265,3 +265,36 @@ async def test_a_worker_killed_mid_stream_fails_that_answer_and_is_replaced(aioh
         await client.close()
         workers.shutdown()
         threads.shutdown()
+
+
+@pytest.mark.parametrize("where", ["processes", "thread"])
+async def test_a_parser_crash_fails_its_table_alone(where, aiohttp_server, caplog):
+    """A round's answers are parsed in one job: a parser bug in one table (an exception, or one that cannot be
+    pickled back from a worker) fails that table alone with parser_error, logged with the exception; the
+    round's other tables succeed and the target is up."""
+    import logging
+
+    from helpers import make_engine, make_target, parse_or_crash
+
+    _, target = await make_target(aiohttp_server, collectors=("realtime", "resource", "sip_stats", "media_server"))
+    engine = make_engine(target)
+    if where == "processes":
+        await engine.workers.start()
+    try:
+        engine._build_pollers()  # noqa: SLF001 - one round, driven by the test
+        poller = engine.pollers["sbc-1"]
+        poller.parse = parse_or_crash
+        with caplog.at_level(logging.ERROR, logger="exporter.poller"):
+            await asyncio.wait_for(poller.poll_round(), 30)
+        state = engine.states["sbc-1"]
+        assert [c.collector for c in state.collectors.values() if c.success] == ["realtime", "media_server"]
+        assert state.collectors["resource"].reason == "parser_error"
+        assert state.collectors["resource"].error == "resource: parser error: KeyError"
+        assert state.collectors["sip_stats"].reason == "parser_error"
+        assert state.up
+        crashes = [r for r in caplog.records if r.getMessage() == "parser crashed"]
+        assert [r.fields["collector"] for r in crashes] == ["resource", "sip_stats"]
+        assert isinstance(crashes[0].exc_info[1], KeyError)
+        assert "Unpicklable" in str(crashes[1].exc_info[1])
+    finally:
+        await engine.stop()

@@ -5,8 +5,8 @@ event loop for ~0.8 s (bench/benchmark.py), and a 1,000-SBC fleet's small answer
 the GIL (bench/fleet.py: /probe p99 ~28 ms, /metrics 1.3 s). So:
 
 * answers go to ``WorkerPool``: worker processes fed through pipes, the parsing on another core; those
-  read whole (up to 1 MiB, a normal SBC's) in one job, larger ones chunk by chunk as they arrive, so the
-  memory they take is bounded by a few chunks, not by the answer;
+  read whole (up to 1 MiB, a normal SBC's) in one job per target's round (exporter.engine.poller), larger
+  ones chunk by chunk as they arrive, so the memory they take is bounded by a few chunks, not by the answer;
 * a thread when there are no worker processes (``processes=0``) or until they have started.
 
 Only the rendered exposition bytes and a few counts come back.
