@@ -98,3 +98,19 @@ def test_gzip_joined_block_by_block_is_read_by_the_gzip_tool(tmp_path):
     inflater = InflateJoin()
     assert b"".join(inflater.block(pieces, i, min(i + 7, len(pieces))) for i in range(0, len(pieces), 7)) == out
     assert len(body) < len(out) / 5
+
+
+def test_short_sections_are_stored_long_ones_compressed():
+    """A section of a sample or two is stored (compressing it costs more and saves nothing); a longer one is
+    compressed. Both read back as their text."""
+    from exporter.packed import STORE_BELOW
+
+    short = b'vsxi_up{target="sbc-1"} 1\n'
+    long = b"".join(b'vsxi_trunk_calls{target="sbc-1",trunk_id="%d"} 3\n' % i for i in range(40))
+    assert len(short) < STORE_BELOW <= len(long)
+    chunk = pack([(1, short), (2, long)])
+    (_, stored, _, _), (_, compressed, _, _) = chunk.sections()
+    n = len(short)
+    assert bytes(stored) == b"\x00" + n.to_bytes(2, "little") + (n ^ 0xFFFF).to_bytes(2, "little") + short
+    assert len(compressed) < len(long) / 3
+    assert chunk.text() == [(1, short), (2, long)]

@@ -34,6 +34,18 @@ def _numeric(row: Row, fields: Iterable[str], sink: _UnmappedSink) -> dict[str, 
     return out
 
 
+def _numbers(row: Row, fields: tuple[str, ...], sink: _UnmappedSink) -> list[float | None]:
+    """``num`` of each field, in order (None where absent or unreadable, the unreadable counted). Runs for
+    every window of every trunk: the common case, every value a number, is one comprehension."""
+    get = row.get
+    values = [num(get(f)) for f in fields]
+    if None in values:
+        for f, v in zip(fields, values, strict=True):
+            if v is None and unreadable(get(f)):
+                sink.unreadable[f] += 1
+    return values
+
+
 @functools.cache
 def _by_lower(known: frozenset[str]) -> dict[str, str]:
     return {k.lower(): k for k in known}
@@ -211,7 +223,7 @@ def parse_resource(body: Body) -> r.Resource:
                 if key in windows:
                     duplicates += 1
                     continue
-                v = [sink.num(row, k) for k in keys]
+                v = _numbers(row, keys, sink)
                 windows[key] = r.TrunkWindow(
                     trunk, direction, window, v[0], v[1], v[2], v[3],
                     v[4] / 1000 if v[4] is not None else None,
