@@ -30,8 +30,8 @@ async def test_process_and_thread_paths_agree():
 
 
 async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
-    """Workers are this process's own children (no multiprocessing resource tracker beside them) and never
-    import the HTTP stack: each is Python, lxml and the parsers."""
+    """Workers are this process's own children (no multiprocessing resource tracker beside them), niced below
+    it, and never import the HTTP stack: each is Python, lxml and the parsers."""
     from exporter.engine.workerpool import WorkerPool
 
     workers = WorkerPool(1)
@@ -44,7 +44,10 @@ async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
         assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.workerpool"}
         (worker,) = workers._workers  # noqa: SLF001
         with open(f"/proc/{worker.process.pid}/stat") as stat:
-            assert int(stat.read().rsplit(")", 1)[1].split()[1]) == os.getpid()  # its parent: this process
+            fields = stat.read().rsplit(")", 1)[1].split()
+        assert int(fields[1]) == os.getpid()  # its parent: this process
+        # It yields the CPU to this process (the event loop that answers scrapes): nice 10 above it.
+        assert int(fields[16]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
         with open(f"/proc/{worker.process.pid}/cmdline", "rb") as cmdline:
             assert b"exporter.engine.workerprocess" in cmdline.read()
     finally:
