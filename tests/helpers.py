@@ -188,3 +188,20 @@ def parse_or_crash(collector: str, target: str, answer: bytes):
     if collector == "sip_stats":
         raise Unpicklable("a parser's own exception")
     return parse_and_build(collector, target, answer)
+
+
+def hold_table(poller, collector: str):
+    """Make ``poller`` wait before fetching ``collector`` until the returned ``release`` is set; ``entered`` is
+    set when it starts waiting (tests that look at a round half done)."""
+    import asyncio
+
+    fetch, entered, release = poller.fetch, asyncio.Event(), asyncio.Event()
+
+    async def waits(name, deadline):
+        if name == collector:
+            entered.set()
+            await release.wait()
+        return await fetch(name, deadline)
+
+    poller.fetch = waits
+    return entered, release

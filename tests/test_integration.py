@@ -9,7 +9,7 @@ import logging
 import aiohttp
 import pytest
 from conftest import promtool_check
-from helpers import PASSWORD, FakeClock, make_engine, make_target, refused_port, sample
+from helpers import PASSWORD, FakeClock, hold_table, make_engine, make_target, refused_port, sample
 
 from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
 from exporter.web.app import create_app
@@ -463,15 +463,7 @@ async def test_a_round_is_published_whole_when_it_ends(aiohttp_server, run):
     engine, client = await run(target)
     engine._build_pollers()  # noqa: SLF001 - the pollers without their schedule: the test drives one round
     poller = engine.pollers["sbc-1"]
-    fetch, entered, release = poller.fetch, asyncio.Event(), asyncio.Event()
-
-    async def second_table_waits(collector, deadline):
-        if collector == "resource":
-            entered.set()
-            await release.wait()
-        return await fetch(collector, deadline)
-
-    poller.fetch = second_table_waits
+    entered, release = hold_table(poller, "resource")
     round_task = asyncio.create_task(poller.poll_round())
     await asyncio.wait_for(entered.wait(), 10)
     assert [f.collector for f in poller._pending] == ["realtime"]  # noqa: SLF001 - read (parsed at the round's end) ...

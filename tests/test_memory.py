@@ -12,7 +12,7 @@ import gzip
 import os
 
 from aiohttp import web
-from helpers import children, make_engine, make_target
+from helpers import children, hold_table, make_engine, make_target
 
 from exporter.vsxi.config import VsxiTarget
 
@@ -276,15 +276,7 @@ async def test_a_round_cancelled_mid_way_gives_back_the_answers_it_held(aiohttp_
     try:
         engine._build_pollers()  # noqa: SLF001 - one round, driven by the test
         poller = engine.pollers["sbc-1"]
-        fetch, entered = poller.fetch, asyncio.Event()
-
-        async def second_table_hangs(collector, deadline):
-            if collector == "resource":
-                entered.set()
-                await asyncio.Event().wait()
-            return await fetch(collector, deadline)
-
-        poller.fetch = second_table_hangs
+        entered, _ = hold_table(poller, "resource")  # never released: the round is cancelled
         round_task = asyncio.create_task(poller.poll_round())
         await asyncio.wait_for(entered.wait(), 10)
         assert engine.budget.used > 1000  # the realtime answer, held for the round's parse
@@ -306,15 +298,7 @@ async def test_answers_held_for_rounds_are_bounded_for_the_process(aiohttp_serve
     engine = make_engine(target)
     engine._build_pollers()  # noqa: SLF001 - one round, driven by the test
     poller = engine.pollers["sbc-1"]
-    fetch, entered, release = poller.fetch, asyncio.Event(), asyncio.Event()
-
-    async def second_table_waits(collector, deadline):
-        if collector == "resource":
-            entered.set()
-            await release.wait()
-        return await fetch(collector, deadline)
-
-    poller.fetch = second_table_waits
+    entered, release = hold_table(poller, "resource")
     try:
         for bound, parsed_before_the_second in ((poller_module.ROUND_HOLD_BYTES, False), (100, True)):
             monkeypatch.setattr(poller_module, "ROUND_HOLD_BYTES", bound)
