@@ -92,7 +92,7 @@ class _Fetched:
     seconds: float  # the requests, retries included
     reservation: Reservation | None
 
-    def hold(self) -> None:
+    def __post_init__(self) -> None:
         if self.reservation is not None:
             self.reservation.budget.round_held += self.size
 
@@ -274,8 +274,8 @@ class BasePoller:
                 with holding(reservation):
                     return await self._poll_collector(collector, deadline, reservation)
             finally:
-                if not self._pending or self._pending[-1].reservation is not reservation:
-                    reservation.release()  # not held for the round's parse
+                if all(f.reservation is not reservation for f in self._pending):
+                    reservation.release()  # not held for the round's parse (released with it otherwise)
 
     async def _poll_collector(self, collector: str, deadline: float,
                               reservation: Reservation | None) -> FetchError | PayloadError | None:
@@ -288,9 +288,7 @@ class BasePoller:
             self._fail(collector, exc.reason, str(exc), loop.time() - t0)
             return exc
         if not isinstance(raw, StreamedBody):
-            fetched = _Fetched(collector, raw, _size(raw), loop.time() - t0, reservation)
-            fetched.hold()
-            self._pending.append(fetched)
+            self._pending.append(_Fetched(collector, raw, _size(raw), loop.time() - t0, reservation))
             if reservation is None or reservation.budget.round_held > ROUND_HOLD_BYTES:
                 await self._parse_pending()  # the process holds enough already: now, with what this round has
             return None
