@@ -15,7 +15,8 @@ from aiohttp import web
 
 from exporter import logs
 from exporter.buildinfo import version_text
-from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.config import Config, load_config
+from exporter.configfile import ConfigError, parse_duration
 from exporter.engine.engine import Engine
 from exporter.inventory import Inventory, with_inventory
 from exporter.registry import FAMILIES

@@ -25,18 +25,11 @@ import os
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from exporter.config import (
-    Checker,
-    Config,
-    ConfigError,
-    Target,
-    check_labels,
-    check_target_entry,
-    load_yaml,
-    read_text,
-    type_name,
-)
+from exporter.config import Config, check_labels, check_target_entry
+from exporter.configfile import Checker, ConfigError, load_yaml, read_text, type_name
 from exporter.logs import log
+from exporter.registry import FAMILIES
+from exporter.target import Target
 
 logger = logging.getLogger("exporter.inventory")
 
@@ -73,8 +66,6 @@ def _split(entry: str) -> tuple[str, str]:
 def read_file(path: str, config: Config, taken: dict[str, str]) -> tuple[Target, ...]:
     """The targets of one inventory file, checked as the configuration's own; raises ConfigError naming the
     file and the entry. ``taken``: names already used (name -> where), which must not be used again."""
-    from exporter.registry import FAMILIES
-
     groups = load_yaml(read_text(path), path)
     c = Checker(path)
     if groups is None:

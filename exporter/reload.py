@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from exporter.config import Config, ConfigError
+from exporter.config import Config
+from exporter.configfile import ConfigError
 from exporter.engine.engine import Engine, ReloadResult
 from exporter.inventory import Inventory
 from exporter.logs import log

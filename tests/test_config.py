@@ -4,7 +4,8 @@ import pathlib
 
 import pytest
 
-from exporter.config import ConfigError, load_config, parse_duration
+from exporter.config import load_config
+from exporter.configfile import ConfigError, parse_duration
 from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
 from exporter.vsxi.config import KEYS as VSXI_KEYS
 

@@ -17,7 +17,8 @@ from conftest import promtool_check
 from helpers import sample
 
 from exporter import registry
-from exporter.config import ConfigError, load_config
+from exporter.config import load_config
+from exporter.configfile import ConfigError
 from exporter.devicefamily import Family
 from exporter.engine.engine import Engine
 from exporter.engine.poller import BasePoller

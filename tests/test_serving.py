@@ -10,7 +10,8 @@ import pytest
 from conftest import promtool_check
 from helpers import FakeClock, make_engine, make_target, sample
 
-from exporter.config import ConfigError, parse_config
+from exporter.config import parse_config
+from exporter.configfile import ConfigError
 from exporter.simulator.vsxi_model import VsxiModel
 from exporter.web.app import create_app
 

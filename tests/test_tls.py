@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from helpers import PASSWORD, SMALL, make_engine
 
-from exporter.config import TLSConfig
 from exporter.simulator.vsxi_app import VsxiSimulator
+from exporter.target import TLSConfig
 from exporter.vsxi.config import VsxiTarget
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from exporter import devicefamily
 from exporter.catalog import Builder, Catalog
-from exporter.config import Checker, Target, check_collectors, common_target_keys
+from exporter.configfile import Checker
 from exporter.devicefamily import Collector, ParseResult
 from exporter.engine.status import StatusSpecs, common_collector_series
 from exporter.payload import PayloadError
+from exporter.target import Target, check_collectors, common_target_keys
 
 CATALOG = Catalog(order=3)
 TARGET = ("target",)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config import Checker, Target, check_collectors, check_name, common_target_keys
+from exporter.configfile import Checker
+from exporter.target import Target, check_collectors, check_name, common_target_keys
 from exporter.vsxi.collectors import COLLECTORS as COLLECTOR_TABLE
 
 COLLECTORS = tuple(COLLECTOR_TABLE)

@@ -14,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from exporter.config import ConfigError
+from exporter.configfile import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
 from exporter.packed import GzipJoin, InflateJoin, Pieces, piece_of

@@ -29,7 +29,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config import (  # one strict YAML reading for every file
+from exporter.configfile import (  # one strict YAML reading for every file
     Checker,
     ConfigError,
     load_yaml,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config import Checker, Target, check_collectors, check_url, common_target_keys, type_name
+from exporter.configfile import Checker, type_name
+from exporter.target import Target, check_collectors, check_url, common_target_keys
 from exporter.xivo.collectors import COLLECTORS as COLLECTOR_TABLE
 
 COLLECTORS = tuple(COLLECTOR_TABLE)
