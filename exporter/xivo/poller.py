@@ -7,6 +7,7 @@ import logging
 
 from exporter.engine.poller import BasePoller, logger
 from exporter.logs import log
+from exporter.xivo import fetch as requests
 from exporter.xivo.client import XivoClient
 from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.status import STATUS
@@ -30,8 +31,10 @@ class XivoPoller(BasePoller):
         await self.client.close()  # revokes the token
 
     async def fetch(self, collector: str, deadline: float) -> object:
-        fetch = COLLECTORS[collector].fetch
-        raw = await self.retrying(lambda: fetch(self), deadline, collector)
+        how = COLLECTORS[collector].fetch
+        function = getattr(requests, how.function)
+        arguments = (self.client, *(getattr(self, a) for a in how.poller_attributes))
+        raw = await self.retrying(lambda: function(*arguments), deadline, collector)
         new = sorted(self.unsupported - self._reported)
         if new:
             self._reported.update(new)
