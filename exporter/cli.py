@@ -22,7 +22,7 @@ from exporter.inventory import Inventory, with_inventory
 from exporter.registry import FAMILIES
 from exporter.reload import Reloader
 from exporter.web import slowclients, systemd
-from exporter.web.app import create_app
+from exporter.web.app import connection_limits, create_app
 from exporter.web.webconfig import WebConfigError, read_web_config
 
 logger = logging.getLogger("exporter")
@@ -151,11 +151,7 @@ async def serve(args: argparse.Namespace) -> int:
                      security=security)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    limits = slowclients.ClientLimits(args.read_header_timeout, args.max_connections,
-                                      engine.metrics.slow_clients_closed.inc, engine.metrics.connections_refused.inc,
-                                      engine.metrics.accept_errors.inc)
-    slowclients.install(runner, limits)
-    engine.metrics.connections.set_function(lambda: limits.open_connections)
+    slowclients.install(runner, connection_limits(engine, security, args.read_header_timeout, args.max_connections))
     shown = []
     scheme = "https" if ssl_context is not None else "http"
     if args.systemd_socket:  # sockets opened by systemd (socket activation), read before anything else runs

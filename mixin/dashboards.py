@@ -475,9 +475,12 @@ def exporter_health() -> dict:
         _target(f"rate(vsxi_xivo_exporter_malformed_requests_total{{{S}}}[$__rate_interval])",
                 "{{instance}} malformed (400)"),
         _target(f"rate(vsxi_xivo_exporter_http_accept_errors_total{{{S}}}[$__rate_interval])",
-                "{{instance}} accept errors (no descriptor)")], "ops", w=12,
+                "{{instance}} accept errors (no descriptor)"),
+        _target(f"rate(vsxi_xivo_exporter_http_client_certificates_refused_total{{{S}}}[$__rate_interval])",
+                "{{instance}} client certificate refused (SANs)")], "ops", w=12,
         description="Connections closed for being too many or too slow, requests that could not be parsed, "
-                    "and connections that could not be accepted: anything above 0 is a client to look at.")
+                    "connections that could not be accepted, and client certificates without any of the web "
+                    "config's client_allowed_sans: anything above 0 is a client to look at.")
     return _dashboard("vsxi-xivo-exporter-health", "vsxi-xivo-exporter / health",
                       "The exporter itself: polls, errors by reason, durations, data age.", v, L, ["exporter"])
 

@@ -7,19 +7,23 @@ the exporter's server with throwaway certificates. Python-only differences are t
 import asyncio
 import base64
 import contextlib
+import logging
+import os
 import ssl
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import aiohttp
 import bcrypt
 import pytest
 from aiohttp import web
 from certs import make_certs
 from helpers import FakeClock, make_engine
 
-from exporter.web.app import create_app, max_requests_middleware
+from exporter.web import slowclients
+from exporter.web.app import connection_limits, create_app, max_requests_middleware
 from exporter.web.security import FAKE_HASH, TokenBucket, VerdictCache, WebSecurity
 from exporter.web.tls import ReloadingContext, build_context
 from exporter.web.webconfig import WebConfigError, read_web_config
@@ -168,10 +172,11 @@ def test_missing_web_config_file(tmp_path):
 
 
 @contextlib.asynccontextmanager
-async def serve(path: Path, clock=None, on_security=None, **app_options):
-    """The exporter's web app on 127.0.0.1:0 under the web config ``path``; yields the port. ``clock`` drives the
-    rate limiter's token bucket (tests move time instead of sleeping); ``on_security`` receives the
-    WebSecurity in use."""
+async def serve(path: Path, clock=None, on_security=None, on_engine=None, **app_options):
+    """The exporter's web app on 127.0.0.1:0 under the web config ``path``, each connection held to the limits
+    the command line sets (exporter.web.slowclients); yields the port. ``clock`` drives the rate limiter's token
+    bucket (tests move time instead of sleeping); ``on_security`` receives the WebSecurity in use, ``on_engine``
+    the engine (its self-metrics)."""
     config = read_web_config(str(path))
     security = WebSecurity(str(path), config)
     if clock is not None and security.bucket is not None:
@@ -180,8 +185,11 @@ async def serve(path: Path, clock=None, on_security=None, **app_options):
         on_security(security)
     tls = ReloadingContext(lambda: read_web_config(str(path)), str(path)) if config.tls else None
     engine = make_engine()
+    if on_engine is not None:
+        on_engine(engine)
     runner = web.AppRunner(create_app(engine, manage_engine=False, security=security, **app_options))
     await runner.setup()
+    slowclients.install(runner, connection_limits(engine, security))
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     try:
@@ -350,10 +358,54 @@ async def test_client_certificate_if_given_without_a_ca_uses_the_system_cas(cert
     ("[spiffe://example.org/prometheus]", True), ("[grafana.example, other@example.org]", False),
     ("[prometheus]", False)])  # the CN is not a SAN
 async def test_client_allowed_sans(certs, sans, allowed):
-    async with serve(write(certs, REQUIRE + f"  client_allowed_sans: {sans}\n")) as port:
-        status, _, body, _ = await request(port, client_context(certs, "client"), path="/metrics")
-        assert status == (200 if allowed else 403)
-        assert (b"vsxi_xivo_exporter_build_info" in body) == allowed
+    """A certificate with one of the SANs is served; one with none has its connection closed as the handshake
+    ends (Go: the handshake fails), before any HTTP answer, and counted."""
+    engines = []
+    async with serve(write(certs, REQUIRE + f"  client_allowed_sans: {sans}\n"), on_engine=engines.append) as port:
+        if allowed:
+            status, _, body, _ = await request(port, client_context(certs, "client"), path="/metrics")
+            assert status == 200 and b"vsxi_xivo_exporter_build_info" in body
+        else:
+            await fails(port, client_context(certs, "client"), path="/metrics")
+        refused = engines[0].metrics.registry.get_sample_value(
+            "vsxi_xivo_exporter_http_client_certificates_refused_total")
+        assert refused == (0 if allowed else 1)
+
+
+async def test_refused_client_certificates_logged_once_a_minute(certs, caplog):
+    """Every refused connection counted; one log line (with the SANs the certificate has) for a burst."""
+    engines = []
+    caplog.set_level(logging.WARNING, logger="exporter.web")
+    async with serve(write(certs, REQUIRE + "  client_allowed_sans: [grafana.example]\n"),
+                     on_engine=engines.append) as port:
+        for _ in range(5):
+            await fails(port, client_context(certs, "client"))
+        assert (await request(port, client_context(certs, "client")))[0] is None
+    assert engines[0].metrics.registry.get_sample_value(
+        "vsxi_xivo_exporter_http_client_certificates_refused_total") == 6
+    lines = [r for r in caplog.records if "client certificate refused" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert "prometheus.example" in lines[0].fields["sans"].split(",")
+    assert lines[0].fields["peer"] == "127.0.0.1"
+
+
+async def test_sans_narrowed_while_a_connection_is_open(certs):
+    """A connection let in before the list changed is checked again on its next request: 403, and closed; a
+    new connection is then refused as its handshake ends."""
+    path = write(certs, REQUIRE + "  client_allowed_sans: [prometheus.example]\n")
+    async with serve(path) as port:
+        connector = aiohttp.TCPConnector(ssl=client_context(certs, "client"), limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            url = f"https://localhost:{port}/-/healthy"
+            async with session.get(url) as first:
+                assert first.status == 200
+                await first.read()
+            path.write_text(REQUIRE + "  client_allowed_sans: [grafana.example]\n")
+            st = os.stat(path)
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+            async with session.get(url) as second:  # the same, kept-alive connection
+                assert second.status == 403
+        await fails(port, client_context(certs, "client"))
 
 
 async def test_users(certs):

@@ -98,6 +98,10 @@ class SelfMetrics:
         self.connections_refused = Counter(f"{PREFIX}_http_connections_refused_total", "Connections to the "
                                            "exporter closed at once because --web.max-connections were open.",
                                            registry=self.registry)
+        self.client_certificates_refused = Counter(
+            f"{PREFIX}_http_client_certificates_refused_total", "Connections to the exporter closed as their TLS "
+            "handshake ended: the client certificate has none of the web config's client_allowed_sans.",
+            registry=self.registry)
         self.accept_errors = Counter(f"{PREFIX}_http_accept_errors_total", "Connections the exporter could not "
                                      "accept (no file descriptor left: EMFILE, ENFILE).", registry=self.registry)
         self.connections = Gauge(f"{PREFIX}_http_connections", "Connections to the exporter open now.",
@@ -147,7 +151,7 @@ class SelfMetrics:
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
                        self.cached_exposition_text, self.inventory_targets, self.inventory_ok,
                        self.malformed_requests, self.slow_clients_closed, self.connections_refused,
-                       self.accept_errors, self.connections):
+                       self.client_certificates_refused, self.accept_errors, self.connections):
             type_ = metric._type  # noqa: SLF001 - prometheus_client keeps these private
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001

@@ -18,7 +18,7 @@ from exporter.configfile import ConfigError
 from exporter.engine.engine import Engine
 from exporter.exposition import encode_registry, negotiate
 from exporter.packed import GzipJoin, InflateJoin, Pieces, piece_of
-from exporter.web import landing, requestlog
+from exporter.web import landing, requestlog, slowclients
 
 ENGINE: web.AppKey[Engine] = web.AppKey("engine", Engine)
 RELOAD: web.AppKey = web.AppKey("reload")
@@ -182,6 +182,21 @@ def max_requests_middleware(limit: int, paths: tuple[str, ...]):
             in_flight -= 1
 
     return limit_scrapes
+
+
+def connection_limits(engine: Engine, security=None, read_header_timeout: float =
+                      slowclients.DEFAULT_READ_HEADER_TIMEOUT, max_connections: int = 0) -> slowclients.ClientLimits:
+    """What each connection to the server is held to (exporter.web.slowclients), counted in the engine's
+    self-metrics; with ``security``, a client certificate the web config does not allow closes the connection
+    as its handshake ends."""
+    m = engine.metrics
+    limits = slowclients.ClientLimits(read_header_timeout, max_connections, m.slow_clients_closed.inc,
+                                      m.connections_refused.inc, m.accept_errors.inc,
+                                      on_not_admitted=m.client_certificates_refused.inc)
+    if security is not None:
+        limits.admit = security.admits
+    m.connections.set_function(lambda: limits.open_connections)
+    return limits
 
 
 def create_app(engine: Engine, manage_engine: bool = True, reloader=None, telemetry_path: str = "/metrics",

@@ -2,9 +2,11 @@
 
 1. rate limit (``rate_limit``): a global token bucket built once at start; over it, 429 and nothing else;
 2. the configured security headers, on every answer from here on (401s included);
-3. client certificate SANs (``client_allowed_sans``), checked on the connection's verified certificate
-   (Python's ssl has no hook inside the handshake: a connection whose certificate matches none gets 403 and is
-   closed);
+3. client certificate SANs (``client_allowed_sans``): Go refuses a certificate with none of them inside the
+   handshake; Python's ssl has no hook there, so a connection whose verified certificate matches none is closed
+   as soon as its handshake ends, before anything is read or answered (``admits``, called by the connection
+   handler, exporter.web.slowclients), counted and logged once a minute at most. A connection opened before
+   the list changed is checked again on each request (403, and closed);
 4. basic auth (``basic_auth_users``): 401 with ``WWW-Authenticate: Basic``. Unknown users are checked against a
    fixed hash so the time taken reveals nothing; bcrypt runs one comparison at a time in its own thread, never
    on the event loop, and its results are cached (100 entries, ~10% evicted at random when full) under
@@ -42,6 +44,7 @@ FAKE_HASH = b"$2b$10$g9dRG9dkYbYdsgg7RgUgR.AhryQvtnF/o1QGPfn8muDalKgKAojJC"
 CACHE_SIZE = 100
 # Request key: the security headers its answer carries (a typed key where aiohttp has them, 3.13 on).
 HEADERS = web.RequestKey("web_config_headers", dict) if hasattr(web, "RequestKey") else "web_config_headers"
+REFUSAL_LOG_INTERVAL = 60.0  # seconds: a refused client certificate is logged once a minute at most
 BCRYPT_MAX_BYTES = 72  # bcrypt reads no further; Go truncates, pyca/bcrypt raises: truncated here as in Go
 
 
@@ -114,8 +117,15 @@ def peer_sans(peercert: dict | None) -> set[str]:
     return names
 
 
+def sans_allowed(config: WebConfig, peercert: dict | None) -> bool:
+    """Whether a connection's verified client certificate passes ``client_allowed_sans`` (no list: it does)."""
+    if config.tls is None or not config.tls.client_allowed_sans:
+        return True
+    return bool(peer_sans(peercert) & {_normalise_san(s) for s in config.tls.client_allowed_sans})
+
+
 class WebSecurity:
-    """Holds the web config (re-read when its file changes) and checks requests against it."""
+    """Holds the web config (re-read when its file changes) and checks connections and requests against it."""
 
     def __init__(self, path: str, config: WebConfig):
         self.path = path
@@ -125,6 +135,7 @@ class WebSecurity:
         self.bucket = TokenBucket(config.rate_interval, config.rate_burst) if config.rate_interval > 0 else None
         self.cache = VerdictCache()
         self._bcrypt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcrypt")  # one at a time
+        self._refusal_logged = -REFUSAL_LOG_INTERVAL  # when a refused client certificate was last logged
 
     def _file_stat(self):
         try:
@@ -172,6 +183,27 @@ class WebSecurity:
         # Both must hold; compare_digest keeps the user test constant-time as well.
         return verdict and known is not None and hmac.compare_digest(hashed, known)
 
+    def admits(self, transport: asyncio.BaseTransport) -> bool:
+        """Whether a connection whose TLS handshake just ended may be read: False when its client certificate
+        has none of ``client_allowed_sans`` (logged once a minute at most, with the SANs it has). While the file
+        is broken the connection is let in and its requests are answered 500, as every request then."""
+        try:
+            config = self.current()
+        except WebConfigError:
+            return True
+        peercert = transport.get_extra_info("peercert")
+        if sans_allowed(config, peercert):
+            return True
+        now = time.monotonic()
+        if now - self._refusal_logged >= REFUSAL_LOG_INTERVAL:
+            self._refusal_logged = now
+            peer = transport.get_extra_info("peername")
+            logs.log(logger, logging.WARNING, "client certificate refused: none of its SANs is in the web "
+                     "config's client_allowed_sans; connection closed (logged once a minute at most, all counted "
+                     "in vsxi_xivo_exporter_http_client_certificates_refused_total)",
+                     peer=peer[0] if peer else "-", sans=",".join(sorted(peer_sans(peercert))) or "-")
+        return False
+
     def close(self) -> None:
         self._bcrypt.shutdown(wait=False, cancel_futures=True)
 
@@ -189,12 +221,10 @@ class WebSecurity:
                 return web.Response(status=500, text="Internal Server Error\n")
             headers = config.headers
             request[HEADERS] = headers  # added to the answer as it is prepared (streamed ones included)
-            if config.tls is not None and config.tls.client_allowed_sans:
-                peercert = request.transport.get_extra_info("peercert") if request.transport else None
-                if not peer_sans(peercert) & {_normalise_san(s) for s in config.tls.client_allowed_sans}:
-                    response = web.Response(status=403, text="Forbidden: client certificate not allowed\n")
-                    response.force_close()
-                    return response
+            if not sans_allowed(config, request.transport.get_extra_info("peercert") if request.transport else None):
+                response = web.Response(status=403, text="Forbidden: client certificate not allowed\n")
+                response.force_close()
+                return response
             if config.users and not await self.authorised(config, request.headers.get("Authorization")):
                 return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Basic"})
             return await handler(request)

@@ -8,6 +8,10 @@ the head is parsed; a head still incomplete at the deadline closes the connectio
 ``vsxi_xivo_exporter_http_slow_clients_closed_total``. Idle kept-alive connections are aiohttp's keep-alive
 timeout's; request bodies are not timed here (the exporter reads none larger than a reload's).
 
+A connection the web config does not admit (a client certificate without any of ``client_allowed_sans``) is
+closed as soon as its TLS handshake ends, before anything is read
+(``vsxi_xivo_exporter_http_client_certificates_refused_total``).
+
 Connections held open are bounded too (``--web.max-connections``; by default half the open-files limit, so
 that the exporter's own connections to its devices, its parse workers' pipes and its files always find a
 descriptor): past the bound a new connection is closed at once, counted in
@@ -44,6 +48,10 @@ class ClientLimits:
     on_slow: Callable[[], None]
     on_refused: Callable[[], None]
     on_accept_error: Callable[[], None]
+    # Whether a new connection may be read at all (after its TLS handshake): the web config's client certificate
+    # SANs (exporter.web.security.WebSecurity.admits); one it refuses is closed at once and counted.
+    admit: Callable[[asyncio.BaseTransport], bool] = lambda transport: True
+    on_not_admitted: Callable[[], None] = lambda: None
     open_connections: int = 0
 
 
@@ -61,6 +69,12 @@ def _handler_class(limits: ClientLimits) -> type[RequestHandler]:
             if not self._counted:  # over the bound: closed before anything is read or answered
                 limits.on_refused()
                 transport.abort()
+                self._head_deadline = None
+                return
+            if not limits.admit(transport):  # a client certificate not allowed: nothing read, nothing answered
+                limits.on_not_admitted()
+                self._counted = False
+                transport.close()
                 self._head_deadline = None
                 return
             limits.open_connections += 1
