@@ -74,14 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "open-files limit)")
     p.add_argument("--web.max-requests", dest="max_requests", type=int, default=40,
                    help="most scrapes (metrics and /probe) served at once, the rest answered 503; 0: no limit")
-    p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info")
-    p.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
+    p.add_argument("--log.level", dest="log_level", choices=list(logs.LEVELS), default="info",
+                   help="only log messages of this severity or above (default info)")
+    p.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt",
+                   help="output format of log messages, to standard error (default logfmt)")
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the configuration, print every problem, exit 0 or 1")
     p.add_argument("--config.shard", dest="shard", default=None, metavar="INDEX/TOTAL",
                    help="poll only the targets whose name hashes to INDEX of TOTAL, as Prometheus' hashmod "
                         "relabelling does (one config file for several exporter replicas)")
-    p.add_argument("--demo", action="store_true", help="poll two built-in simulated SBCs (no config needed)")
+    p.add_argument("--demo", action="store_true",
+                   help="poll built-in simulated devices, two SBCs and two PBXs (no config needed)")
     p.add_argument("--version", action="store_true", help="print version, revision and build date, then exit")
     return p
 
