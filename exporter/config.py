@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exporter.configfile import Checker, ConfigError, load_yaml, read_text, type_name
+from exporter.devicefamily import Family
 from exporter.registry import FAMILIES
 from exporter.target import (
     DEFAULT_INTERVAL,
@@ -45,6 +46,9 @@ class Config:
     base_dir: str = field(default="", compare=False)
     inventory_files: tuple[str, ...] = ()  # file_sd-shaped target files or globs (absolute)
     inventory_refresh: float = DEFAULT_INVENTORY_REFRESH  # how often they are checked for a change
+    # The device families its targets were checked against (its top-level keys), by name: what the engine
+    # polls each target with (family.poller), so that the engine itself names no family, nor the registry.
+    families: dict[str, Family] = field(default_factory=lambda: FAMILIES, compare=False, repr=False)
 
     def of_family(self, family: str) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if t.family == family)

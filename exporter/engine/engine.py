@@ -22,7 +22,6 @@ from exporter.engine.selfmetrics import SelfMetrics
 from exporter.engine.state import TargetState
 from exporter.exposition import join
 from exporter.packed import Chunk, Pieces, piece_of
-from exporter.registry import FAMILIES
 
 STALE_INTERVALS = 3
 EOF_PIECE = piece_of(b"# EOF\n")
@@ -78,7 +77,7 @@ class Engine:
         self.metrics.cached_exposition_text.set_function(lambda: self.text_bytes)
 
     def _count_targets(self) -> None:
-        for name in FAMILIES:
+        for name in self.config.families:
             self.metrics.targets.labels(name).set(len(self.config.of_family(name)))
 
     def _publish(self, state: TargetState) -> None:
@@ -91,7 +90,7 @@ class Engine:
         self.states[state.name] = state
 
     def _add(self, target) -> None:
-        kind = FAMILIES[target.family].poller
+        kind = self.config.families[target.family].poller
         self.pollers[target.name] = kind(target, self._publish, self.limiter, self.metrics, self.workers,
                                          self.clock, budget=self.budget)
         if self.running:
