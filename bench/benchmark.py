@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from exporter.catalog import Builder  # noqa: E402
 from exporter.config import Config  # noqa: E402
-from exporter.engine.engine import Engine  # noqa: E402
+from exporter.engine import Engine  # noqa: E402
 from exporter.simulator.vsxi_model import Scale, VsxiModel  # noqa: E402
 from exporter.simulator.vsxi_render import render  # noqa: E402
 from exporter.vsxi.collectors import COLLECTORS  # noqa: E402

@@ -209,11 +209,11 @@ def measure_floor(port: int, devices: int, rounds: int) -> float:
 
 async def paced_floor(port: int, devices: int, interval: float, warmup: float, window: float) -> tuple[float, int]:
     """The floor on the exporter's schedule: each device's seven GETs + bare parses once per interval, at a
-    phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.engine.poller), one connection
+    phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.polling.poller), one connection
     per device. (CPU seconds, device rounds) over the window."""
     import zlib
 
-    from exporter.engine.poller import REQUEST_GAP, on_grid, wake_grids
+    from exporter.polling.poller import REQUEST_GAP, on_grid, wake_grids
 
     slot, grid = wake_grids(interval)
     rounds = 0
@@ -261,7 +261,7 @@ def paced_floor_result(proc: subprocess.Popen) -> float:
 
 async def _exporter_table(port: int, devices: list[int], table: str, fmt: str, rounds: int) -> float:
     from exporter.config import Config
-    from exporter.engine.engine import Engine
+    from exporter.engine import Engine
     from exporter.vsxi.config import VsxiTarget
 
     targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench",
@@ -352,7 +352,7 @@ def handoff_figures() -> None:
         return (self_cpu() - c0) / n * 1e6
 
     async def measure_pipes(body, n=1000):
-        from exporter.engine.workerpool import WorkerPool
+        from exporter.polling.workerpool import WorkerPool
 
         workers = WorkerPool(2)
         await workers.start()

@@ -52,7 +52,7 @@ INTERVAL = 30.0
 def fleet_engine(port: int, devices: int):
     """An Engine polling the bench fleet as bench/fleet.py's exporter does (30 s, each device's format)."""
     from exporter.config import Config
-    from exporter.engine.engine import Engine
+    from exporter.engine import Engine
     from exporter.vsxi.config import VsxiTarget
 
     targets = tuple(VsxiTarget(name=f"sbc-{i:04d}", url=device_url(port, i), username="bench", password="bench",

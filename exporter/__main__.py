@@ -1,4 +1,4 @@
-"""``python -m exporter``: the command line (parse workers start from exporter.engine.workerprocess instead)."""
+"""``python -m exporter``: the command line (parse workers start from exporter.polling.workerprocess instead)."""
 
 from exporter.cli import main
 

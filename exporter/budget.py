@@ -28,7 +28,7 @@ class ByteBudget:
         self.used = 0
         self.high_water = 0  # the most ever held at once (tests, benchmarks)
         # Of ``used``: answers read whole and held until their round ends, to be parsed with the round's others
-        # (exporter.engine.poller), bounded on its own so that a fleet starting at once does not hold a round of
+        # (exporter.polling.poller), bounded on its own so that a fleet starting at once does not hold a round of
         # answers per target.
         self.round_held = 0
         self._freed = asyncio.Event()
@@ -56,7 +56,7 @@ class Reservation:
     """The bytes one poll holds; all given back at once when the poll is done with its answer.
 
     ``before_wait``: what to do before this reservation's first bytes wait for the budget. A poller that holds
-    answers of its round still to be parsed (exporter.engine.poller) parses them there and gives their bytes
+    answers of its round still to be parsed (exporter.polling.poller) parses them there and gives their bytes
     back: a poller never waits for the budget while holding part of it, so pollers cannot wait for each other."""
 
     def __init__(self, budget: ByteBudget, before_wait: Callable[[], Awaitable[None]] | None = None):

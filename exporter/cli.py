@@ -17,7 +17,7 @@ from exporter import logs
 from exporter.buildinfo import version_text
 from exporter.config import Config, load_config
 from exporter.configfile import ConfigError, parse_duration
-from exporter.engine.engine import Engine
+from exporter.engine import Engine
 from exporter.inventory import Inventory, with_inventory
 from exporter.registry import FAMILIES
 from exporter.reload import Reloader

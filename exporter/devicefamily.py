@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from exporter.catalog import Catalog
-    from exporter.engine.status import StatusSpecs
+    from exporter.polling.status import StatusSpecs
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Family:
     target_type: type  # the dataclass of one configured device (a subclass of config.Target)
     check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
     collectors: tuple[str, ...]  # every collector the family has, in poll order (its collectors table's keys)
-    poller: type  # an engine.poller.BasePoller subclass
+    poller: type  # an polling.poller.BasePoller subclass
     catalog: Catalog  # every metric the family exports, for docs/metrics.md and the dashboards' checks
     status: StatusSpecs  # its status series
     demo: Callable[[float], Awaitable[Demo]] | None = None  # simulated devices for --demo (interval)

@@ -6,10 +6,10 @@ never drift from the code.
 
 from __future__ import annotations
 
-from exporter.engine import status
-from exporter.engine.selfmetrics import SelfMetrics
+from exporter.polling import status
 from exporter.reasons import REASONS
 from exporter.registry import FAMILIES
+from exporter.selfmetrics import SelfMetrics
 
 HEADER = """# Metrics reference
 

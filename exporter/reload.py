@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from exporter.config import Config
 from exporter.configfile import ConfigError
-from exporter.engine.engine import Engine, ReloadResult
+from exporter.engine import Engine, ReloadResult
 from exporter.inventory import Inventory
 from exporter.logs import log
 

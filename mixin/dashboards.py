@@ -75,8 +75,8 @@ class _Layout:
 
 def _helps() -> dict[str, str]:
     """Metric (and recorded series) name -> its HELP, which names the source table and field."""
-    from exporter.engine.selfmetrics import SelfMetrics
     from exporter.registry import FAMILIES
+    from exporter.selfmetrics import SelfMetrics
     from mixin.rules import recording_rules
 
     helps = {spec.name: spec.help for family in FAMILIES.values() for spec in family.catalog.specs.values()}

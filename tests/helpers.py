@@ -13,7 +13,7 @@ import threading
 import time
 
 from exporter.config import Config
-from exporter.engine.engine import Engine
+from exporter.engine import Engine
 from exporter.simulator.vsxi_app import VsxiSimulator
 from exporter.simulator.vsxi_model import Scale
 from exporter.vsxi.config import VsxiTarget

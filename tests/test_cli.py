@@ -31,7 +31,7 @@ def test_version_names_revision_and_build_date():
 
 def test_build_info_metric_carries_the_revision():
     from exporter.buildinfo import build_info
-    from exporter.engine.selfmetrics import SelfMetrics
+    from exporter.selfmetrics import SelfMetrics
 
     text = __import__("prometheus_client").generate_latest(SelfMetrics().registry).decode()
     line = next(x for x in text.splitlines() if x.startswith("vsxi_xivo_exporter_build_info{"))

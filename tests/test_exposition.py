@@ -122,8 +122,8 @@ def test_negotiation_follows_prometheus_client():
 @pytest.mark.parametrize("family", ["vsxi", "xivo"])
 def test_status_renderer_equals_builder(family):
     """The poller's status renderer (label prefixes rendered once) writes what Builder writes."""
-    from exporter.engine.state import CollectorState
-    from exporter.engine.status import StatusRenderer
+    from exporter.polling.state import CollectorState
+    from exporter.polling.status import StatusRenderer
     from exporter.vsxi import metrics as vm
     from exporter.xivo import metrics as xm
 
@@ -157,7 +157,7 @@ def test_status_renderer_equals_builder(family):
             b.add(vm.COLLECTOR_UNMAPPED, labels, c.unmapped_fields)
             b.add(vm.COLLECTOR_DUPLICATES, labels, c.duplicate_rows)
             b.add(vm.COLLECTOR_FALLBACK, labels, 1.0 if fallback else 0.0)
-    from exporter.engine.status import TARGET_INFO
+    from exporter.polling.status import TARGET_INFO
     info = {"vsxi": (target.name, "vsxi", "std", 'atl "east"', "emea"), "xivo": (target.name, "xivo", "")}[family]
     names = ("target", "family", "profile", "site", "region")[:len(info)]
     b.add(replace(TARGET_INFO, labels=names), info, 1.0)  # the operator's labels are this target's own
@@ -176,7 +176,7 @@ def test_sections_do_not_depend_on_import_order():
     from exporter.xivo import metrics as xm
 
     here = {spec.name: spec.index for spec in (*vm.CATALOG.specs.values(), *xm.CATALOG.specs.values())}
-    code = ("import json; from exporter.xivo import metrics as xm; from exporter.engine import status; "
+    code = ("import json; from exporter.xivo import metrics as xm; from exporter.polling import status; "
             "from exporter.vsxi import metrics as vm; "
             "print(json.dumps({s.name: s.index for s in (*vm.CATALOG.specs.values(), *xm.CATALOG.specs.values())}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -217,7 +217,7 @@ def test_a_collector_status_series_must_have_target_and_collector_labels():
     """StatusRenderer.collectors writes one label block (collector, target) per collector for every series: a
     family declaring a collector series with other labels is refused when it is declared, not mis-rendered."""
     from exporter.catalog import Catalog
-    from exporter.engine.status import CollectorSeries
+    from exporter.polling.status import CollectorSeries
 
     spec = Catalog().gauge("toy_collector_odd", ("collector", "target"), "Odd label order.", "status")
     with pytest.raises(ValueError, match=r"toy_collector_odd: a collector status series has the labels"):

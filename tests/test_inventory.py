@@ -9,7 +9,7 @@ from conftest import promtool_check
 from helpers import PASSWORD, make_target, sample
 
 from exporter.config import load_config
-from exporter.engine.engine import Engine
+from exporter.engine import Engine
 from exporter.inventory import Inventory, with_inventory
 from exporter.reload import Reloader
 from exporter.web.app import create_app

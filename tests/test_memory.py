@@ -292,7 +292,7 @@ async def test_answers_held_for_rounds_are_bounded_for_the_process(aiohttp_serve
     them; beyond, a poller parses what it holds at once (a fleet that starts together would otherwise hold a
     round of answers per target). Here the bound is below one answer: the first table is parsed, and its bytes
     given back, before the second is asked for."""
-    from exporter.engine import poller as poller_module
+    from exporter.polling import poller as poller_module
 
     _, target = await make_target(aiohttp_server, collectors=("realtime", "resource"))
     engine = make_engine(target)

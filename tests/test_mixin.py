@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.engine.selfmetrics import SelfMetrics
+from exporter.selfmetrics import SelfMetrics
 from exporter.vsxi.metrics import CATALOG as VSXI
 from exporter.xivo.metrics import CATALOG as XIVO
 from mixin.__main__ import outputs

@@ -6,8 +6,8 @@ from helpers import make_engine, make_target, make_xivo
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import reference
-from exporter.engine.selfmetrics import SelfMetrics
-from exporter.engine.status import CATALOG as STATUS_CATALOG
+from exporter.polling.status import CATALOG as STATUS_CATALOG
+from exporter.selfmetrics import SelfMetrics
 from exporter.simulator.vsxi_model import VsxiModel
 from exporter.vsxi.metrics import CATALOG as C
 from exporter.web.app import create_app

@@ -20,9 +20,9 @@ from exporter import registry
 from exporter.config import load_config
 from exporter.configfile import ConfigError
 from exporter.devicefamily import Family
-from exporter.engine.engine import Engine
-from exporter.engine.poller import BasePoller
+from exporter.engine import Engine
 from exporter.httpclient import FetchError
+from exporter.polling.poller import BasePoller
 from exporter.reload import Reloader
 from exporter.web.app import create_app
 

@@ -73,7 +73,7 @@ def _landing_fleet(n: int):
     standby."""
     from dataclasses import replace
 
-    from exporter.engine.state import CollectorState, TargetState
+    from exporter.polling.state import CollectorState, TargetState
 
     states = {}
     for i in range(n):

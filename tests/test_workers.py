@@ -6,7 +6,7 @@ import os
 import pytest
 from conftest import fixture
 
-from exporter.engine.parsing import ParseWorkers
+from exporter.polling.parsing import ParseWorkers
 from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.wire import PayloadError
 
@@ -32,7 +32,7 @@ async def test_process_and_thread_paths_agree():
 async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
     """Workers are this process's own children (no multiprocessing resource tracker beside them), niced below
     it, and never import the HTTP stack: each is Python, lxml and the parsers."""
-    from exporter.engine.workerpool import WorkerPool
+    from exporter.polling.workerpool import WorkerPool
 
     workers = WorkerPool(1)
     await workers.start()
@@ -41,7 +41,7 @@ async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
         assert (await workers.submit(parse_and_build, "realtime", "sbc-1", body)).samples > 50
         modules = set(await workers.submit(eval, "sorted(__import__('sys').modules)"))
         assert {"exporter.vsxi.metrics", "lxml.etree"} <= modules
-        assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.engine.workerpool"}
+        assert not modules & {"aiohttp", "asyncio", "yaml", "exporter.httpclient", "exporter.polling.workerpool"}
         (worker,) = workers._workers  # noqa: SLF001
         with open(f"/proc/{worker.process.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -49,7 +49,7 @@ async def test_a_worker_is_a_plain_child_that_imports_only_the_parsers():
         # It yields the CPU to this process (the event loop that answers scrapes): nice 10 above it.
         assert int(fields[16]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
         with open(f"/proc/{worker.process.pid}/cmdline", "rb") as cmdline:
-            assert b"exporter.engine.workerprocess" in cmdline.read()
+            assert b"exporter.polling.workerprocess" in cmdline.read()
     finally:
         workers.shutdown()
 
@@ -60,7 +60,7 @@ async def test_a_job_a_worker_cannot_load_fails_alone_and_the_worker_stays():
     import sys
     import types
 
-    from exporter.engine.workerpool import WorkerPool
+    from exporter.polling.workerpool import WorkerPool
 
     module = types.ModuleType("only_in_the_main_process")
     exec("def parse(body):\n    return len(body)\n", module.__dict__)  # noqa: S102 - a test's own code
@@ -82,7 +82,7 @@ async def test_pipe_workers_parse_like_a_thread_and_survive_a_dead_worker(tmp_pa
     import os
     import signal
 
-    from exporter.engine.workerpool import WorkerDied, WorkerPool
+    from exporter.polling.workerpool import WorkerDied, WorkerPool
 
     threads = ParseWorkers(processes=0)
     workers = WorkerPool(1)
@@ -239,7 +239,7 @@ async def test_a_streamed_answer_that_fails_early_stops_being_read(aiohttp_serve
 async def test_a_worker_killed_mid_stream_fails_that_answer_and_is_replaced(aiohttp_server):
     import signal
 
-    from exporter.engine.workerpool import WorkerDied
+    from exporter.polling.workerpool import WorkerDied
     from exporter.vsxi.client import VsxiClient
 
     body = _large_sub_stats("xml")

@@ -17,8 +17,8 @@ from exporter import devicefamily
 from exporter.catalog import Builder, Catalog
 from exporter.configfile import Checker
 from exporter.devicefamily import Collector, ParseResult
-from exporter.engine.status import StatusSpecs, common_collector_series
 from exporter.payload import PayloadError
+from exporter.polling.status import StatusSpecs, common_collector_series
 from exporter.target import Target, check_collectors, common_target_keys
 
 CATALOG = Catalog(order=3)

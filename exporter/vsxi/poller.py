@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from exporter.engine.poller import BasePoller, logger
 from exporter.httpclient import FetchError
 from exporter.logs import log
+from exporter.polling.poller import BasePoller, logger
 from exporter.vsxi.client import VsxiClient
 from exporter.vsxi.collectors import parse_and_build
 from exporter.vsxi.status import STATUS

@@ -3,7 +3,7 @@ fallback (only for a target configured for JSON), a standby flag (402) and the H
 
 from __future__ import annotations
 
-from exporter.engine.status import CollectorSeries, StatusSpecs, common_collector_series
+from exporter.polling.status import CollectorSeries, StatusSpecs, common_collector_series
 from exporter.vsxi import metrics as vm
 
 STATUS = StatusSpecs(

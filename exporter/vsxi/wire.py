@@ -20,7 +20,7 @@ off on both XML paths:
   60% of the exporter's CPU;
 * above it, ``iterparse`` with rows cleared as soon as they are yielded, so 100k registrations never build a
   tree in memory. Such answers arrive as a ``BodyStream`` (exporter.bodystream): read in one pass as the
-  chunks come off the socket, in a worker process (exporter.engine.workerpool); what the readers need to
+  chunks come off the socket, in a worker process (exporter.polling.workerpool); what the readers need to
   know before that pass (the root, the first item's tag, the JSON path of the items) comes from the first
   bytes (``BodyStream.head``).
 

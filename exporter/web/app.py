@@ -15,7 +15,7 @@ import time
 from aiohttp import web
 
 from exporter.configfile import ConfigError
-from exporter.engine.engine import Engine
+from exporter.engine import Engine
 from exporter.exposition import encode_registry, negotiate
 from exporter.packed import GzipJoin, InflateJoin, Pieces, piece_of
 from exporter.web import landing, requestlog, slowclients

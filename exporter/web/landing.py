@@ -15,7 +15,7 @@ import html
 from urllib.parse import quote
 
 from exporter import __version__
-from exporter.engine.state import TargetState
+from exporter.polling.state import TargetState
 from exporter.registry import FAMILIES
 
 MAX_FAILING_ROWS = 300

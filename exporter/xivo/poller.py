@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from exporter.engine.poller import BasePoller, logger
 from exporter.logs import log
+from exporter.polling.poller import BasePoller, logger
 from exporter.xivo import fetch as requests
 from exporter.xivo.client import XivoClient
 from exporter.xivo.collectors import COLLECTORS, parse_and_build

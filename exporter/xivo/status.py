@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.engine.status import StatusSpecs, common_collector_series
+from exporter.polling.status import StatusSpecs, common_collector_series
 from exporter.xivo import metrics as xm
 
 STATUS = StatusSpecs(

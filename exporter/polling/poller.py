@@ -28,15 +28,15 @@ from dataclasses import dataclass, replace
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
 from exporter.devicefamily import Parsed, ParseResult, RoundAnswer, parse_round
-from exporter.engine.parsing import ParseWorkers
-from exporter.engine.selfmetrics import SelfMetrics
-from exporter.engine.state import CollectorState, TargetState
-from exporter.engine.status import StatusRenderer, StatusSpecs
 from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.packed import EMPTY
 from exporter.payload import PayloadError
+from exporter.polling.parsing import ParseWorkers
+from exporter.polling.state import CollectorState, TargetState
+from exporter.polling.status import StatusRenderer, StatusSpecs
 from exporter.reasons import REASONS
+from exporter.selfmetrics import SelfMetrics
 
 logger = logging.getLogger("exporter.poller")
 

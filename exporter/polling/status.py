@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.catalog import Catalog, Spec, escape_label, go_float
-from exporter.engine.state import CollectorState
 from exporter.packed import Chunk, store
+from exporter.polling.state import CollectorState
 
 # Series every target has whatever its family, declared once (exposition order 0: before the families').
 CATALOG = Catalog(order=0)

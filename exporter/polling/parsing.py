@@ -5,7 +5,7 @@ event loop for ~0.8 s (bench/benchmark.py), and a 1,000-SBC fleet's small answer
 the GIL (bench/fleet.py: /probe p99 ~28 ms, /metrics 1.3 s). So:
 
 * answers go to ``WorkerPool``: worker processes fed through pipes, the parsing on another core; those
-  read whole (up to 1 MiB, a normal SBC's) in one job per target's round (exporter.engine.poller), larger
+  read whole (up to 1 MiB, a normal SBC's) in one job per target's round (exporter.polling.poller), larger
   ones chunk by chunk as they arrive, so the memory they take is bounded by a few chunks, not by the answer;
 * a thread when there are no worker processes (``processes=0``) or until they have started.
 
@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from exporter.bodystream import HEAD_BYTES, BodyStream
-from exporter.engine.workerpool import WorkerPool
 from exporter.httpclient import StreamedBody
+from exporter.polling.workerpool import WorkerPool
 
 DEFAULT_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 

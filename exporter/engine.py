@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from exporter.budget import ByteBudget
 from exporter.config import Config
-from exporter.engine.parsing import ParseWorkers
-from exporter.engine.poller import BasePoller
-from exporter.engine.selfmetrics import SelfMetrics
-from exporter.engine.state import TargetState
 from exporter.exposition import join
 from exporter.packed import Chunk, Pieces, piece_of
+from exporter.polling.parsing import ParseWorkers
+from exporter.polling.poller import BasePoller
+from exporter.polling.state import TargetState
+from exporter.selfmetrics import SelfMetrics
 
 STALE_INTERVALS = 3
 EOF_PIECE = piece_of(b"# EOF\n")

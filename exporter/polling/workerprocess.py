@@ -1,4 +1,4 @@
-"""A parse worker process's side of exporter.engine.workerpool: run the jobs its pipe brings, answer on the other.
+"""A parse worker process's side of exporter.polling.workerpool: run the jobs its pipe brings, answer on the other.
 
 Imports only what running a job needs (the job's own module comes with its pickled function): no asyncio, no
 aiohttp, so each worker is Python, lxml and the parsers (~30 MB).
@@ -16,10 +16,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from exporter.bodystream import BodyStream
-from exporter.engine.workerframes import DATA, END, HEADER, JOB, OPEN, RESULT, TAKEN, WHOLE
+from exporter.polling.workerframes import DATA, END, HEADER, JOB, OPEN, RESULT, TAKEN, WHOLE
 
 # Parse workers yield the CPU to the main process, whose event loop answers scrapes: a round's answers are
-# parsed in one job (exporter.engine.poller), and the rounds of a slot end together, so on a busy machine both
+# parsed in one job (exporter.polling.poller), and the rounds of a slot end together, so on a busy machine both
 # workers can hold both cores for a while. bench/fleet.py at 2,000 SBCs on 2 cores, /probe p99: 30.6 and 32.1 ms
 # at nice 0, 20.2 at nice 5, 7.8 at nice 10 (16.4 with one job per table). Idle cores still go to the workers:
 # what it costs is latency of the polls on a saturated machine, never CPU.

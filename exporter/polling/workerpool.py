@@ -13,8 +13,8 @@ chunks in flight per answer). The main process holds a few chunks per answer, th
 no longer hold ``max_response_bytes`` each. A worker reads each streamed answer in a thread of its own (one
 trickling in for its whole timeout must not hold up the others) and answers read whole in its main thread.
 
-The frames (exporter.engine.workerframes) are in multiprocessing's own format (``Connection.recv_bytes`` on
-the worker's side, which is exporter.engine.workerprocess), written and read on the main side through asyncio
+The frames (exporter.polling.workerframes) are in multiprocessing's own format (``Connection.recv_bytes`` on
+the worker's side, which is exporter.polling.workerprocess), written and read on the main side through asyncio
 pipe transports, so the event loop never blocks on a pipe.
 
 A worker that dies fails the answers it was reading (each poll counts a parser error) and is replaced.
@@ -38,9 +38,9 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.bodystream import HEAD_BYTES
-from exporter.engine import workerframes as frames
-from exporter.engine.workerframes import HEADER, JOB, LENGTH
 from exporter.httpclient import StreamedBody
+from exporter.polling import workerframes as frames
+from exporter.polling.workerframes import HEADER, JOB, LENGTH
 
 logger = logging.getLogger("exporter.workers")
 
@@ -87,7 +87,7 @@ class _Frames(asyncio.Protocol):
 
 # A worker's bootstrap: this process's import path (as multiprocessing's spawn passes it), so that it imports the
 # same exporter, installed or from a checkout, and whatever module a job's function lives in.
-_BOOT = "import sys; sys.path[:] = {path!r}; from exporter.engine.workerprocess import serve_fds; serve_fds({fds})"
+_BOOT = "import sys; sys.path[:] = {path!r}; from exporter.polling.workerprocess import serve_fds; serve_fds({fds})"
 
 
 PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: a whole answer, or a rendered table, in one write
@@ -167,7 +167,7 @@ class _Worker:
         for transport, pipe in ((self._writer, self._inbox), (self._reader, self._outbox)):
             (pipe if transport is None else transport).close()  # a transport closes its pipe
         # A worker ignores SIGTERM (signals to the whole process group are the main process's, see
-        # exporter.engine.workerprocess) and holds nothing to save: SIGKILL, at once (the pipes' transports close
+        # exporter.polling.workerprocess) and holds nothing to save: SIGKILL, at once (the pipes' transports close
         # their ends only on the event loop's next turn, so waiting for it to read the end would wait in vain).
         if self.process.poll() is None:
             self.process.kill()

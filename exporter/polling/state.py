@@ -2,7 +2,7 @@
 
 The event loop is single-threaded, so replacing a dict entry with a new frozen object is atomic for readers:
 a scrape never sees half a round. A poller publishes a target's state once per round, when the round ends
-(exporter.engine.poller): each collector's record of that round and the target's status gauges, rendered
+(exporter.polling.poller): each collector's record of that round and the target's status gauges, rendered
 once for all its collectors. Each state carries its exposition bytes (``Chunk``, see exporter.packed): the
 data of a collector's last success, rendered in the parse worker, and the status gauges, so that serving only
 joins bytes.
