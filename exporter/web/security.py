@@ -1,13 +1,13 @@
-"""The web config applied to every request, as exporter-toolkit's handler does, in its order:
+"""The web config applied to every connection and request, as exporter-toolkit does, in its order:
 
-1. rate limit (``rate_limit``): a global token bucket built once at start; over it, 429 and nothing else;
-2. the configured security headers, on every answer from here on (401s included);
-3. client certificate SANs (``client_allowed_sans``): Go refuses a certificate with none of them inside the
+0. client certificate SANs (``client_allowed_sans``): Go refuses a certificate with none of them inside the
    handshake; Python's ssl has no hook there, so a connection whose verified certificate matches none is closed
    as soon as its handshake ends, before anything is read or answered (``admits``, called by the connection
    handler, exporter.web.slowclients), counted and logged once a minute at most. A connection opened before
-   the list changed is checked again on each request (403, and closed);
-4. basic auth (``basic_auth_users``): 401 with ``WWW-Authenticate: Basic``. Unknown users are checked against a
+   the list changed is checked again on each request (403, and closed), after the rate limit;
+1. rate limit (``rate_limit``): a global token bucket built once at start; over it, 429 and nothing else;
+2. the configured security headers, on every answer from here on (401s included);
+3. basic auth (``basic_auth_users``): 401 with ``WWW-Authenticate: Basic``. Unknown users are checked against a
    fixed hash so the time taken reveals nothing; bcrypt runs one comparison at a time in its own thread, never
    on the event loop, and its results are cached (100 entries, ~10% evicted at random when full) under
    hex(user):hex(hash):hex(password), so a changed hash or password never reuses a verdict.
