@@ -1,6 +1,7 @@
 """Throwaway certificates made with the openssl CLI for the web config tests: a CA, a server certificate for
 localhost/127.0.0.1, client certificates signed by the CA (with DNS, e-mail, IP and URI SANs), and a client
-certificate from a CA the server does not trust."""
+certificate from a CA the server does not trust; ``grafana``, signed by the CA, has only DNS:grafana.example
+(a trusted client whose SAN an allow-list of prometheus.example leaves out)."""
 
 import shutil
 import subprocess
@@ -33,4 +34,5 @@ def make_certs(d: Path) -> Path:
     _leaf(d, "client", "ca", "prometheus", "DNS:prometheus.example,email:prom@example.org,IP:2001:db8::1,"
           "URI:spiffe://example.org/prometheus", "clientAuth")
     _leaf(d, "stranger", "other-ca", "prometheus", "DNS:prometheus.example", "clientAuth")
+    _leaf(d, "grafana", "ca", "grafana", "DNS:grafana.example", "clientAuth")
     return d
