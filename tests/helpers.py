@@ -146,7 +146,7 @@ class Exporter:
     def _drain(self) -> None:
         for line in self.proc.stderr:
             self.lines.append(line)
-            m = re.search(r'msg="?listening"? .*address="?(http://[^\s"]+)', line)
+            m = re.search(r'msg="?listening"? .*address="?(https?://[^\s"]+)', line)
             if m and self.url is None:
                 self.url = m.group(1).rstrip("/")
                 self._listening.set()
