@@ -26,7 +26,7 @@ class Fetch:
 
 @dataclass(frozen=True)
 class XivoCollector(devicefamily.Collector):
-    fetch: Fetch = Fetch("")
+    fetch: Fetch
 
 
 COLLECTORS: dict[str, XivoCollector] = {c.name: c for c in (  # in poll order
