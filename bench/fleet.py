@@ -1,6 +1,13 @@
 """Fleet benchmark: N SBCs on one exporter, measured side by side with the cost floor, in one run.
 
     python bench/fleet.py [--devices 1000] [--trunks 20] [--interval 30] [--rounds 3] [--no-tables]
+    python bench/fleet.py --dead-percent 30 --dead-mode accept --no-tables     # a partial outage
+
+With ``--dead-percent P``, P% of the SBCs (spread over the fleet) are dead in the shape ``--dead-mode`` gives
+(``exporter.simulator.outage``: accepts and never answers, SYNs dropped, a TLS handshake never answered, a
+body trickling a byte a second, connection refused, a name that does not resolve). The floors then poll the
+healthy devices only; the goals are judged on them (none late, CPU per healthy round), and every dead device
+must be shown down with the reason its shape gives. At 100% only the exporter's own answers are judged.
 
 Starts ``bench/devices.py`` (a cheap loopback fleet serving the simulator's renderings, XML and JSON, old and
 new layout), then measures, each in its own process:
@@ -46,6 +53,11 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 from devices import TABLES, echo, variant  # noqa: E402
+
+from exporter.simulator.outage import MODES as DEAD_MODES  # noqa: E402
+
+DEAD_REASON = {"accept": "timeout", "syn": "connect_timeout", "tls": "connect_timeout", "trickle": "timeout",
+               "refused": "connection", "dns": "dns"}  # what each outage shape must be reported as
 
 GOAL_CPU_RATIO = 3.0  # the whole exporter, workers included (issue "Fleet CPU, restated")
 GOAL_MAIN_CPU_RATIO = 1.2  # the main process alone (HTTP, hand-off, serving)
@@ -380,11 +392,26 @@ def handoff_figures() -> None:
 # --- the exporter under load --------------------------------------------------------------------------------
 
 
-def write_config(path: str, port: int, devices: int, interval: float) -> None:
+def dead_indices(devices: int, percent: float) -> frozenset[int]:
+    """``percent`` % of the fleet, spread evenly over it (and so over the poll phases)."""
+    return frozenset(i for i in range(devices) if int((i + 1) * percent / 100) > int(i * percent / 100))
+
+
+def start_dead_site(mode: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "exporter.simulator.outage", "--mode", mode], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().split()[1]
+
+
+def write_config(path: str, port: int, devices: int, interval: float, dead: frozenset[int] = frozenset(),
+                 dead_url: str = "") -> None:
     lines = ["defaults:", f"  interval: {interval:g}s", f"  timeout: {min(10.0, interval):g}s", "vsxi:"]
     for i in range(devices):
-        lines += [f"  - name: sbc-{i:04d}", f"    url: {device_url(port, i)}", "    username: bench",
+        url = dead_url if i in dead else device_url(port, i)
+        lines += [f"  - name: sbc-{i:04d}", f"    url: {url}", "    username: bench",
                   "    password: bench", f"    format: {variant(i)[0]}"]
+        if url.startswith("https://"):
+            lines += ["    tls: {insecure_skip_verify: true}"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -436,8 +463,12 @@ async def _probe_load(base: str, names: list[str], seconds: float, pid: int) -> 
     return latencies, peak, failures
 
 
-_LAST_SUCCESS = re.compile(rb"^vsxi_collector_last_success_timestamp_seconds\{[^}]*\} (\S+)$", re.M)
-_FAILING = re.compile(rb"^vsxi_collector_success\{[^}]*\} 0\.0$", re.M)
+_LAST_SUCCESS = re.compile(rb'^vsxi_collector_last_success_timestamp_seconds\{[^}]*target="([^"]+)"[^}]*\} (\S+)$',
+                           re.M)
+_FAILING = re.compile(rb'^vsxi_collector_success\{[^}]*target="([^"]+)"[^}]*\} 0\.0$', re.M)
+_DOWN = re.compile(rb'^vsxi_up\{[^}]*target="([^"]+)"[^}]*\} 0\.0$', re.M)
+_ERRORS = re.compile(rb'^vsxi_xivo_exporter_poll_errors_total\{[^}]*reason="([^"]+)"[^}]*target="([^"]+)"[^}]*\} '
+                     rb'(\S+)$', re.M)
 
 
 def _scrape(port: int, gzip: bool) -> tuple[float, bytes, int]:
@@ -462,17 +493,31 @@ def _scrape(port: int, gzip: bool) -> tuple[float, bytes, int]:
     return elapsed, body, wire
 
 
-def census(body: bytes, now: float, interval: float, expected: int) -> tuple[int, int]:
-    """(collectors whose last success is older than interval + 10% or missing, collectors failing)."""
-    stamps = [float(v) for v in _LAST_SUCCESS.findall(body)]
+def census(body: bytes, now: float, interval: float, expected: int, dead: frozenset[str] = frozenset()) \
+        -> tuple[int, int]:
+    """Of the healthy targets' collectors (not in ``dead``): (those whose last success is older than interval +
+    10% or missing, those failing)."""
+    stamps = [float(v) for name, v in _LAST_SUCCESS.findall(body) if name.decode() not in dead]
     late = sum(1 for ts in stamps if now - ts > 1.1 * interval) + max(0, expected - len(stamps))
-    return late, len(_FAILING.findall(body))
+    return late, sum(1 for name in _FAILING.findall(body) if name.decode() not in dead)
 
 
-def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> dict:
+def dead_census(body: bytes, dead: frozenset[str], reason: str) -> tuple[int, int]:
+    """Of the dead targets: (shown down, shown down with ``reason`` among their poll errors)."""
+    down = {name.decode() for name in _DOWN.findall(body)} & dead
+    with_reason = {name.decode() for why, name, count in _ERRORS.findall(body)
+                   if why.decode() == reason and float(count) > 0} & down
+    return len(down), len(with_reason)
+
+
+def exporter_figures(port: int, devices: int, interval: float, rounds: int, dead: frozenset[int] = frozenset(),
+                     dead_mode: str = "accept") -> dict:
     tmp = tempfile.mkdtemp(prefix="fleet-")
     config = os.path.join(tmp, "config.yml")
-    write_config(config, port, devices, interval)
+    dead_proc, dead_url = start_dead_site(dead_mode) if dead else (None, "")
+    write_config(config, port, devices, interval, dead, dead_url)
+    healthy = devices - len(dead)
+    dead_names = frozenset(f"sbc-{i:04d}" for i in dead)
     listen = 10188 + random.randint(1000, 20000)
     base = f"http://127.0.0.1:{listen}"
     proc = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", config, "--web.listen-address",
@@ -481,7 +526,7 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
     try:
         ready = asyncio.run(_wait_ready(base, proc, 10 * interval + 60))
         # The floor on the exporter's schedule, in the same window (a drifting machine drifts for both).
-        paced = start_paced_floor(port, devices, interval, interval, rounds * interval)
+        paced = start_paced_floor(port, healthy, interval, interval, rounds * interval) if healthy else None
         time.sleep(interval)  # rounds reach their steady spread
         names = [f"sbc-{i:04d}" for i in range(devices)]
         c0, m0, t0 = cpu_seconds(proc.pid), own_cpu_seconds(proc.pid), time.monotonic()
@@ -489,14 +534,15 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
         steady = peak  # polling and /probe only: what the fleet costs before any /metrics of it
         cpu, main_cpu = cpu_seconds(proc.pid) - c0, own_cpu_seconds(proc.pid) - m0
         wall = time.monotonic() - t0
-        paced_floor_cpu = paced_floor_result(paced)
+        paced_floor_cpu = paced_floor_result(paced) if paced is not None else float("nan")
+        own = asyncio.run(_own_answers(base))
         scrapes, late, failing = [], [], []
         body = b""
         for _ in range(3):
             now = time.time()
             elapsed, body, _ = _scrape(listen, gzip=False)
             scrapes.append(elapsed)
-            lt, fl = census(body, now, interval, devices * len(TABLES))
+            lt, fl = census(body, now, interval, healthy * len(TABLES), dead_names)
             late.append(lt)
             failing.append(fl)
             peak = max(peak, rss_mb(proc.pid))
@@ -510,8 +556,9 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
         latencies.sort()
         held = {kind: float(v) for kind, v in re.findall(
             rb'(?m)^vsxi_xivo_exporter_cached_exposition_(bytes|text_bytes) (\S+)', body)}
+        down, with_reason = dead_census(body, dead_names, DEAD_REASON[dead_mode])
         return {
-            "paced_floor": paced_floor_cpu,
+            "paced_floor": paced_floor_cpu, "own": own, "dead_down": down, "dead_with_reason": with_reason,
             "held": held.get(b"bytes", float("nan")), "held_text": held.get(b"text_bytes", float("nan")),
             "steady_rss": steady,
             "ready": ready, "cpu": cpu, "main_cpu": main_cpu, "wall": wall, "late": max(late), "failing": max(failing),
@@ -527,6 +574,24 @@ def exporter_figures(port: int, devices: int, interval: float, rounds: int) -> d
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if dead_proc is not None:
+            dead_proc.terminate()
+            dead_proc.wait()
+
+
+async def _own_answers(base: str) -> dict[str, float]:
+    """The slowest of 20 answers of the exporter's own endpoints (/-/healthy, /-/ready), in seconds: they must
+    answer at once whatever the devices do."""
+    worst: dict[str, float] = {}
+    async with aiohttp.ClientSession() as session:
+        for path in ("/-/healthy", "/-/ready") * 10:
+            t0 = time.perf_counter()
+            async with session.get(base + path) as r:
+                await r.read()
+                ok = r.status == 200
+            worst[path] = max(worst.get(path, 0.0), time.perf_counter() - t0 if ok else float("inf"))
+            await asyncio.sleep(0.1)
+    return worst
 
 
 # --- report ------------------------------------------------------------------------------------------------------
@@ -548,6 +613,8 @@ def main() -> int:
     p.add_argument("--port", type=int)
     p.add_argument("--warmup", type=float, help="paced-floor: seconds before its window")
     p.add_argument("--window", type=float, help="paced-floor: seconds measured")
+    p.add_argument("--dead-percent", type=float, default=0.0, help="share of the SBCs that are dead (0-100)")
+    p.add_argument("--dead-mode", choices=DEAD_MODES, default="accept", help="how the dead SBCs are dead")
     a = p.parse_args()
     if a.mode == "floor":
         floor_main(a.port, a.devices, a.rounds)
@@ -560,9 +627,12 @@ def main() -> int:
     devices_proc, port = start_devices(a.trunks)
     ok = True
     try:
+        dead = dead_indices(a.devices, a.dead_percent)
+        healthy = a.devices - len(dead)
         print(f"fleet: {a.devices} VSXi, {a.trunks} trunks each, all {len(TABLES)} tables, interval "
-              f"{a.interval:g}s, XML/JSON x old/new layout; {os.cpu_count()} cores")
-        floor_before = measure_floor(port, a.devices, 2)
+              f"{a.interval:g}s, XML/JSON x old/new layout; {os.cpu_count()} cores"
+              + (f"; {len(dead)} dead ({a.dead_mode}: {DEAD_REASON[a.dead_mode]})" if dead else ""))
+        floor_before = measure_floor(port, healthy, 2) if healthy else float("nan")
         if not a.no_tables:
             stage_figures(a.trunks)
             handoff_figures()
@@ -575,17 +645,17 @@ def main() -> int:
                 goal = _goal(ratio <= GOAL_TABLE_RATIO) if judged else "(under 10 kB, not judged)"
                 print(f"{table:16s} {fmt:4s} {size:8d} {f * 1e6:9.0f} {cost * 1e6:9.0f} {ratio:6.2f}  {goal}")
 
-        r = exporter_figures(port, a.devices, a.interval, a.rounds)
+        r = exporter_figures(port, a.devices, a.interval, a.rounds, dead, a.dead_mode)
         # The burst floor runs outside the exporter's window (it would load the cores the exporter is measured
         # on): once before, once after, and their mean, so that the machine's drift between windows (up to
         # +-25% on shared machines) does not land on one side of the ratio.
-        floor_after = measure_floor(port, a.devices, 2)
+        floor_after = measure_floor(port, healthy, 2) if healthy else float("nan")
         floor = (floor_before + floor_after) / 2
-        per_round = r["cpu"] / (r["wall"] / a.interval) / a.devices
+        per_round = r["cpu"] / (r["wall"] / a.interval) / max(healthy, 1)  # per healthy device round
         paced = r["paced_floor"]
         ratio, burst_ratio = per_round / paced, per_round / floor
         main_ratio, main_burst_ratio = ratio * r["main_cpu"] / r["cpu"], burst_ratio * r["main_cpu"] / r["cpu"]
-        floor_core = paced * a.devices / a.interval
+        floor_core = paced * healthy / a.interval
         metrics_goal = GOAL_METRICS_S * max(1.0, a.devices / 1000)  # the whole fleet's text grows with it
         goals = [
             ("floor CPU (GET + bare parse)", f"{paced * 1e3:.2f} ms/device round paced as the exporter polls "
@@ -598,8 +668,14 @@ def main() -> int:
              f"{r['main_cpu'] / r['cpu']:.0%} of the exporter's CPU = {main_ratio:.2f} x floor "
              f"({main_burst_ratio:.2f} x the burst floor); parse workers the rest", f"<= {GOAL_MAIN_CPU_RATIO} x floor",
              main_ratio <= GOAL_MAIN_CPU_RATIO),
-            ("collectors late (> interval + 10%)", f"{r['late']} of {a.devices * len(TABLES)} "
+            ("collectors late (> interval + 10%)", f"{r['late']} of the healthy SBCs' {healthy * len(TABLES)} "
              f"(failing: {r['failing']})", "0", r["late"] == 0),
+            ("dead SBCs shown down, with their reason", f"{r['dead_down']} and {r['dead_with_reason']} of "
+             f"{len(dead)} ({DEAD_REASON[a.dead_mode]})", f"all {len(dead)}",
+             r["dead_down"] == r["dead_with_reason"] == len(dead)),
+            ("the exporter's own /-/healthy, /-/ready", ", ".join(f"{path} max {v * 1e3:.1f} ms"
+                                                                  for path, v in r["own"].items()),
+             "< 1 s", max(r["own"].values()) < 1.0),
             ("/probe latency during polling", f"p50 {r['probe_p50'] * 1e3:.1f} ms, p99 {r['probe_p99'] * 1e3:.1f} ms "
              f"({r['probes']} probes, {r['probe_failures']} failed)", f"p99 < {GOAL_PROBE_P99_MS:g} ms",
              r["probe_p99"] * 1e3 < GOAL_PROBE_P99_MS and r["probe_failures"] == 0),
@@ -619,6 +695,9 @@ def main() -> int:
             ("time to ready (first round of every target)", f"{r['ready']:.1f} s", "", True),
         ]
         print(f"\n== exporter polling the fleet ({a.rounds} rounds measured) ==")
+        if not healthy:  # nothing healthy to judge a CPU ratio or lateness on: the exporter's own answers only
+            goals = [g for g in goals if not g[0].startswith(("floor", "exporter CPU", "  of which the main",
+                                                              "collectors late"))]
         for name, figure, goal, met in goals:
             print(f"{name:44s} {figure:70s} {goal:16s} {_goal(met) if goal else ''}")
             ok &= met

@@ -18,6 +18,7 @@ from exporter.configfile import Checker, ConfigError, load_yaml, read_text, type
 from exporter.devicefamily import Family
 from exporter.registry import FAMILIES
 from exporter.target import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_INTERVAL,
     DEFAULT_KEYS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -201,9 +202,13 @@ def parse_config(text: str, path: str = "<config>") -> Config:
     defaults = {
         "interval": c.duration(d, "interval", "defaults", DEFAULT_INTERVAL, MIN_INTERVAL),
         "timeout": c.duration(d, "timeout", "defaults", DEFAULT_TIMEOUT, MIN_TIMEOUT),
+        "connect_timeout": c.duration(d, "connect_timeout", "defaults", DEFAULT_CONNECT_TIMEOUT, MIN_TIMEOUT),
         "max_response_bytes": c.positive_int(d, "max_response_bytes", "defaults", DEFAULT_MAX_RESPONSE_BYTES),
         "max_series": c.positive_int(d, "max_series", "defaults", DEFAULT_MAX_SERIES),
     }
+    if "connect_timeout" in d and defaults["connect_timeout"] > defaults["timeout"]:
+        c.error("defaults.connect_timeout", f"connect_timeout ({defaults['connect_timeout']:g}s) must not exceed "
+                f"timeout ({defaults['timeout']:g}s)")
     profiles = check_profiles(c, root.get("profiles"))
     inv = c.mapping(root.get("inventory") or {}, "inventory", ("files", "refresh_interval"))
     inventory_files: list[str] = []

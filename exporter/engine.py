@@ -1,4 +1,4 @@
-"""The polling engine: one poller per target, a global concurrency limit, and the latest state of each.
+"""The polling engine: one poller per target, the slots and byte budget they share, and the latest state of each.
 
 Serving reads ``states`` and never waits on a device, nor encodes: each state carries its exposition bytes
 (rendered by the pollers and parse workers), so a scrape leaves out data older than 3 intervals and joins
@@ -22,6 +22,7 @@ from exporter.polling.parsing import ParseWorkers
 from exporter.polling.poller import BasePoller
 from exporter.polling.state import TargetState
 from exporter.selfmetrics import SelfMetrics
+from exporter.slots import SlotPool
 
 STALE_INTERVALS = 3
 EOF_PIECE = piece_of(b"# EOF\n")
@@ -61,7 +62,7 @@ class Engine:
         self.metrics = SelfMetrics()
         self.states: dict[str, TargetState] = {}
         self.workers = ParseWorkers()
-        self.limiter: asyncio.Semaphore | None = None
+        self.slots: SlotPool | None = None
         self.budget: ByteBudget | None = None
         self.pollers: dict[str, BasePoller] = {}
         self.tasks: dict[str, asyncio.Task] = {}
@@ -91,7 +92,7 @@ class Engine:
 
     def _add(self, target) -> None:
         kind = self.config.families[target.family].poller
-        self.pollers[target.name] = kind(target, self._publish, self.limiter, self.metrics, self.workers,
+        self.pollers[target.name] = kind(target, self._publish, self.slots, self.metrics, self.workers,
                                          self.clock, budget=self.budget)
         if self.running:
             self.tasks[target.name] = asyncio.create_task(self.pollers[target.name].run(),
@@ -116,8 +117,8 @@ class Engine:
         await poller.close()  # revokes a XiVO token
 
     def _build_pollers(self) -> None:
-        if self.limiter is None:
-            self.limiter = asyncio.Semaphore(self.config.max_concurrent_targets)
+        if self.slots is None:
+            self.slots = SlotPool(self.config.max_concurrent_targets)
             self.budget = ByteBudget(self.config.max_in_flight_bytes)
             for target in self.config.targets:
                 self._add(target)
@@ -137,7 +138,7 @@ class Engine:
         self._build_pollers()
         if (config.max_concurrent_targets, config.max_in_flight_bytes) != (self.config.max_concurrent_targets,
                                                                              self.config.max_in_flight_bytes):
-            self.limiter = asyncio.Semaphore(config.max_concurrent_targets)
+            self.slots = SlotPool(config.max_concurrent_targets)
             self.budget = ByteBudget(config.max_in_flight_bytes)
             keep = set()  # every poller must take the new limits
         else:

@@ -14,7 +14,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from exporter import budget
+from exporter import budget, slots
+
+# Reasons that mean the device gave no answer at all: nothing to read, so nothing to retry on a device that
+# has not answered anything else this round (exporter.polling.poller).
+UNANSWERED = frozenset({"timeout", "connect_timeout", "connection", "dns"})
 
 
 class FetchError(Exception):
@@ -91,7 +95,7 @@ class BodyReader:
             if self._inflate is not None and self._inflate.unconsumed_tail:
                 data = self._inflate.unconsumed_tail
             else:
-                data = await self.resp.content.read(size)
+                data = await self._network(size)
                 self.wire += len(data)
                 if not data:
                     return await self._counted(self._inflate.flush() if self._inflate is not None else b"")
@@ -100,6 +104,19 @@ class BodyReader:
             out = self._decompress(data, size)
             if out:
                 return await self._counted(out)
+
+    async def _network(self, size: int) -> bytes:
+        """What the connection has brought (at most ``size`` bytes), b"" at the end. A read that has to wait for
+        the device gives the poll's slot back until bytes come (exporter.slots): a body trickling a byte a
+        second holds a slot for the moments its bytes are handled, not for the whole timeout."""
+        content = self.resp.content
+        data = content.read_nowait(size)
+        if data or content.at_eof():
+            return data
+        slots.release()
+        data = await content.read(size)
+        await slots.take()
+        return data
 
     def _decompress(self, data: bytes, size: int) -> bytes:
         try:
@@ -134,9 +151,16 @@ class BodyReader:
 
     async def read_all(self) -> bytes:
         if self.resp.content_length is not None and self._inflate is None:
-            # The length is known and within the limit: one read, no chunk loop.
+            # The length is known and within the limit: counted at once, read as it comes (usually one piece:
+            # a join of one piece is that piece, not a copy).
             await self._take(self.resp.content_length)
-            return await self.resp.read()
+            chunks = []
+            while data := await self._network(-1):
+                chunks.append(data)
+                self.size += len(data)
+                if self.size > self.resp.content_length:  # more than announced: aiohttp stops it first
+                    break
+            return b"".join(chunks)
         chunks = []
         while chunk := await self.read():
             chunks.append(chunk)
@@ -144,8 +168,13 @@ class BodyReader:
 
 
 async def read_limited(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
-    """The whole body, or FetchError as soon as it is too large (never buffering more): see BodyReader."""
-    return await BodyReader(resp, limit, what).read_all()
+    """The whole body, or FetchError as soon as it is too large (never buffering more): see BodyReader. The
+    poll's slot is held while it is read (exporter.slots), and given back with the body."""
+    await slots.take()
+    try:
+        return await BodyReader(resp, limit, what).read_all()
+    finally:
+        slots.release()
 
 
 class StreamedBody:
@@ -187,19 +216,31 @@ class StreamedBody:
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_above: int,
                     timeout: float) -> bytes | StreamedBody:
-    """The body whole when it ends within ``stream_above`` bytes, else a StreamedBody holding them."""
-    reader = BodyReader(resp, limit, what)
-    known = resp.content_length is not None and not reader.compressed
-    if known and resp.content_length <= stream_above:
-        return await reader.read_all()
-    head, size = [], 0
-    while size < stream_above:
-        chunk = await reader.read()
-        if not chunk:
-            return b"".join(head)
-        head.append(chunk)
-        size += len(chunk)
-    return StreamedBody(head, reader, timeout)
+    """The body whole when it ends within ``stream_above`` bytes, else a StreamedBody holding them. The poll's
+    slot (exporter.slots) is taken now that the answer has started, and given back with a whole body; a
+    StreamedBody keeps it until its poll is done with it."""
+    await slots.take()
+    try:
+        reader = BodyReader(resp, limit, what)
+        known = resp.content_length is not None and not reader.compressed
+        if known and resp.content_length <= stream_above:
+            body = await reader.read_all()
+        else:
+            head, size = [], 0
+            while size < stream_above:
+                chunk = await reader.read()
+                if not chunk:
+                    break
+                head.append(chunk)
+                size += len(chunk)
+            else:
+                return StreamedBody(head, reader, timeout)
+            body = b"".join(head)
+    except BaseException:
+        slots.release()
+        raise
+    slots.release()
+    return body
 
 
 def shown_location(location: str | None) -> str:
@@ -214,8 +255,24 @@ def shown_location(location: str | None) -> str:
     return shown[:200] or "(empty Location header)"
 
 
-def transport_error(exc: BaseException, what: str, timeout: float) -> FetchError:
-    """Classify what aiohttp raised while talking to a device."""
+def client_timeout(target) -> aiohttp.ClientTimeout:
+    """The whole request within ``timeout``; getting a connection (name, TCP, TLS handshake) within
+    ``connect_timeout`` of it: a lost site is usually a handshake nobody answers, told apart early."""
+    return aiohttp.ClientTimeout(total=target.timeout, connect=target.connect_timeout)
+
+
+def transport_error(exc: BaseException, what: str, timeout: float, connect_timeout: float | None = None) \
+        -> FetchError:
+    """Classify what aiohttp raised while talking to a device. Failures before any answer (no connection, no
+    answer in time) are ``retryable`` for the poller to decide: it retries them only on a device that has
+    answered something this round."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return FetchError("connect_timeout", f"{what}: no connection within "
+                          f"{connect_timeout if connect_timeout is not None else timeout:g}s (TCP or TLS handshake "
+                          "not answered)", retryable=True)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError("dns", f"{what}: cannot resolve the device's name: {exc.os_error or exc}",
+                          retryable=True)
     if isinstance(exc, asyncio.TimeoutError):
         return FetchError("timeout", f"{what}: no complete answer within {timeout:g}s", retryable=True)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

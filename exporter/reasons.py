@@ -1,8 +1,12 @@
 """Every value of the ``reason`` label, in one place (bounded by construction; documented in docs/metrics.md)."""
 
 REASONS = {
-    "timeout": "no complete answer within `timeout` (retried while the interval allows)",
-    "connection": "cannot connect, or the connection was lost (stops the round)",
+    "timeout": "connected, but no complete answer within `timeout` (retried only on a device that answered "
+               "something else this round)",
+    "connect_timeout": "no connection within `connect_timeout`: the TCP or TLS handshake was not answered (a lost "
+                       "site, a firewall dropping packets; stops the round, not retried)",
+    "dns": "the device's name does not resolve (stops the round, not retried)",
+    "connection": "connection refused, or the connection was lost (stops the round)",
     "tls": "the device's certificate is not trusted or the TLS handshake failed (not retried; stops the round)",
     "auth_failed": "xivo-auth refused the credentials or the backend (never retried; stops the round)",
     "auth_unavailable": "xivo-auth is down or unreachable (services answer 503): not the PBX itself",

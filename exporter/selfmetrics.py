@@ -50,6 +50,11 @@ class SelfMetrics:
         self.poll_duration = Histogram(f"{PREFIX}_poll_duration_seconds", "Duration of one device table poll "
                                        "(requests, retries, parsing).", ["family", "collector"],
                                        buckets=POLL_BUCKETS, registry=self.registry)
+        self.slot_wait = Histogram(f"{PREFIX}_slot_wait_seconds", "Time an answer that had started to arrive "
+                                   "waited for one of global.max_concurrent_targets slots before it was read. "
+                                   "Waiting for a device holds no slot: this stays near 0 through an outage.",
+                                   ["family"], buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10),
+                                   registry=self.registry)
         self.token_renewals = Counter(f"{PREFIX}_token_renewals_total", "Tokens obtained from xivo-auth, the "
                                       "first one included.", ["target"], registry=self.registry)
         self.auth_failures = Counter(f"{PREFIX}_auth_failures_total", "Poll rounds stopped by an authentication "
@@ -145,7 +150,7 @@ class SelfMetrics:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
         out = []
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
-                       self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
+                       self.slot_wait, self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,

@@ -14,6 +14,11 @@ EXPORTER_JOB_SELECTOR = 'job=~"vsxi|vsxi-xivo-exporter.*"'
 PROBE_JOB_SELECTOR = 'job=~"vsxi-probe|vsxi-xivo-devices.*"'
 
 # Where each alert's runbook_url points: docs/runbooks.md of the repository, one section per alert.
+# The label of vsxi_xivo_target_info (a target's own labels from the configuration) that says where a device
+# is: devices down together at one site page once (VsxiXivoSiteUnreachable), and each device's own unreachable
+# alert carries it so that Alertmanager can mute it under its site's.
+SITE_LABEL = "site"
+
 RUNBOOK_URL = "https://github.com/vsxi-xivo-exporter/vsxi-xivo-exporter/blob/main/docs/runbooks.md"
 
 THRESHOLDS = {
@@ -23,6 +28,11 @@ THRESHOLDS = {
     "probe_failing_for": "5m",  # a /probe scrape failing (exporter too slow, down, or the name unknown)
     "probe_unknown_recent_seconds": 300,  # the exporter refused the name this recently
     "device_down_for": "5m",  # vsxi_up / xivo_up == 0
+    # A site lost at once pages once: VsxiXivoSiteUnreachable, when at least this many of a site's devices and
+    # this share of them are down (targets without the site label form one group per job); the example
+    # Alertmanager config then mutes their own unreachable alerts.
+    "site_down_min_targets": 3,
+    "site_down_ratio": 0.25,
     "auth_failing_window": "15m",  # any authentication failure in this window
     "collector_failing_for": "15m",
     "data_stale_seconds": 600,  # a collector without success for this long

@@ -2,13 +2,13 @@
 
 Recording rules follow ``level:metric:operations``; ratios are sum(numerator) / sum(denominator) with empty
 denominators filtered out (no NaN, no +Inf). Every alert carries ``severity`` (critical, warning, info) and
-``component`` (exporter, sbc, pbx, trunk, collector, media, queue): the example Alertmanager config inhibits
+``component`` (exporter, site, sbc, pbx, trunk, collector, media, queue): the example Alertmanager config inhibits
 on them. ``job`` is kept in every aggregation so dashboards can still filter by it.
 """
 
 from __future__ import annotations
 
-from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, RUNBOOK_URL
+from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, RUNBOOK_URL, SITE_LABEL
 from mixin.config import THRESHOLDS as T
 
 WINDOW_BY = "job, target, trunk_id, direction, window"
@@ -74,6 +74,26 @@ def _alert(name: str, expr: str, for_: str, severity: str, component: str, summa
     return rule
 
 
+SBC_DOWN = "vsxi_up == 0 unless on (job, target) vsxi_standby == 1"
+SITE_OF = f"group by (job, target, {SITE_LABEL}) (vsxi_xivo_target_info)"
+
+
+def _with_site(down: str) -> str:
+    """``down`` (series with job and target) carrying the target's site label from vsxi_xivo_target_info, and
+    as it is where that series is missing (an older exporter)."""
+    return (f"(\n  ({down})\n  * on (job, target) group_left ({SITE_LABEL})\n  {SITE_OF}\n)\n"
+            f"or on (job, target)\n({down})")
+
+
+def _site_down(t: dict) -> str:
+    """A site (or, for targets without one, a job) with many devices down at once: one series per site."""
+    down = (f"count by (job, {SITE_LABEL}) (\n  (({SBC_DOWN}) or xivo_up == 0)\n"
+            f"  * on (job, target) group_left ({SITE_LABEL})\n  {SITE_OF}\n)")
+    # The count first: it is the alert's value.
+    return (f"{down}\n>= {t['site_down_min_targets']}\nand\n"
+            f"{down}\n/\ncount by (job, {SITE_LABEL}) ({SITE_OF})\n>= {t['site_down_ratio']}")
+
+
 def alerts() -> list[dict]:
     t = T
     tw = f'window="{t["trunk_window"]}"'
@@ -134,7 +154,15 @@ def alerts() -> list[dict]:
                "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "
                "{{ $value | humanizeDuration }}; its series have been dropped."),
         # --- reachability and authentication ---
-        _alert("SbcUnreachable", "vsxi_up == 0 unless on (job, target) vsxi_standby == 1", t["device_down_for"],
+        _alert("SiteUnreachable", _site_down(t), t["device_down_for"], "critical", "site",
+               "{{ $value }} devices unreachable at " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}'",
+               "{{ $value }} SBCs and PBXs of " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}' (job "
+               "{{ $labels.job }}; an empty " + SITE_LABEL + ": the targets without one) are down at once for " +
+               t["device_down_for"] + ", at least " + str(t["site_down_min_targets"]) + " and " +
+               f"{t['site_down_ratio']:.0%}" + " of them: more likely a site, link or network outage than that "
+               "many device faults. Their own unreachable alerts carry the " + SITE_LABEL + " label, for "
+               "Alertmanager to mute under this one; the exporter's landing page lists them with their reasons."),
+        _alert("SbcUnreachable", _with_site(SBC_DOWN), t["device_down_for"],
                "critical", "sbc", "SBC {{ $labels.target }} unreachable",
                "The exporter got no stats table from {{ $labels.target }} for " + t["device_down_for"] +
                " (an HA standby answering 402 is not counted here)."),
@@ -143,7 +171,7 @@ def alerts() -> list[dict]:
                "0m", "critical", "sbc", "SBC {{ $labels.target }} refuses the exporter's credentials",
                "The VSXi answered 401 User Not Authorized: check the username and password file of "
                "{{ $labels.target }} (the exporter does not retry, to avoid a lockout)."),
-        _alert("PbxUnreachable", "xivo_up == 0", t["device_down_for"], "critical", "pbx",
+        _alert("PbxUnreachable", _with_site("xivo_up == 0"), t["device_down_for"], "critical", "pbx",
                "PBX {{ $labels.target }} unreachable or refusing the exporter",
                "No collector of {{ $labels.target }} succeeded for " + t["device_down_for"] + "."),
         _alert("PbxAuthFailing",

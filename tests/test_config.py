@@ -73,7 +73,7 @@ vsxi:
     timeout: 10s
   - 42
 """) == [
-        "CFG: defaults.timout: unknown key (expected one of: interval, timeout, max_response_bytes, "
+        "CFG: defaults.timout: unknown key (expected one of: interval, timeout, connect_timeout, max_response_bytes, "
             "max_series)",
         "CFG: defaults.interval: expected a duration like 15s, 2m or 500ms, got 30",
         "CFG: vsxi[0].name: expected letters, digits and _.:- (at most 63), got 'sbc 1'",

@@ -231,7 +231,7 @@ FAULTS: dict[str, Fault] = {
     "reset_mid_body": Fault(reset_mid_body, "connection", False),
     "accept_then_silence": Fault(None, "timeout", False, url="silent"),
     "closed_port": Fault(None, "connection", False, url="closed"),
-    "unresolvable_name": Fault(None, "connection", False, url="http://sbc-that-does-not-exist.invalid:8888"),
+    "unresolvable_name": Fault(None, "dns", False, url="http://sbc-that-does-not-exist.invalid:8888"),
     "http_401": Fault(status(401, "Fail - User Not Authorized"), "http_401", False),
     "http_403": Fault(status(403), "http_4xx", False),
     "http_404": Fault(status(404), "http_4xx", False),

@@ -93,7 +93,9 @@ def test_dashboard_conventions(dashboard):
 
 def known_metric_names() -> set[str]:
     names = set()
-    for spec in (*VSXI.specs.values(), *XIVO.specs.values()):
+    from exporter.polling.status import CATALOG as COMMON  # vsxi_xivo_target_info
+
+    for spec in (*VSXI.specs.values(), *XIVO.specs.values(), *COMMON.specs.values()):
         names.add(spec.name)
         if spec.type == "gaugehistogram":
             names |= {spec.name + s for s in ("_bucket", "_gsum", "_gcount")}
@@ -178,7 +180,7 @@ def test_alertmanager_example():
                 exact = m.group(1) == "="
                 named += [m.group(2)] if exact else [
                     f"VsxiXivo{n}" for n in re.fullmatch(r"VsxiXivo\((.*)\)", m.group(2)).group(1).split("|")]
-    assert len(named) == 5 and set(named) <= alerts, set(named) - alerts
+    assert len(named) == 6 and set(named) <= alerts, set(named) - alerts
 
 
 def _matches(matcher: str, labels: dict) -> bool:
@@ -217,6 +219,19 @@ def test_inhibitions_are_scoped():
                   fired("TrunkAsrLow", job="vsxi-probe", instance="sbc-atl-2", target="sbc-atl-2"),
                   fired("MediaServerDown", job="vsxi-probe", instance="sbc-atl-3", target="sbc-atl-3")):
         assert not inhibited(config, unknown, other)
+    # A site down pages once: its devices' unreachable alerts (which carry their site) are muted, not those of
+    # another site, nor what its devices' alerts mute themselves.
+    site = fired("SiteUnreachable", job="vsxi", site="atl")
+    assert inhibited(config, site, fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-atl-1",
+                                         site="atl"))
+    assert inhibited(config, site, fired("PbxUnreachable", job="vsxi", instance="exp-1:10188", target="pbx-atl-1",
+                                         site="atl"))
+    assert not inhibited(config, site, fired("SbcUnreachable", job="vsxi", instance="exp-1:10188",
+                                             target="sbc-mia-1", site="mia"))
+    assert not inhibited(config, site, fired("SbcUnreachable", job="vsxi-2", instance="exp-2:10188",
+                                             target="sbc-atl-9", site="atl"))
+    assert not inhibited(config, site, fired("SbcAuthFailing", job="vsxi", instance="exp-1:10188",
+                                             target="sbc-atl-2", site="atl"))
     sbc_down = fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-1")
     assert inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-1"))
     assert not inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-2"))

@@ -123,6 +123,38 @@ def test_landing_page_for_a_fleet_puts_failures_first_and_stays_small():
     assert "&lt;script&gt;" in render(states, 1000.0, "<script>", "/metrics")  # the query is escaped
 
 
+def test_landing_page_in_an_outage_shows_the_dead_targets_first_one_row_each_with_their_reason():
+    """200 of 1,000 SBCs lost at once (their rounds stopped at the first table: every collector failed with its
+    reason) beside 20 down with one table timing out and 5 up with one failing table: every target down comes
+    first, the lost ones in one row each with the error of the table asked; they are counted by reason."""
+    from dataclasses import replace
+
+    from exporter.polling.state import CollectorState
+    from exporter.web.landing import render
+
+    tables = ("realtime", "resource", "sub_stats", "media_server")
+    states = _landing_fleet(1000)
+    for i in range(0, 1000, 10):
+        for j in (i, i + 1):
+            dead = {c: CollectorState(c, False, last_success=300.0, reason="connect_timeout",
+                                      error=f"{c}: no connection within 3s" if c == "realtime" else
+                                      f"{c}: not polled: realtime: no connection within 3s") for c in tables}
+            states[f"sbc-{j:04d}"] = replace(states[f"sbc-{j:04d}"], up=False, standby=False, collectors=dead)
+    for j in (5, 15, 25, 35, 45):  # up, one table failing: after every target down although named first
+        state = states[f"sbc-{j:04d}"]
+        failed = CollectorState("resource", False, last_success=990.0, reason="http_5xx", error="resource: HTTP 500")
+        states[state.name] = replace(state, collectors={**state.collectors, "resource": failed})
+    page = render(states, 1000.0, "", "/metrics")
+    failing = page[page.index('id="failing"'):page.index('id="healthy"')]
+    assert "Down by reason: connect_timeout: 200, timeout: 20" in failing
+    rows = failing.split("<tr")[2:]
+    assert [">down<" in r for r in rows] == [True] * 220 + [False] * 5, "the targets down first"
+    assert failing.count("<td>all 4</td><td>connect_timeout</td><td>700s ago</td>"
+                         "<td>realtime: no connection within 3s</td>") == 200
+    assert all("<td>resource</td><td>http_5xx</td>" in r for r in rows[220:])
+    assert len(page.encode()) < 80_000, len(page.encode())
+
+
 async def test_health_and_readiness(client):
     assert (await client.get("/-/healthy")).status == 200
     resp = await client.get("/-/ready")

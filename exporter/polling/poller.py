@@ -6,6 +6,12 @@ SBC, 5xx, timeouts) and only while the round's deadline allows, never after an a
 storm of failed logins helps nobody and may lock the account), and a round stops at the first sign that the
 device is unreachable or refusing us instead of sending it the remaining collectors.
 
+A device that gives no answer at all (``httpclient.UNANSWERED``: no connection, no name, nothing within the
+timeout) costs one request per round and no slot: such a failure is retried only on a device that has
+answered something else this round, and the round stops at it. So a dead device is asked one table a round,
+is reported down when that request ends (within one interval plus one timeout), and is polled in full again
+the first round it answers. Its standing (``suspect``) decides which slots it may take (``exporter.slots``).
+
 Answers read whole wait for the end of their round and are parsed in one job (``_parse_pending``); the round
 is published then, so the wait delays nothing a scrape shows.
 
@@ -28,7 +34,7 @@ from dataclasses import dataclass, replace
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
 from exporter.devicefamily import Parsed, ParseResult, RoundAnswer, parse_round
-from exporter.httpclient import FetchError, StreamedBody
+from exporter.httpclient import UNANSWERED, FetchError, StreamedBody
 from exporter.logs import log
 from exporter.packed import EMPTY
 from exporter.payload import PayloadError
@@ -37,6 +43,8 @@ from exporter.polling.state import CollectorState, TargetState
 from exporter.polling.status import StatusRenderer, StatusSpecs
 from exporter.reasons import REASONS
 from exporter.selfmetrics import SelfMetrics
+from exporter.slots import Claim, SlotPool, claiming
+from exporter.slots import release as release_slot
 
 logger = logging.getLogger("exporter.poller")
 
@@ -107,16 +115,17 @@ class BasePoller:
     family = ""  # the family's name: the `family` label of the exporter's own metrics
     status_specs: StatusSpecs  # the family's status series
     parse: Callable[..., object]  # (collector, target name, answer) -> ParseResult, run in a parse worker
-    round_stoppers: frozenset[str] = frozenset({"connection", "tls"})  # the device cannot answer anything now
+    # The device cannot answer anything now.
+    round_stoppers: frozenset[str] = frozenset({"connection", "connect_timeout", "dns", "tls"})
     auth_reasons: frozenset[str] = frozenset()  # we are not let in: the target is down, whatever else answered
     standby_reasons: frozenset[str] = frozenset()  # the node is an HA standby, which refuses polls by design
 
     def __init__(self, target, publish: Callable[[TargetState], None],
-                 limiter: asyncio.Semaphore, metrics: SelfMetrics, workers: ParseWorkers,
+                 slots: SlotPool, metrics: SelfMetrics, workers: ParseWorkers,
                  clock: Callable[[], float] = time.time, budget: ByteBudget | None = None):
         self.target = target
         self.publish = publish
-        self.limiter = limiter
+        self.slots = slots
         self.metrics = metrics
         self.workers = workers
         self.clock = clock
@@ -128,6 +137,10 @@ class BasePoller:
         self._polls = {c: metrics.polls.labels(self.family, target.name, c) for c in target.collectors}
         self._durations = {c: metrics.poll_duration.labels(self.family, c) for c in target.collectors}
         self._requests_ok = metrics.requests.labels(self.family, target.name, "ok")
+        self._slot_wait = metrics.slot_wait.labels(self.family).observe
+        # Its last round ended with no answer at all (exporter.slots: a suspect's share of the slots is bounded).
+        self.suspect = False
+        self._answered = False  # something answered this round: a timeout may then be retried
         metrics.backoff_until.labels(self.family, target.name).set(0)
         # At 0 from the start: an alert on increase() then sees the first failed round, not only the second.
         for reason in sorted(self.auth_reasons):
@@ -183,6 +196,7 @@ class BasePoller:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.target.interval
         answered = auth_failed = standby = False
+        self._answered = False
         stop: FetchError | None = None
         try:
             for i, collector in enumerate(self.target.collectors):
@@ -195,7 +209,7 @@ class BasePoller:
                     await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, self._grid) - loop.time())
                 error = await self.poll_collector(collector, deadline)
                 if error is None:
-                    answered = True
+                    answered = self._answered = True
                     continue
                 auth_failed |= error.reason in self.auth_reasons
                 standby |= error.reason in self.standby_reasons
@@ -203,7 +217,7 @@ class BasePoller:
                     self._back_off(error)
                     stop = error
                     continue
-                if error.reason in self.round_stoppers or (error.reason == "timeout" and not answered):
+                if error.reason in self.round_stoppers or (error.reason in UNANSWERED and not answered):
                     stop = error
             await self._parse_pending()
         finally:  # a round cancelled (reload, shutdown) gives back the bytes it held
@@ -213,6 +227,7 @@ class BasePoller:
         if stop is not None and stop.reason in self.auth_reasons:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
         self.rounds += 1
+        self.suspect = not answered and stop is not None and stop.reason in UNANSWERED
         up = any(state.success for state in self.collectors.values())  # every collector has its record of this round
         self._commit(up=up and not auth_failed, standby=standby)
 
@@ -248,9 +263,11 @@ class BasePoller:
                 self._requests_ok.inc()
                 return result
             except FetchError as exc:
+                release_slot()  # a failed try holds no slot through its backoff
                 self.metrics.requests.labels(self.family, self.target.name, exc.reason).inc()
                 backoff = BACKOFF[retries] if retries < len(BACKOFF) else None
                 if not exc.retryable or exc.retry_after is not None or backoff is None \
+                        or (exc.reason in UNANSWERED and not self._answered) \
                         or loop.time() + backoff + self.target.timeout > deadline:
                     raise
                 retries += 1
@@ -259,12 +276,12 @@ class BasePoller:
                 await asyncio.sleep(backoff)
 
     async def poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
-        """One table, fetched within the global limit on requests in flight (it bounds the answers held in
-        memory at once and the exporter's fan-out; the gap between a device's requests holds no slot). An
-        answer read whole is parsed when the round ends, with the round's others (``_parse_pending``), its bytes
-        counted until then; a streamed one (too large to hold) is parsed as it arrives. The error that stopped
-        the table, if any is known yet."""
-        async with self.limiter:
+        """One table. Its answer takes one of the process-wide slots once it starts to arrive, and gives it back
+        once read (exporter.slots: waiting for the device holds none). An answer read whole is parsed when the
+        round ends, with the round's others (``_parse_pending``), its bytes counted until then; a streamed one
+        (too large to hold) is parsed as it arrives, its slot held until then. The error that stopped the
+        table, if any is known yet."""
+        with claiming(Claim(self.slots, self.suspect, self._slot_wait)):
             if self.budget is None:
                 return await self._poll_collector(collector, deadline, None)
             # The answer's bytes are counted against the process-wide budget until it is parsed. Before waiting

@@ -19,6 +19,7 @@ from exporter.httpclient import (
     TRANSPORT_ERRORS,
     FetchError,
     StreamedBody,
+    client_timeout,
     parse_retry_after,
     read_body,
     shown_location,
@@ -41,7 +42,7 @@ class VsxiClient:
         self.target = target
         self.stream_above = stream_above  # larger answers are handed over as they arrive (StreamedBody)
         self._session: aiohttp.ClientSession | None = None
-        self._timeout = aiohttp.ClientTimeout(total=target.timeout)
+        self._timeout = client_timeout(target)
         self._urls: dict[tuple[str, str], URL] = {}  # parsed once: yarl's parsing is a fair share of a GET
 
     def _url(self, table: str, fmt: str) -> URL:
@@ -84,7 +85,7 @@ class VsxiClient:
         except TRANSPORT_ERRORS as exc:
             if resp is not None:
                 resp.close()
-            raise transport_error(exc, table, self.target.timeout) from None
+            raise transport_error(exc, table, self.target.timeout, self._timeout.connect) from None
         except BaseException:
             if resp is not None:
                 resp.close()  # mid-body: the connection cannot be reused

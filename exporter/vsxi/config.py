@@ -25,7 +25,7 @@ class VsxiTarget(Target):
 
 
 KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
-        "interval", "timeout", "max_response_bytes", "max_series", "ha_group")
+        "interval", "timeout", "connect_timeout", "max_response_bytes", "max_series", "ha_group")
 
 
 def check_vsxi(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> VsxiTarget | None:

@@ -4,9 +4,11 @@ function of the states (exporter.web.app serves it).
 Prometheus' own targets page is what operators know: a summary, then what is unhealthy, then the rest. At
 1,000 targets a page listing every collector was 7,000+ rows with the failing ones buried; here the counts come
 first, then one row per failing collector (or target down) with its last error, then the healthy targets, one
-row each. Both lists are capped (the page says how many are left out, and the ``q`` filter, a substring of the
-name, narrows them), so it stays small whatever the fleet: 17 kB at 1,000 targets with 20 failing, ~80 kB at
-most.
+row each. In an outage the targets down come first (before those up with a failing collector), one row each
+when every failed collector shares one reason (the round stopped at the first: the others were not asked), and
+a line counts the targets down by reason (``connect_timeout: 300``: a site is gone). Both lists are capped
+(the page says how many are left out, and the ``q`` filter, a substring of the name, narrows them), so it stays
+small whatever the fleet: 17 kB at 1,000 targets with 20 failing, ~80 kB at most.
 """
 
 from __future__ import annotations
@@ -48,24 +50,38 @@ def render(states: dict[str, TargetState], now: float, query: str, metrics_path:
     failing_collectors = sum(1 for n in names for c in states[n].collectors.values()
                              if not c.success and c.reason is not None)
     failing, healthy = [], []
+    down_by_reason: dict[str, int] = {}
     for name in names:
         state = states[name]
         bad = [c for c in state.collectors.values() if not c.success and c.reason is not None]
         if bad or (not state.up and not state.standby):
             failing.append((name, state, bad))
+            if _state(state) == "down":
+                reason = bad[0].reason if bad else "pending"
+                down_by_reason[reason] = down_by_reason.get(reason, 0) + 1
         else:
             healthy.append((name, state))
+    failing.sort(key=lambda entry: _state(entry[1]) != "down")  # stable: down first, each part by name
     rows = []
     for name, state, bad in failing[:MAX_FAILING_ROWS]:
         label = _state(state)
         css = "bad" if label == "down" else "warn"
+        head = f'<tr class="{css}"><td>{_probe(name)}</td><td>{state.family}</td><td>{label}</td>'
         if not bad:  # down and no collector has failed yet (never polled)
-            rows.append(f'<tr class="{css}"><td>{_probe(name)}</td><td>{state.family}</td><td>{label}</td>'
-                        "<td></td><td>pending</td><td>never</td><td></td></tr>")
-        for c in bad:
-            rows.append(f'<tr class="{css}"><td>{_probe(name)}</td><td>{state.family}</td><td>{label}</td>'
-                        f"<td>{html.escape(c.collector)}</td><td>{html.escape(c.reason or '')}</td>"
-                        f"<td>{_age(now, c.last_success)}</td><td>{html.escape(c.error or '')}</td></tr>")
+            rows.append(head + "<td></td><td>pending</td><td>never</td><td></td></tr>")
+        elif label == "down" and len(bad) > 1 and len({c.reason for c in bad}) == 1:
+            # The round stopped at the first failure: one row, with the error of the table that was asked.
+            stamps = [c.last_success for c in bad if c.last_success is not None]
+            rows.append(head + f"<td>all {len(bad)}</td><td>{html.escape(bad[0].reason or '')}</td>"
+                        f"<td>{_age(now, max(stamps) if stamps else None)}</td>"
+                        f"<td>{html.escape(bad[0].error or '')}</td></tr>")
+        else:
+            for c in bad:
+                rows.append(head + f"<td>{html.escape(c.collector)}</td><td>{html.escape(c.reason or '')}</td>"
+                            f"<td>{_age(now, c.last_success)}</td><td>{html.escape(c.error or '')}</td></tr>")
+    down_line = ("<p>Down by reason: " + ", ".join(f"{html.escape(r)}: {n}" for r, n in
+                                                    sorted(down_by_reason.items(), key=lambda x: (-x[1], x[0])))
+                 + "</p>") if down_by_reason else ""
     healthy_rows = []
     for name, state in healthy[:MAX_HEALTHY_ROWS]:
         stamps = [c.last_success for c in state.collectors.values() if c.last_success is not None]
@@ -92,7 +108,7 @@ def render(states: dict[str, TargetState], now: float, query: str, metrics_path:
 <tr><td class="ok">{up}</td><td class="{'bad' if len(names) - up - standby else 'ok'}">{len(names) - up - standby}</td>
 <td>{standby}</td><td class="{'bad' if failing_collectors else 'ok'}">{failing_collectors}</td></tr></table>
 <h2 id="failing">Failing: {len(failing)} targets</h2>
-<table><tr><th>target</th><th>family</th><th>state</th><th>collector</th><th>reason</th><th>last success</th>
+{down_line}<table><tr><th>target</th><th>family</th><th>state</th><th>collector</th><th>reason</th><th>last success</th>
 <th>last error</th></tr>
 {"".join(rows)}</table>{more_failing}
 <h2 id="healthy">Healthy: {len(healthy)} targets</h2>

@@ -22,7 +22,9 @@ import aiohttp
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
+    UNANSWERED,
     FetchError,
+    client_timeout,
     parse_retry_after,
     read_limited,
     ssl_context,
@@ -103,7 +105,7 @@ class XivoClient:
 
     async def _send(self, method: str, url: str, **kwargs) -> tuple[int, bytes, float | None]:
         """Status, body, and the Retry-After of a 429 or 503 (seconds, None when absent)."""
-        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
+        timeout = client_timeout(self.target)
         what = urlsplit(url).path
         try:
             async with self._ensure_session().request(method, url, timeout=timeout, allow_redirects=False,
@@ -112,7 +114,7 @@ class XivoClient:
                     if resp.status in (429, 503) else None
                 return resp.status, await read_limited(resp, self.target.max_response_bytes, what), retry_after
         except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc, what, self.target.timeout) from None
+            raise transport_error(exc, what, self.target.timeout, timeout.connect) from None
 
     # --- token ----------------------------------------------------------------------------------------
     async def token(self) -> str:
@@ -129,7 +131,7 @@ class XivoClient:
                 headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
                 data=json.dumps({"backend": self.target.backend, "expiration": TOKEN_EXPIRATION}))
         except FetchError as exc:
-            if exc.reason in ("connection", "timeout"):
+            if exc.reason in UNANSWERED:
                 raise FetchError("auth_unavailable", f"xivo-auth unreachable: {exc}") from None
             raise
         if status == 401:

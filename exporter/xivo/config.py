@@ -39,8 +39,8 @@ class XivoTarget(Target):
 
 
 KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
-        "auth", "backend", "tls", "collectors", "interval", "timeout", "max_response_bytes", "max_series",
-        "queue_members", "max_queue_members")
+        "auth", "backend", "tls", "collectors", "interval", "timeout", "connect_timeout", "max_response_bytes",
+        "max_series", "queue_members", "max_queue_members")
 
 
 def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:

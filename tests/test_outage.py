@@ -1,0 +1,219 @@
+"""A partial outage: dead devices in every shape a lost site takes, beside healthy ones, over real sockets.
+
+The healthy devices' rounds must not wait behind the dead ones' (waiting for a device holds no slot); a dead
+device costs one request a round and is reported down with a reason that says how it is dead; it is polled in
+full again the round it comes back. ``SlotPool`` itself (fairness, the share of suspects) is tested first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiohttp import web
+from helpers import PASSWORD, make_engine, make_target, sample
+
+from exporter.simulator.outage import MODES, DeadSite
+from exporter.simulator.vsxi_app import VsxiSimulator
+from exporter.simulator.vsxi_render import render
+from exporter.slots import Claim, SlotPool, claiming, reserve_for
+from exporter.target import TLSConfig
+from exporter.vsxi.config import VsxiTarget
+from exporter.web.app import create_app
+
+REASON = {"accept": "timeout", "syn": "connect_timeout", "tls": "connect_timeout", "trickle": "timeout",
+          "refused": "connection", "dns": "dns"}
+DEAD, HEALTHY = 12, 3
+TIMEOUT, CONNECT_TIMEOUT = 1.0, 0.4
+COLLECTORS = ("realtime", "resource", "sub_stats")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+# --- the slots ------------------------------------------------------------------------------------------------
+
+
+async def test_a_freed_slot_goes_to_a_target_in_good_standing_before_a_suspect():
+    pool = SlotPool(2, reserve=0)
+    await pool.acquire(False)
+    await pool.acquire(True)
+    order: list[str] = []
+
+    async def want(name: str, suspect: bool) -> None:
+        await pool.acquire(suspect)
+        order.append(name)
+
+    waiters = [asyncio.create_task(want("suspect", True)), asyncio.create_task(want("good", False))]
+    await asyncio.sleep(0)
+    assert order == [] and pool.held == 2
+    pool.release(True)  # the suspect that held a slot: the good waiter takes it although it came second
+    await asyncio.sleep(0)
+    assert order == ["good"]
+    pool.release(False)
+    await asyncio.gather(*waiters)
+    assert order == ["good", "suspect"] and pool.held == 2 and pool.held_suspect == 1
+
+
+async def test_suspects_never_hold_the_slots_kept_for_targets_in_good_standing():
+    pool = SlotPool(8)
+    assert pool.reserve == reserve_for(8) == 2
+    for _ in range(6):
+        await pool.acquire(True)
+    late = asyncio.create_task(pool.acquire(True))
+    await asyncio.sleep(0.01)
+    assert not late.done() and pool.held == 6  # two slots free, but kept for targets in good standing
+    await asyncio.wait_for(pool.acquire(False), 1)
+    await asyncio.wait_for(pool.acquire(False), 1)
+    assert pool.held == 8
+    late.cancel()
+    await asyncio.gather(late, return_exceptions=True)
+    pool.release(True)
+    assert pool.held == 7 and not pool._suspect  # noqa: SLF001 - the cancelled waiter left the queue
+
+
+async def test_a_claim_gives_its_slot_back_when_its_poll_ends_however_it_ends():
+    pool = SlotPool(1)
+    waits: list[float] = []
+    with pytest.raises(RuntimeError):
+        with claiming(Claim(pool, False, waits.append)) as claim:
+            await claim.take()
+            await claim.take()  # once only
+            assert pool.held == 1
+            raise RuntimeError("the poll failed")
+    assert pool.held == 0 and len(waits) == 1
+
+
+# --- dead devices beside healthy ones ---------------------------------------------------------------------------
+
+
+@pytest.fixture(params=MODES)
+async def dead_site(request):
+    site = DeadSite(request.param, trickle_every=0.2)
+    await site.start()
+    yield site
+    await site.close()
+
+
+def dead_targets(site: DeadSite) -> list[VsxiTarget]:
+    tls = {"insecure_skip_verify": True} if site.url.startswith("https") else {}
+    return [VsxiTarget(name=f"sbc-dead-{i:02d}", url=site.url, username="monitor", password=PASSWORD,
+                       collectors=COLLECTORS, interval=5.0, timeout=TIMEOUT, connect_timeout=CONNECT_TIMEOUT,
+                       tls=TLSConfig(**tls)) for i in range(DEAD)]
+
+
+async def timed_round(poller) -> float:
+    t0 = time.monotonic()
+    await poller.poll_round()
+    return time.monotonic() - t0
+
+
+async def test_dead_devices_cost_the_healthy_ones_nothing_and_one_request_each(dead_site, aiohttp_server,
+                                                                                aiohttp_client):
+    """Twelve dead devices and two slots: each healthy round ends in moments, not behind a dead device's
+    timeout (on the code where a request held its slot from its start, each healthy round waited for 6 dead
+    requests of 1 s); each dead device is asked one table a round, is down with its reason, holds no slot and
+    no byte once its round ends, and memory stays put."""
+    healthy = [(await make_target(aiohttp_server, name=f"sbc-ok-{i}", collectors=COLLECTORS, interval=5.0,
+                                  timeout=TIMEOUT)) for i in range(HEALTHY)]
+    dead = dead_targets(dead_site)
+    engine = make_engine(*dead, *(t for _, t in healthy), max_concurrent=2)
+    client = await aiohttp_client(create_app(engine, manage_engine=False))
+    await engine.workers.start()
+    engine._build_pollers()  # noqa: SLF001 - as start() does, without the schedule: the rounds run here
+    before = rss_mb()
+    try:
+        for round_ in (1, 2):
+            dead_rounds = [asyncio.create_task(timed_round(engine.pollers[t.name])) for t in dead]
+            await asyncio.sleep(0.05)  # every dead request is out before the healthy rounds start
+            healthy_times = await asyncio.gather(*(timed_round(engine.pollers[t.name]) for _, t in healthy))
+            dead_times = await asyncio.gather(*dead_rounds)
+            assert max(healthy_times) < 0.5 * TIMEOUT, (dead_site.mode, round_, healthy_times)
+            assert max(dead_times) < TIMEOUT + 0.5, (dead_site.mode, round_, dead_times)  # one request, no retry
+            for _, t in healthy:
+                assert engine.states[t.name].up and all(c.success for c in engine.states[t.name].collectors.values())
+            for t in dead:
+                state = engine.states[t.name]
+                assert not state.up and engine.pollers[t.name].suspect
+                assert {c.reason for c in state.collectors.values()} == {REASON[dead_site.mode]}, state
+            assert engine.slots.held == 0 and engine.budget.used == 0
+            if dead_site.mode in ("accept", "tls", "trickle"):  # one connection, one request, per dead device
+                assert dead_site.connections == DEAD * round_
+        text = await (await client.get("/metrics")).text()
+        for t in dead:
+            assert sample(text, "vsxi_up", target=t.name) == 0
+            assert sample(text, "vsxi_xivo_exporter_device_requests_total", target=t.name,
+                          outcome=REASON[dead_site.mode]) == 2
+            assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="vsxi", target=t.name,
+                          collector="sub_stats", reason=REASON[dead_site.mode]) == 2  # reported, not asked
+        assert sample(text, "vsxi_xivo_exporter_slot_wait_seconds_count", family="vsxi") >= HEALTHY * len(COLLECTORS)
+        assert rss_mb() - before < 20
+    finally:
+        await engine.stop()
+
+
+async def test_a_device_back_from_an_outage_is_polled_in_full_the_next_round(aiohttp_server):
+    """Dead (accepts, never answers), then its address answers again: the next round reads every table."""
+    sim = VsxiSimulator(username="monitor", password=PASSWORD)
+    site = DeadSite("accept")
+    await site.start()
+    port = int(site.url.rsplit(":", 1)[1])
+    target = VsxiTarget(name="sbc-back", url=site.url, username="monitor", password=PASSWORD, collectors=COLLECTORS,
+                        interval=5.0, timeout=TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
+    engine = make_engine(target)
+    await engine.workers.start()
+    try:
+        await engine.poll_once()
+        assert not engine.states["sbc-back"].up and engine.pollers["sbc-back"].suspect
+        await site.close()
+        runner = web.AppRunner(sim.app())
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()  # the device is back, at the same address
+        try:
+            await engine.poll_once()
+            state = engine.states["sbc-back"]
+            assert state.up and all(c.success for c in state.collectors.values())
+            assert not engine.pollers["sbc-back"].suspect
+            assert [r["table"] for r in sim.requests] == list(COLLECTORS)
+        finally:
+            await runner.cleanup()
+    finally:
+        await engine.stop()
+
+
+async def test_a_slow_body_gives_its_slot_back_while_it_waits(aiohttp_server):
+    """One slot, three devices whose answers come in two halves 0.3 s apart: the halves of the three are read
+    as they come, not one whole answer after the other (each answer would then wait for the one before)."""
+
+    async def halves(request: web.Request) -> web.StreamResponse:
+        body = render(sim.model.answer(request.match_info["table"]), "xml", sim.layout)
+        response = web.StreamResponse(headers={"Content-Type": "application/xml",
+                                               "Content-Length": str(len(body))})
+        await response.prepare(request)
+        await response.write(body[: len(body) // 2])
+        await asyncio.sleep(0.3)
+        await response.write(body[len(body) // 2:])
+        return response
+
+    sim = VsxiSimulator(username="monitor", password=PASSWORD)
+    targets = []
+    for i in range(3):
+        app = web.Application()
+        app.router.add_get("/SSConfig/webresources/stats/{table}", halves)
+        server = await aiohttp_server(app)
+        targets.append(VsxiTarget(name=f"sbc-{i}", url=str(server.make_url("")).rstrip("/"), username="monitor",
+                                  password=PASSWORD, collectors=("realtime",), interval=5.0, timeout=2.0))
+    engine = make_engine(*targets, max_concurrent=1)
+    await engine.workers.start()
+    try:
+        t0 = time.monotonic()
+        await engine.poll_once()
+        elapsed = time.monotonic() - t0
+        assert all(engine.states[t.name].up for t in targets)
+        assert elapsed < 0.75, elapsed  # 3 x 0.3 s if each body held the slot through its pause
+        assert engine.slots.high_water == 1
+    finally:
+        await engine.stop()
