@@ -217,8 +217,8 @@ class StreamedBody:
 async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_above: int,
                     timeout: float) -> bytes | StreamedBody:
     """The body whole when it ends within ``stream_above`` bytes, else a StreamedBody holding them. The poll's
-    slot (exporter.slots) is taken now that the answer has started, and given back with a whole body; a
-    StreamedBody keeps it until its poll is done with it."""
+    slot (exporter.slots) is taken now that the answer has started; the poll gives it back when it is done
+    with the answer (a whole one may be handed to a parse worker at once: those hand-offs stay bounded too)."""
     await slots.take()
     try:
         reader = BodyReader(resp, limit, what)
@@ -239,8 +239,7 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str, stream_
     except BaseException:
         slots.release()
         raise
-    slots.release()
-    return body
+    return body  # the slot is the poll's until it is done with the answer (see exporter.slots)
 
 
 def shown_location(location: str | None) -> str:

@@ -1,26 +1,31 @@
-"""The process-wide slots for answers being read (``global.max_concurrent_targets``), handed out fairly.
+"""The process-wide slots (``global.max_concurrent_targets``): answers arriving and being read, handed out fairly.
 
-A poll takes a slot when its answer starts to arrive (the response's status line and headers are in) and
-gives it back when the body is read whole (or, for an answer streamed to a parser, when the parser is done).
-Everything before the first byte holds no slot: resolving the name, connecting, the TLS handshake, sending the
-request and waiting for the device to answer. A device that never answers, never completes a handshake,
-refuses or does not resolve therefore costs no slot at all, whatever its timeout: on the day a site is lost,
-its devices wait on their own sockets and the healthy ones keep their schedule.
+A slot bounds what the exporter takes in at once: answers that have started to arrive sit in the HTTP client's
+buffers, outside the byte budget (``exporter.budget``) until they are read, so a fleet whose requests all went
+out at once would have all its answers land at once. So a request of a target in good standing takes a slot
+before it is sent, as healthy devices answer within moments; but a device that has not started to answer
+after ``GRACE`` seconds gives its slot back, and takes one again only when its answer starts (the response's
+status line and headers are in). It is given back when the poll is done with the answer (read whole, and
+handed to a parse worker when the round already holds enough; for an answer streamed to a parser, when the
+parser is done), and while a read waits for the network between two pieces of the body. Bounding the
+hand-offs matters as much as the reads: a fleet starting together handed over its answers all at once
+without it, and the main process held 50 MB more of them queued for the parse workers.
 
-What a slot still bounds is the answers in the exporter's hands at once (their bytes are counted in
-``exporter.budget`` besides). The one way a broken device can hold a slot is to send headers and then trickle
-its body; for that, the pool is fair:
+So a device that never answers, never completes a handshake, refuses or does not resolve costs a slot for
+``GRACE`` seconds at most, the first time; once it is *suspect* (its last round had no answer at all), its
+requests go out without one. On the day a site is lost its devices wait on their own sockets, and the healthy
+ones keep their schedule. The pool is fair besides:
 
-* a target whose last request failed without an answer (timeout, connection, TLS) is *suspect* and may hold at
-  most ``limit - reserve`` slots between all suspects: the other ``reserve`` are kept for targets in good
-  standing, so a healthy device always finds a slot within moments;
-* when a slot frees, a waiting target in good standing gets it before any suspect.
+* suspects may hold at most ``limit - reserve`` slots between them (a body trickling a byte a second is read
+  with one, a moment per piece): the other ``reserve`` are kept for targets in good standing;
+* when a slot frees, a waiting target in good standing gets it before any suspect, and an answer that has
+  started to arrive before a request not yet sent (its bytes are in memory already).
 
 Each wait is observed in ``vsxi_xivo_exporter_slot_wait_seconds{family}`` (the exporter-health dashboard
 shows it): near zero on a healthy day, and it stays there during an outage.
 
 The poll that reads owns the claim (``Claim``, set in a context variable by the poller, as the byte budget's
-reservation is), so the family clients call ``take()`` with no extra argument.
+reservation is), so the family clients call ``begin()``, ``take()`` and ``release()`` with no extra argument.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+# Seconds a request of a target in good standing may hold its slot before its answer starts: a device answers
+# a stats table within a few hundred milliseconds, a new TCP and TLS connection over a WAN included.
+GRACE = 1.0
 
 
 def reserve_for(limit: int) -> int:
@@ -61,13 +70,18 @@ class SlotPool:
         self.held_suspect += suspect
         self.high_water = max(self.high_water, self.held)
 
-    async def acquire(self, suspect: bool) -> None:
+    async def acquire(self, suspect: bool, started: bool = False) -> None:
+        """A slot; ``started``: for an answer that has started to arrive, ahead of the requests not yet sent (its
+        bytes are already in memory, theirs are not)."""
         queue = self._suspect if suspect else self._good
         if not queue and self._may_take(suspect):
             self._grant(suspect)
             return
         waiter = asyncio.get_running_loop().create_future()
-        queue.append(waiter)
+        if started:
+            queue.appendleft(waiter)
+        else:
+            queue.append(waiter)
         try:
             await waiter  # granted by _wake, the slot already counted
         except asyncio.CancelledError:
@@ -95,29 +109,56 @@ class SlotPool:
 class Claim:
     """One poll's right to a slot: taken when its answer starts (``take``), given back once (``release``)."""
 
-    __slots__ = ("pool", "suspect", "observe", "held")
+    __slots__ = ("pool", "suspect", "observe", "held", "_lapse")
 
     def __init__(self, pool: SlotPool, suspect: bool, observe: Callable[[float], None] = lambda seconds: None):
         self.pool = pool
         self.suspect = suspect
         self.observe = observe  # the wait, in seconds (the family's slot-wait histogram)
         self.held = False
+        self._lapse: asyncio.TimerHandle | None = None  # gives the slot back if the answer has not started
+
+    async def begin(self) -> None:
+        """A request is about to be sent: a target in good standing takes a slot, for ``GRACE`` seconds at
+        most unless its answer starts (``take``); a suspect sends it without one."""
+        if self.suspect or self.held:
+            return
+        await self._acquire(started=False)
+        self._lapse = asyncio.get_running_loop().call_later(GRACE, self.release)
 
     async def take(self) -> None:
-        if self.held:
-            return
+        """The answer has started, or bytes of it have come: hold a slot to read them (ahead of the requests
+        waiting to be sent)."""
+        self._disarm()
+        if not self.held:
+            await self._acquire(started=True)
+
+    async def _acquire(self, started: bool) -> None:
         t0 = time.monotonic()
-        await self.pool.acquire(self.suspect)
+        await self.pool.acquire(self.suspect, started)
         self.held = True
         self.observe(time.monotonic() - t0)
 
     def release(self) -> None:
+        self._disarm()
         if self.held:
             self.held = False
             self.pool.release(self.suspect)
 
+    def _disarm(self) -> None:
+        if self._lapse is not None:
+            self._lapse.cancel()
+            self._lapse = None
+
 
 _current: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("slot_claim", default=None)
+
+
+async def begin() -> None:
+    """A request of the current poll is about to be sent (no-op outside a poll): see Claim.begin."""
+    claim = _current.get()
+    if claim is not None:
+        await claim.begin()
 
 
 async def take() -> None:

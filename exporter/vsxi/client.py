@@ -13,6 +13,7 @@ import time
 import aiohttp
 from yarl import URL
 
+from exporter import slots
 from exporter.bodystream import STREAM_ABOVE_BYTES
 from exporter.httpclient import (
     ACCEPT_ENCODING,
@@ -70,6 +71,7 @@ class VsxiClient:
         """The answer whole, or, past ``stream_above`` bytes, a StreamedBody that owns the response (the
         caller closes it)."""
         resp = None
+        await slots.begin()  # not counted in the device's timeout: a wait for the exporter, not for the device
         try:
             resp = await self._ensure_session().get(self._url(table, fmt), timeout=self._timeout,
                                                     allow_redirects=False)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from exporter import slots
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
@@ -107,6 +108,7 @@ class XivoClient:
         """Status, body, and the Retry-After of a 429 or 503 (seconds, None when absent)."""
         timeout = client_timeout(self.target)
         what = urlsplit(url).path
+        await slots.begin()  # not counted in the service's timeout: a wait for the exporter, not for the PBX
         try:
             async with self._ensure_session().request(method, url, timeout=timeout, allow_redirects=False,
                                                       **kwargs) as resp:
