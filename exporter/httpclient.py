@@ -23,12 +23,15 @@ UNANSWERED = frozenset({"timeout", "connect_timeout", "connection", "dns"})
 
 class FetchError(Exception):
     """``reason`` is a bounded token (metric label); ``retryable`` says whether another try may help;
-    ``retry_after`` (seconds) is the device asking not to be polled again before then."""
+    ``retry_after`` (seconds) is the device asking not to be polled again before then; ``no_answer``: the
+    device (or the service asked) gave no answer at all (by default, the reasons of UNANSWERED)."""
 
-    def __init__(self, reason: str, message: str, retryable: bool = False, retry_after: float | None = None):
+    def __init__(self, reason: str, message: str, retryable: bool = False, retry_after: float | None = None,
+                 no_answer: bool | None = None):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.no_answer = reason in UNANSWERED if no_answer is None else no_answer
         super().__init__(message)
 
 

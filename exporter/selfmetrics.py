@@ -50,9 +50,10 @@ class SelfMetrics:
         self.poll_duration = Histogram(f"{PREFIX}_poll_duration_seconds", "Duration of one device table poll "
                                        "(requests, retries, parsing).", ["family", "collector"],
                                        buckets=POLL_BUCKETS, registry=self.registry)
-        self.slot_wait = Histogram(f"{PREFIX}_slot_wait_seconds", "Time an answer that had started to arrive "
-                                   "waited for one of global.max_concurrent_targets slots before it was read. "
-                                   "Waiting for a device holds no slot: this stays near 0 through an outage.",
+        self.slot_wait = Histogram(f"{PREFIX}_slot_wait_seconds", "Time a poll waited for one of "
+                                   "global.max_concurrent_targets slots, to send a request or to read an answer. "
+                                   "A device that does not answer holds none past a second: this stays near 0 "
+                                   "through an outage.",
                                    ["family"], buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10),
                                    registry=self.registry)
         self.token_renewals = Counter(f"{PREFIX}_token_renewals_total", "Tokens obtained from xivo-auth, the "

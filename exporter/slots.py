@@ -154,6 +154,12 @@ class Claim:
 _current: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("slot_claim", default=None)
 
 
+def suspect() -> bool:
+    """The current poll's target had no answer at all last round (False outside a poll)."""
+    claim = _current.get()
+    return claim is not None and claim.suspect
+
+
 async def begin() -> None:
     """A request of the current poll is about to be sent (no-op outside a poll): see Claim.begin."""
     claim = _current.get()

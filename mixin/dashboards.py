@@ -411,12 +411,13 @@ def exporter_health() -> dict:
     L.add("timeseries", "Device requests by outcome", [_target(
         f"sum by (outcome) (rate(vsxi_xivo_exporter_device_requests_total{{{ST}}}[$__rate_interval]))",
         "{{outcome}}")], "reqps")
-    L.add("timeseries", "Wait for a read slot (99th percentile)", [_target(
+    L.add("timeseries", "Wait for a slot (99th percentile)", [_target(
         f"histogram_quantile(0.99, sum by (le, family) "
         f"(rate(vsxi_xivo_exporter_slot_wait_seconds_bucket{{{S}}}[$__rate_interval])))", "{{family}}")], "s",
-        description="How long an answer that had started to arrive waited for one of global.max_concurrent_targets "
-                    "read slots. Waiting for a device holds no slot, and targets that answered last round go "
-                    "first: near 0, during an outage too. Rising: raise max_concurrent_targets.")
+        description="How long a poll waited for one of global.max_concurrent_targets slots, to send a request "
+                    "or to read an answer. A device that does not answer holds none past a second, and targets "
+                    "that answered last round go first: near 0, during an outage too. Rising on a healthy "
+                    "day: raise max_concurrent_targets.")
     L.add("timeseries", "Authentication failures and token renewals", [
         _target(f"sum by (target, reason) (increase(vsxi_xivo_exporter_auth_failures_total{{{ST}}}"
                 "[$__rate_interval])) or on () vector(0)", "failed {{target}} {{reason}}"),

@@ -345,6 +345,9 @@ def test_duplicate_keys_are_refused(tmp_path):
     (", timeout: 50ms", "vsxi[0].timeout: must be at least 100ms, got '50ms'"),
     (", interval: soon", "vsxi[0].interval: expected a duration like 15s, 2m or 500ms, got 'soon'"),
     (", ha_group: ''", "vsxi[0].ha_group: must not be empty"),
+    (", timeout: 2s, connect_timeout: 5s", "vsxi[0].connect_timeout: connect_timeout (5s) must not exceed timeout "
+                                          "(2s)"),
+    (", connect_timeout: 10ms", "vsxi[0].connect_timeout: must be at least 100ms, got '10ms'"),
 ])
 def test_durations_and_strings_say_what_is_wrong(tmp_path, extra, problem):
     with pytest.raises(ConfigError) as err:
@@ -355,3 +358,15 @@ def test_durations_and_strings_say_what_is_wrong(tmp_path, extra, problem):
 def test_minimums_are_accepted(tmp_path):
     target = load_config(write(tmp_path, TARGET % ", interval: 1s, timeout: 100ms")).of_family("vsxi")[0]
     assert (target.interval, target.timeout) == (1.0, 0.1)
+
+
+def test_connect_timeout_defaults_to_3s_shortened_by_a_shorter_timeout(tmp_path):
+    (target,) = load_config(write(tmp_path, TARGET % "")).of_family("vsxi")
+    assert (target.timeout, target.connect_timeout) == (10.0, 3.0)
+    (target,) = load_config(write(tmp_path, TARGET % ", timeout: 2s")).of_family("vsxi")
+    assert target.connect_timeout == 2.0  # the default is an upper bound
+    (target,) = load_config(write(tmp_path, TARGET % ", connect_timeout: 500ms")).of_family("vsxi")
+    assert target.connect_timeout == 0.5
+    text = "defaults: {timeout: 2s, connect_timeout: 5s}\n" + TARGET % ""
+    assert problems(tmp_path, text) == ["CFG: defaults.connect_timeout: connect_timeout (5s) must not exceed timeout "
+                                        "(2s)"]

@@ -149,13 +149,21 @@ async def test_dead_devices_cost_the_healthy_ones_nothing_and_one_request_each(d
             assert engine.slots.held == 0 and engine.budget.used == 0
             if dead_site.mode in ("accept", "tls", "trickle"):  # one connection, one request, per dead device
                 assert dead_site.connections == DEAD * round_
+        # A third round of the dead alone, known dead now: not one slot taken to wait for them (a trickling body
+        # takes one of the suspects' share for the moment each of its pieces is read).
+        engine.slots.high_water = 0
+        await asyncio.gather(*(engine.pollers[t.name].poll_round() for t in dead))
+        if dead_site.mode == "trickle":  # within the suspects' share: the reserve stays free for the healthy
+            assert engine.slots.high_water <= engine.slots.limit - engine.slots.reserve == 1
+        else:
+            assert engine.slots.high_water == 0
         text = await (await client.get("/metrics")).text()
         for t in dead:
             assert sample(text, "vsxi_up", target=t.name) == 0
             assert sample(text, "vsxi_xivo_exporter_device_requests_total", target=t.name,
-                          outcome=REASON[dead_site.mode]) == 2
+                          outcome=REASON[dead_site.mode]) == 3
             assert sample(text, "vsxi_xivo_exporter_poll_errors_total", family="vsxi", target=t.name,
-                          collector="sub_stats", reason=REASON[dead_site.mode]) == 2  # reported, not asked
+                          collector="sub_stats", reason=REASON[dead_site.mode]) == 3  # reported, not asked
         assert sample(text, "vsxi_xivo_exporter_slot_wait_seconds_count", family="vsxi") >= HEALTHY * len(COLLECTORS)
         assert rss_mb() - before < 20
     finally:
@@ -250,5 +258,105 @@ async def test_a_fleet_starting_together_sends_a_slots_worth_of_requests_at_once
         await engine.poll_once()
         assert all(engine.states[t.name].up for t in targets)
         assert len(sim.requests) == 80 and most == 2 and engine.slots.high_water == 2
+    finally:
+        await engine.stop()
+
+
+@pytest.mark.parametrize("hung", ["auth", "confd"])
+async def test_a_pbx_whose_auth_or_one_service_hangs_costs_the_others_nothing(hung, aiohttp_server):
+    """Six XiVO PBXs whose xivo-auth (or confd) accepts connections and never answers, beside three SBCs, one
+    slot: from their second round the SBCs' rounds end in moments, and each PBX is asked once a round."""
+    from dataclasses import replace
+
+    from helpers import make_xivo
+
+    from exporter import slots
+
+    site = DeadSite("accept")
+    await site.start()
+    sim, pbx, runners = await make_xivo("xivo16", timeout=TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
+    base = dict(pbx.services)
+    pbxs = [replace(pbx, name=f"pbx-{i}", services={**base, hung: site.url + "/0.1" if hung == "auth" else
+                                                    site.url + "/1.1"}) for i in range(6)]
+    healthy = [(await make_target(aiohttp_server, name=f"sbc-ok-{i}", collectors=COLLECTORS, interval=5.0,
+                                  timeout=TIMEOUT))[1] for i in range(HEALTHY)]
+    engine = make_engine(*pbxs, *healthy, max_concurrent=1)
+    await engine.workers.start()
+    engine._build_pollers()  # noqa: SLF001 - the rounds run here
+    try:
+        for round_ in (1, 2):
+            hung_rounds = [asyncio.create_task(engine.pollers[p.name].poll_round()) for p in pbxs]
+            await asyncio.sleep(0.05)
+            times = await asyncio.gather(*(timed_round(engine.pollers[t.name]) for t in healthy))
+            await asyncio.gather(*hung_rounds)
+            if round_ == 2:
+                assert max(times) < 0.4, (hung, times)
+            else:
+                assert max(times) < 6 * slots.GRACE + 0.4, (hung, times)
+            assert all(engine.states[t.name].up for t in healthy)
+            for p in pbxs:
+                assert not engine.states[p.name].up and engine.pollers[p.name].suspect, engine.states[p.name]
+            assert site.connections <= 6 * round_  # one hung request per PBX and round, no retry
+            assert engine.slots.held == 0 and engine.budget.used == 0
+        reasons = {c.reason for p in pbxs for c in engine.states[p.name].collectors.values()}
+        assert reasons == ({"auth_unavailable"} if hung == "auth" else {"timeout"}), reasons
+    finally:
+        await engine.stop()
+        await site.close()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def test_names_that_resolve_slowly_delay_neither_metrics_nor_the_healthy_devices(aiohttp_server,
+                                                                                      aiohttp_client, monkeypatch):
+    """Twelve devices whose names take 1.5 s to fail to resolve (a lost site's DNS server), beside three healthy
+    ones: /metrics answers at once while their lookups run (they had filled the event loop's default threads,
+    which serve /metrics: it timed out in bench/fleet.py --dead-mode dns), the healthy rounds end in moments,
+    each name is looked up once, and its failure is remembered: the next round asks the DNS server nothing."""
+    import socket
+
+    from exporter import resolver, slots
+
+    monkeypatch.setattr(slots, "GRACE", 0.05)  # their first round: a slot each for a moment (tested above)
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def slow_dns(host, *args, **kwargs):
+        if str(host).endswith(".lost.invalid"):
+            asked.append(host)
+            time.sleep(1.5)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
+    monkeypatch.setattr(resolver, "_failed", {})
+    dead = [VsxiTarget(name=f"sbc-dead-{i:02d}", url=f"http://sbc-{i:02d}.lost.invalid:8888", username="monitor",
+                       password=PASSWORD, collectors=COLLECTORS, interval=5.0, timeout=TIMEOUT,
+                       connect_timeout=CONNECT_TIMEOUT) for i in range(DEAD)]
+    healthy = [(await make_target(aiohttp_server, name=f"sbc-ok-{i}", collectors=COLLECTORS, interval=5.0,
+                                  timeout=TIMEOUT))[1] for i in range(HEALTHY)]
+    engine = make_engine(*dead, *healthy, max_concurrent=2)
+    client = await aiohttp_client(create_app(engine, manage_engine=False))
+    await engine.workers.start()
+    engine._build_pollers()  # noqa: SLF001 - the rounds run here
+    try:
+        dead_rounds = [asyncio.create_task(engine.pollers[t.name].poll_round()) for t in dead]
+        await asyncio.sleep(0.1)  # every lookup is out, holding its thread
+        t0 = time.monotonic()
+        assert (await client.get("/metrics")).status == 200
+        assert time.monotonic() - t0 < 1.0
+        times = await asyncio.gather(*(timed_round(engine.pollers[t.name]) for t in healthy))
+        assert max(times) < DEAD / 2 * slots.GRACE + 0.4, times
+        assert all(engine.states[t.name].up for t in healthy)
+        await asyncio.gather(*dead_rounds)
+        for _ in range(100):  # the lookups end after their callers gave up (connect_timeout), and are remembered
+            if not resolver._inflight:  # noqa: SLF001
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(asked) == sorted(f"sbc-{i:02d}.lost.invalid" for i in range(DEAD))
+        await asyncio.gather(*(engine.pollers[t.name].poll_round() for t in dead))
+        assert len(asked) == DEAD  # nothing asked again
+        for t in dead:
+            assert {c.reason for c in engine.states[t.name].collectors.values()} == {"dns"}
     finally:
         await engine.stop()

@@ -6,11 +6,12 @@ SBC, 5xx, timeouts) and only while the round's deadline allows, never after an a
 storm of failed logins helps nobody and may lock the account), and a round stops at the first sign that the
 device is unreachable or refusing us instead of sending it the remaining collectors.
 
-A device that gives no answer at all (``httpclient.UNANSWERED``: no connection, no name, nothing within the
-timeout) costs one request per round and no slot: such a failure is retried only on a device that has
-answered something else this round, and the round stops at it. So a dead device is asked one table a round,
+A device that gives no answer at all (``FetchError.no_answer``: no connection, no name, nothing within the
+timeout) costs one request per round: such a failure is retried only on a device that has answered something
+else this round, and the round stops at it. So a dead device is asked one table a round,
 is reported down when that request ends (within one interval plus one timeout), and is polled in full again
-the first round it answers. Its standing (``suspect``) decides which slots it may take (``exporter.slots``).
+the first round it answers. Its standing (``suspect``) says that its requests wait without a slot
+(``exporter.slots``): a dead device costs a slot for a moment the first round, none after.
 
 Answers read whole wait for the end of their round and are parsed in one job (``_parse_pending``); the round
 is published then, so the wait delays nothing a scrape shows.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, replace
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
 from exporter.devicefamily import Parsed, ParseResult, RoundAnswer, parse_round
-from exporter.httpclient import UNANSWERED, FetchError, StreamedBody
+from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.packed import EMPTY
 from exporter.payload import PayloadError
@@ -75,6 +76,11 @@ def wake_grids(interval: float) -> tuple[float, float]:
     """(round slot, request-gap grid) for a target polled every ``interval`` seconds: the constants above,
     smaller for short intervals (at most 1/20 and 1/100 of it)."""
     return min(ROUND_SLOT, interval / 20), min(WAKE_GRID, interval / 100)
+
+
+def _no_answer(error: FetchError | PayloadError) -> bool:
+    """The device (or the service asked) gave no answer at all: nothing to retry this round."""
+    return isinstance(error, FetchError) and error.no_answer
 
 
 def _size(raw: object) -> int:
@@ -195,7 +201,7 @@ class BasePoller:
             self.metrics.backoff_until.labels(self.family, self.target.name).set(0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.target.interval
-        answered = auth_failed = standby = False
+        auth_failed = standby = False
         self._answered = False
         stop: FetchError | None = None
         try:
@@ -209,7 +215,7 @@ class BasePoller:
                     await asyncio.sleep(on_grid(loop.time() + REQUEST_GAP, self._grid) - loop.time())
                 error = await self.poll_collector(collector, deadline)
                 if error is None:
-                    answered = self._answered = True
+                    self._answered = True
                     continue
                 auth_failed |= error.reason in self.auth_reasons
                 standby |= error.reason in self.standby_reasons
@@ -217,7 +223,7 @@ class BasePoller:
                     self._back_off(error)
                     stop = error
                     continue
-                if error.reason in self.round_stoppers or (error.reason in UNANSWERED and not answered):
+                if error.reason in self.round_stoppers or (_no_answer(error) and not self._answered):
                     stop = error
             await self._parse_pending()
         finally:  # a round cancelled (reload, shutdown) gives back the bytes it held
@@ -227,7 +233,7 @@ class BasePoller:
         if stop is not None and stop.reason in self.auth_reasons:
             self.metrics.auth_failures.labels(self.family, self.target.name, stop.reason).inc()
         self.rounds += 1
-        self.suspect = not answered and stop is not None and stop.reason in UNANSWERED
+        self.suspect = not self._answered and stop is not None and _no_answer(stop)
         up = any(state.success for state in self.collectors.values())  # every collector has its record of this round
         self._commit(up=up and not auth_failed, standby=standby)
 
@@ -267,7 +273,7 @@ class BasePoller:
                 self.metrics.requests.labels(self.family, self.target.name, exc.reason).inc()
                 backoff = BACKOFF[retries] if retries < len(BACKOFF) else None
                 if not exc.retryable or exc.retry_after is not None or backoff is None \
-                        or (exc.reason in UNANSWERED and not self._answered) \
+                        or (exc.no_answer and not self._answered) \
                         or loop.time() + backoff + self.target.timeout > deadline:
                     raise
                 retries += 1
@@ -276,11 +282,11 @@ class BasePoller:
                 await asyncio.sleep(backoff)
 
     async def poll_collector(self, collector: str, deadline: float) -> FetchError | PayloadError | None:
-        """One table. Its answer takes one of the process-wide slots once it starts to arrive, and gives it back
-        once read (exporter.slots: waiting for the device holds none). An answer read whole is parsed when the
-        round ends, with the round's others (``_parse_pending``), its bytes counted until then; a streamed one
-        (too large to hold) is parsed as it arrives, its slot held until then. The error that stopped the
-        table, if any is known yet."""
+        """One table, under the poll's claim to a process-wide slot (exporter.slots: taken to send the request,
+        for a moment, and to read the answer; waiting for the device holds none once the moment is over; given
+        back when the poll ends). An answer read whole is parsed when the round ends, with the round's others
+        (``_parse_pending``), its bytes counted until then; a streamed one (too large to hold) is parsed as it
+        arrives. The error that stopped the table, if any is known yet."""
         with claiming(Claim(self.slots, self.suspect, self._slot_wait)):
             if self.budget is None:
                 return await self._poll_collector(collector, deadline, None)

@@ -27,6 +27,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.resolver import Resolver
 from exporter.vsxi.config import VsxiTarget
 
 STATS_PATH = "/SSConfig/webresources/stats/"
@@ -56,7 +57,7 @@ class VsxiClient:
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
+                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver()),
                 headers={"User-Agent": "vsxi-xivo-exporter", "Authorization": basic_auth(self.target),
                          "Accept-Encoding": ACCEPT_ENCODING},
                 auto_decompress=False,  # BodyReader decompresses, with a size and a ratio cap

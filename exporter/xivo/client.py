@@ -23,7 +23,6 @@ from exporter import slots
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
-    UNANSWERED,
     FetchError,
     client_timeout,
     parse_retry_after,
@@ -31,6 +30,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.resolver import Resolver
 from exporter.xivo.config import XivoTarget
 
 # service -> (XiVO port, API version). calld is ctid-ng on XiVO (same port, same /1.0 paths we use).
@@ -95,7 +95,7 @@ class XivoClient:
                 middlewares = (aiohttp.DigestAuthMiddleware(self.target.username, self.target.password,
                                                             preemptive=True),)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target)),
+                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver()),
                 # The legacy digest nonce lives in a session cookie; PBXs are often addressed by IP.
                 cookie_jar=aiohttp.CookieJar(unsafe=True),
                 headers={"User-Agent": "vsxi-xivo-exporter", "Accept-Encoding": ACCEPT_ENCODING},
@@ -133,8 +133,8 @@ class XivoClient:
                 headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
                 data=json.dumps({"backend": self.target.backend, "expiration": TOKEN_EXPIRATION}))
         except FetchError as exc:
-            if exc.reason in UNANSWERED:
-                raise FetchError("auth_unavailable", f"xivo-auth unreachable: {exc}") from None
+            if exc.no_answer:
+                raise FetchError("auth_unavailable", f"xivo-auth unreachable: {exc}", no_answer=True) from None
             raise
         if status == 401:
             raise FetchError("auth_failed", f"xivo-auth refused the credentials of {self.target.username!r} "
