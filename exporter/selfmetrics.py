@@ -52,7 +52,7 @@ class SelfMetrics:
                                        buckets=POLL_BUCKETS, registry=self.registry)
         self.slot_wait = Histogram(f"{PREFIX}_slot_wait_seconds", "Time a poll waited for one of "
                                    "global.max_concurrent_targets slots, to send a request or to read an answer. "
-                                   "A device that does not answer holds none past a second: this stays near 0 "
+                                   "A device that does not answer holds none past 250 ms: this stays near 0 "
                                    "through an outage.",
                                    ["family"], buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10),
                                    registry=self.registry)

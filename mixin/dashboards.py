@@ -415,7 +415,7 @@ def exporter_health() -> dict:
         f"histogram_quantile(0.99, sum by (le, family) "
         f"(rate(vsxi_xivo_exporter_slot_wait_seconds_bucket{{{S}}}[$__rate_interval])))", "{{family}}")], "s",
         description="How long a poll waited for one of global.max_concurrent_targets slots, to send a request "
-                    "or to read an answer. A device that does not answer holds none past a second, and targets "
+                    "or to read an answer. A device that does not answer holds none past 250 ms, and targets "
                     "that answered last round go first: near 0, during an outage too. Rising on a healthy "
                     "day: raise max_concurrent_targets.")
     L.add("timeseries", "Authentication failures and token renewals", [
