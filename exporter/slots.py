@@ -110,7 +110,9 @@ class SlotPool:
 
 
 class Claim:
-    """One poll's right to a slot: taken when its answer starts (``take``), given back once (``release``)."""
+    """One poll's right to a slot: taken to send a request (``begin``, for a moment) and when its answer starts
+    or more of it comes (``take``); given back by ``release`` (or the moment's end), at the latest when the
+    poll ends (``claiming``)."""
 
     __slots__ = ("pool", "suspect", "observe", "held", "_lapse")
 
