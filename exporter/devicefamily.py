@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from exporter.catalog import Builder
 from exporter.packed import Chunk
+from exporter.reasons import check_family_reasons
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -129,3 +130,9 @@ class Family:
     demo: Callable[[float], Awaitable[Demo]] | None = None  # simulated devices for --demo (interval)
     collector_heading: str = "collector "  # docs/metrics.md: a collector's section is "<title>: <this><name>"
     reference_notes: str = ""  # docs/metrics.md: how the family's values are read (Markdown, may be empty)
+    # The `reason` values only this family has, with their texts, and notes on what common ones (reasons.COMMON)
+    # mean for its devices: docs/metrics.md; a reason its code raises must be one of these or a common one.
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_family_reasons(self.name, self.reasons)

@@ -7,7 +7,7 @@ never drift from the code.
 from __future__ import annotations
 
 from exporter.polling import status
-from exporter.reasons import REASONS
+from exporter.reasons import COMMON
 from exporter.registry import FAMILIES
 from exporter.selfmetrics import SelfMetrics
 
@@ -46,8 +46,13 @@ def render() -> str:
               "| metric | type | labels | help |", "|---|---|---|---|"]
     for name, type_, labels, help_ in SelfMetrics().reference():
         lines.append(_row(name, type_, ", ".join(labels) or "-", help_))
-    lines += ["\n## Values of the `reason` label\n", "| reason | meaning |", "|---|---|"]
-    lines += [f"| `{reason}` | {meaning} |" for reason, meaning in REASONS.items()]
+    lines += ["\n## Values of the `reason` label\n", "Every family:\n", "| reason | meaning |", "|---|---|"]
+    lines += [f"| `{reason}` | {meaning} |" for reason, meaning in COMMON.items()]
+    for f in FAMILIES.values():
+        if f.reasons:
+            lines += [f"\n{f.title} (its own, and what common ones mean for a {f.device_noun}):\n",
+                      "| reason | meaning |", "|---|---|"]
+            lines += [f"| `{reason}` | {text} |" for reason, text in f.reasons.items()]
     return "\n".join(lines) + "\n"
 
 

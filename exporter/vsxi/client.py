@@ -27,6 +27,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.reasons import http_reason
 from exporter.resolver import Resolver
 from exporter.vsxi.config import VsxiTarget
 
@@ -105,16 +106,11 @@ def _status_error(status: int, table: str, head: bytes, location: str | None = N
         return FetchError("http_other", f"{table}: HTTP {status} redirect to {shown_location(location)}; "
                           "redirects are not followed (set url to where the device answers)")
     detail = f"{table}: HTTP {status}" + (f": {text}" if text else "")
-    if status == 401:
-        return FetchError("http_401", detail + " (check username and password; not retried)")
     if status == 402:
         return FetchError("http_402", detail + " (HA standby node)")
     if status == 500 and JAXB_MARKER in head:
         return FetchError("json_jaxb", detail)
-    if status == 400:
-        return FetchError("http_400", detail, retryable=True)
-    if status == 429:
-        return FetchError("http_429", detail + " (too many requests)")
-    if status >= 500:
-        return FetchError("http_5xx", detail, retryable=True)
-    return FetchError("http_4xx" if status >= 400 else "http_other", detail)
+    reason = http_reason(status)
+    hint = {"http_401": " (check username and password; not retried)", "http_429": " (too many requests)"}
+    # 400 is also the SBC's answer to a request sent while another is in flight: another try may help.
+    return FetchError(reason, detail + hint.get(reason, ""), retryable=reason in ("http_400", "http_5xx"))

@@ -64,6 +64,13 @@ Every VSXi field that reaches a metric is read the same way, in XML or JSON (org
   HA standby or an idle SBC) and a failed table (`degenerate_payload`) for the others.
 """
 
+REASONS = {
+    "http_400": "`fail - ...`, also the SBC's answer to a request sent while another is in flight (retried)",
+    "http_401": "`User Not Authorized`: wrong username or password; stops the round",
+    "http_402": "HTTP 402 `Load-Balance Slave mode`: HA standby node (stops the round; see vsxi_standby)",
+    "json_jaxb": "HTTP 500 `convert xml2json failed(JAXB)`: the table is polled as XML from then on",
+}
+
 FAMILY = Family(name="vsxi", title="VSXi", device_noun="SBC", target_type=VsxiTarget, check_target=check_vsxi,
                 collectors=COLLECTORS, poller=VsxiPoller, catalog=CATALOG, status=STATUS, demo=demo,
-                collector_heading="stats/", reference_notes=REFERENCE_NOTES)
+                collector_heading="stats/", reference_notes=REFERENCE_NOTES, reasons=REASONS)

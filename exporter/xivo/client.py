@@ -30,6 +30,7 @@ from exporter.httpclient import (
     ssl_context,
     transport_error,
 )
+from exporter.reasons import http_reason
 from exporter.resolver import Resolver
 from exporter.xivo.config import XivoTarget
 
@@ -56,23 +57,21 @@ def service_urls(target: XivoTarget) -> dict[str, str]:
 
 def _status_error(status: int, service: str, path: str, head: bytes, retry_after: float | None = None) -> FetchError:
     where = f"{service} {path}: HTTP {status}"
-    try:
-        reason = json.loads(head).get("reason") if head.lstrip().startswith(b"{") else None
+    try:  # what the service says of it: {"reason": ["..."]}
+        said = json.loads(head).get("reason") if head.lstrip().startswith(b"{") else None
     except ValueError:
-        reason = None
-    detail = f"{where}: {reason[0][:120]}" if isinstance(reason, list) and reason else where
+        said = None
+    detail = f"{where}: {said[0][:120]}" if isinstance(said, list) and said else where
     if status == 503 and b"uthentication" in head:
         return FetchError("auth_unavailable", detail + " (xivo-auth unreachable: the PBX itself may be fine)")
-    if status == 401:
-        return FetchError("http_401", detail + " (refused after re-authenticating: check the account's "
-                          "ACLs, or the digest login and password)")
-    if status == 429 or (status == 503 and retry_after is not None):
+    reason = http_reason(status)
+    if reason == "http_401":
+        return FetchError(reason, detail + " (refused after re-authenticating: check the account's ACLs, or the "
+                          "digest login and password)")
+    if reason == "http_429" or (status == 503 and retry_after is not None):
         # The PBX (or nginx's limit_req in front of it) asks for a pause: honoured by the poller, bounded.
-        return FetchError("http_429" if status == 429 else "http_5xx",
-                          detail + (" (too many requests)" if status == 429 else ""), retry_after=retry_after)
-    if status >= 500:
-        return FetchError("http_5xx", detail, retryable=True)
-    return FetchError("http_4xx", detail)
+        return FetchError(reason, detail + (" (too many requests)" if status == 429 else ""), retry_after=retry_after)
+    return FetchError(reason, detail, retryable=reason == "http_5xx")
 
 
 class XivoClient:

@@ -32,6 +32,13 @@ async def demo(interval: float) -> Demo:
     return Demo(tuple(devices), tuple(runners))
 
 
+REASONS = {
+    "auth_failed": "xivo-auth refused the credentials or the backend (never retried; stops the round)",
+    "auth_unavailable": "xivo-auth is down or unreachable (services answer 503): not the PBX itself",
+    "ami_error": "amid answered an AMI error (Response: Error), e.g. a missing amid.action ACL",
+    "http_401": "a token refused even after re-authenticating: an ACL the account lacks, for that collector only",
+}
+
 FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", target_type=XivoTarget, check_target=check_xivo,
                 collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
-                collector_heading="collector ")
+                collector_heading="collector ", reasons=REASONS)
