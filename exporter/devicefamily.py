@@ -121,7 +121,6 @@ class Family:
     name: str  # the `family` label value, the configuration's top-level key and the metric name prefix
     title: str  # as an operator names the product: "VSXi"
     device_noun: str  # what one device is: "SBC"
-    target_type: type  # the dataclass of one configured device (a subclass of config.Target)
     check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
     collectors: tuple[str, ...]  # every collector the family has, in poll order (its collectors table's keys)
     poller: type  # an polling.poller.BasePoller subclass

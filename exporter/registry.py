@@ -14,10 +14,6 @@ from exporter.xivo.family import FAMILY as XIVO
 FAMILIES: dict[str, Family] = {f.name: f for f in (VSXI, XIVO)}
 
 
-def family(name: str) -> Family:
-    return FAMILIES[name]
-
-
 def register(new: Family) -> None:
     """Add a family at run time (a plugin, or a test's own family)."""
     if new.name in FAMILIES:

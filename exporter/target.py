@@ -177,7 +177,7 @@ def check_name(c: Checker, node: dict, key: str, path: str) -> str | None:
 
 
 def common_target_keys(c: Checker, node: dict, path: str, defaults: dict, base_dir: str) -> dict:
-    """The keys every target has (config.Target's), checked; a family's check adds its own."""
+    """The keys every target has (``Target``'s), checked; a family's check adds its own."""
     name = check_name(c, node, "name", path)
     interval = c.duration(node, "interval", path, defaults["interval"], MIN_INTERVAL)
     timeout = c.duration(node, "timeout", path, defaults["timeout"], MIN_TIMEOUT)

@@ -67,7 +67,7 @@ def test_the_scan_sees_literals_conditionals_and_names(tmp_path):
 
 def test_a_family_with_a_reason_that_is_not_a_token_or_has_no_text_is_not_built():
     base = FAMILIES["vsxi"]
-    fields = {k: getattr(base, k) for k in ("name", "title", "device_noun", "target_type", "check_target",
+    fields = {k: getattr(base, k) for k in ("name", "title", "device_noun", "check_target",
                                              "collectors", "poller", "catalog", "status")}
     with pytest.raises(ValueError, match="reason 'Bad Reason' is not a short lower-case token"):
         Family(**fields, reasons={"Bad Reason": "text"})

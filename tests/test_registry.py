@@ -62,7 +62,7 @@ class ToyPoller(BasePoller):
         return await self.retrying(get, deadline, collector)
 
 
-TOY = Family(name="toy", title="Toy", device_noun="thermometer", target_type=toyfamily.ToyTarget,
+TOY = Family(name="toy", title="Toy", device_noun="thermometer",
              check_target=toyfamily.check_toy, collectors=tuple(toyfamily.COLLECTORS), poller=ToyPoller,
              catalog=toyfamily.CATALOG, status=toyfamily.STATUS)
 

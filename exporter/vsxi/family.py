@@ -71,6 +71,6 @@ REASONS = {
     "json_jaxb": "HTTP 500 `convert xml2json failed(JAXB)`: the table is polled as XML from then on",
 }
 
-FAMILY = Family(name="vsxi", title="VSXi", device_noun="SBC", target_type=VsxiTarget, check_target=check_vsxi,
+FAMILY = Family(name="vsxi", title="VSXi", device_noun="SBC", check_target=check_vsxi,
                 collectors=COLLECTORS, poller=VsxiPoller, catalog=CATALOG, status=STATUS, demo=demo,
                 collector_heading="stats/", reference_notes=REFERENCE_NOTES, reasons=REASONS)

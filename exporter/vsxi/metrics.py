@@ -14,7 +14,7 @@ CATALOG = Catalog(order=1)  # exposition order: VSXi first, then XiVO
 TARGET = ("target",)
 TARGET_COLLECTOR = ("target", "collector")
 
-# --- status, per target and collector (built by the engine) -----------------------------------------------
+# --- status, per target and collector (rendered by exporter.polling.status) ---------------------------------------
 UP = CATALOG.gauge("vsxi_up", TARGET,
                    "1 when the last poll round of the VSXi authenticated and got at least one table.",
              "status")

@@ -39,6 +39,6 @@ REASONS = {
     "http_401": "a token refused even after re-authenticating: an ACL the account lacks, for that collector only",
 }
 
-FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", target_type=XivoTarget, check_target=check_xivo,
+FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", check_target=check_xivo,
                 collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
                 collector_heading="collector ", reasons=REASONS)

@@ -7,7 +7,7 @@ import logging
 
 from exporter.logs import log
 from exporter.polling.poller import BasePoller, logger
-from exporter.xivo import fetch as requests
+from exporter.xivo import fetch as xivo_fetch
 from exporter.xivo.client import XivoClient
 from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.status import STATUS
@@ -32,7 +32,7 @@ class XivoPoller(BasePoller):
 
     async def fetch(self, collector: str, deadline: float) -> object:
         how = COLLECTORS[collector].fetch
-        function = getattr(requests, how.function)
+        function = getattr(xivo_fetch, how.function)
         arguments = (self.client, *(getattr(self, a) for a in how.poller_attributes))
         raw = await self.retrying(lambda: function(*arguments), deadline, collector)
         new = sorted(self.unsupported - self._reported)
