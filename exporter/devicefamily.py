@@ -42,23 +42,23 @@ class ParseResult:
 
     chunk: Chunk  # the series, rendered
     samples: int  # how many samples the chunk holds (max_series)
-    unmapped_fields: int = 0  # distinct fields of the answer no mapping knew
-    duplicate_rows: int = 0  # rows repeated in the answer (the first was kept)
+    # What the family's parser tells of the answer beside its series, in a picklable record of its own (VSXi:
+    # unmapped fields, duplicate rows), kept in the collector's state for its status series; None: nothing.
+    facts: Any = None
 
     def __reduce__(self):  # back from a parse worker: the constructor, not dataclasses' field-by-field setstate
-        return ParseResult, (self.chunk, self.samples, self.unmapped_fields, self.duplicate_rows)
+        return ParseResult, (self.chunk, self.samples, self.facts)
 
 
 def parse_and_build(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
-                    counts: Callable[[Any], tuple[int, int]] | None = None) -> ParseResult:
-    """The worker's job for any family: parse, build, render. ``counts`` gives a record's unmapped-field and
-    duplicate-row counts, for families that keep them."""
+                    facts: Callable[[Any], Any] | None = None) -> ParseResult:
+    """The worker's job for any family: parse, build, render. ``facts`` gives what a record tells beside its
+    series (ParseResult.facts), for families that keep something."""
     c = collectors[collector]
     rec = c.parse(answer)
     b = Builder()
     c.build(b, target, rec)
-    unmapped, duplicates = counts(rec) if counts is not None else (0, 0)
-    return ParseResult(b.chunk(), b.samples, unmapped, duplicates)
+    return ParseResult(b.chunk(), b.samples, facts(rec) if facts is not None else None)
 
 
 class RoundAnswer(NamedTuple):

@@ -178,7 +178,7 @@ def samples(text: str) -> Samples:
 
 def exposition(table: str, body: bytes) -> tuple[str, int]:
     result = parse_and_build(table, "sbc-1", body)
-    return join([result.chunk], openmetrics=False).text().decode(), result.unmapped_fields
+    return join([result.chunk], openmetrics=False).text().decode(), result.facts.unmapped_fields
 
 
 def test_the_corpus_has_every_table_in_every_variant():

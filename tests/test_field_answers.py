@@ -80,7 +80,7 @@ EXPECTED: dict[str, tuple[str, dict, int]] = {
 
 def exposition(table: str, body) -> tuple[str, int]:
     result = parse_and_build(table, "sbc-1", body)
-    return join([result.chunk], openmetrics=False).text().decode(), result.unmapped_fields
+    return join([result.chunk], openmetrics=False).text().decode(), result.facts.unmapped_fields
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -31,6 +31,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
@@ -154,7 +155,6 @@ class BasePoller:
         # when the round ends (_commit): one status rendering and one hand-over per round, not per poll.
         self.collectors: dict[str, CollectorState] = {c: CollectorState(c) for c in target.collectors}
         self.samples = 0  # the collectors' samples, summed (max_series), kept as records are replaced
-        self.json_fallback: frozenset[str] = frozenset()  # tables polled as XML for good (VsxiPoller)
         self.rounds = 0
         self._pending: list[_Fetched] = []  # this round's answers read whole, parsed together (_parse_pending)
         self.state = TargetState(target.name, target.interval, family=self.family)
@@ -165,6 +165,11 @@ class BasePoller:
 
     async def close(self) -> None:
         raise NotImplementedError
+
+    def collector_note(self, collector: str) -> Any:
+        """What this poller knows of a collector that its family's status series show beside the collector's
+        state (VSXi: the table is polled as XML for good); None: nothing."""
+        return None
 
     async def run(self) -> None:
         """Poll rounds on a fixed period. The first round starts at once (readiness); the second at a phase
@@ -245,8 +250,8 @@ class BasePoller:
             status = self.status.target(up, standby)
         self.state = TargetState(
             self.target.name, self.target.interval, dict(self.collectors), rounds=self.rounds, up=up,
-            standby=standby, json_fallback=self.json_fallback, family=self.family, status=status,
-            collector_status=self.status.collectors(self.collectors.values(), self.json_fallback))
+            standby=standby, family=self.family, status=status,
+            collector_status=self.status.collectors(self.collectors.values(), self.collector_note))
         self.publish(self.state)
 
     def _back_off(self, error: FetchError) -> None:
@@ -363,8 +368,7 @@ class BasePoller:
         if self.collectors[collector].reason is not None:
             log(logger, logging.INFO, "poll recovered", target=self.target.name, collector=collector)
         self._set(CollectorState(collector, True, result.chunk, samples, last_success=self.clock(),
-                                 duration=duration, response_bytes=size, unmapped_fields=result.unmapped_fields,
-                                 duplicate_rows=result.duplicate_rows))
+                                 duration=duration, response_bytes=size, facts=result.facts))
         self._durations[collector].observe(duration)
         return None
 

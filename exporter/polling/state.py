@@ -11,6 +11,7 @@ joins bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from exporter.packed import EMPTY, Chunk
 
@@ -24,8 +25,7 @@ class CollectorState:
     last_success: float | None = None  # unix time
     duration: float | None = None
     response_bytes: int | None = None
-    unmapped_fields: int | None = None
-    duplicate_rows: int | None = None
+    facts: Any = None  # what the last successful answer told beside its series (devicefamily.ParseResult.facts)
     reason: str | None = None  # last error reason (bounded token) while failing
     error: str | None = None  # last error message while failing
 
@@ -38,7 +38,6 @@ class TargetState:
     rounds: int = 0
     up: bool = False
     standby: bool = False
-    json_fallback: frozenset[str] = frozenset()
     family: str = ""  # the device family (registry name): set by the poller
     status: Chunk = EMPTY  # the target's own status gauges (<family>_up, standby, target info)
     collector_status: Chunk = EMPTY  # every collector's status gauges, rendered from its record

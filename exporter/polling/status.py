@@ -45,10 +45,11 @@ def _no_info(target: Any) -> str | None:
 @dataclass(frozen=True)
 class CollectorSeries:
     """One status series per collector: its spec (labels target, collector), its value from the collector's
-    state and whether its JSON fallback is on (None: no sample), and whether a target has it at all."""
+    state and the poller's note on it (BasePoller.collector_note; None: no sample), and whether a target has
+    it at all."""
 
     spec: Spec
-    value: Callable[[CollectorState, bool], float | None]
+    value: Callable[[CollectorState, Any], float | None]
     present: Callable[[Any], bool] = _always
 
     def __post_init__(self):
@@ -72,10 +73,10 @@ class StatusSpecs:
 # The four series every family has, in exposition order; a family's specs name them.
 def common_collector_series(success: Spec, last_success: Spec, duration: Spec,
                             response_bytes: Spec) -> tuple[CollectorSeries, ...]:
-    return (CollectorSeries(success, lambda c, fallback: 1.0 if c.success else 0.0),
-            CollectorSeries(last_success, lambda c, fallback: c.last_success),
-            CollectorSeries(duration, lambda c, fallback: c.duration),
-            CollectorSeries(response_bytes, lambda c, fallback: c.response_bytes))
+    return (CollectorSeries(success, lambda c, note: 1.0 if c.success else 0.0),
+            CollectorSeries(last_success, lambda c, note: c.last_success),
+            CollectorSeries(duration, lambda c, note: c.duration),
+            CollectorSeries(response_bytes, lambda c, note: c.response_bytes))
 
 
 _TEMPLATES: dict[int, tuple[str, tuple[int, ...]]] = {}  # spec index -> (prefix template, label order)
@@ -122,18 +123,19 @@ class StatusRenderer:
                         (_prefix(specs.standby, labels) + ("1.0\n" if standby else "0.0\n")).encode()))
         return store(out)
 
-    def collectors(self, states: Iterable[CollectorState], json_fallback: frozenset[str] = frozenset()) -> Chunk:
+    def collectors(self, states: Iterable[CollectorState], note: Callable[[str], Any] = lambda collector: None) \
+            -> Chunk:
         """Every collector's status lines in one chunk, a piece per series (the collectors in their order within
         it): rendered once per round, not once per poll. Every collector series has the labels (target,
         collector) (CollectorSeries checks it), so a collector's label block is written once per round and
         shared by its series' lines."""
         blocks = [(c, f'{{collector="{_escaped(c.collector)}",target="{self._name_escaped}"}} ',
-                   c.collector in json_fallback) for c in states]
+                   note(c.collector)) for c in states]
         out = []
         for series in self._series:
             name, value, lines = series.spec.name, series.value, []
-            for c, block, fallback in blocks:
-                v = value(c, fallback)
+            for c, block, noted in blocks:
+                v = value(c, noted)
                 if v is not None:
                     lines.append(name + block + go_float(float(v)) + "\n")
             if lines:

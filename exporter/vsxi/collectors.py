@@ -6,7 +6,7 @@ Loaded by the parse workers (``parse_and_build``): no I/O here. The poller fetch
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from exporter import devicefamily
 from exporter.devicefamily import Collector, ParseResult
@@ -24,11 +24,18 @@ COLLECTORS: dict[str, Collector] = {c.name: c for c in (  # in poll order
 )}
 
 
-def _counts(rec: Any) -> tuple[int, int]:
-    return len(rec.unmapped.names), getattr(rec, "duplicates", 0)
+class AnswerFacts(NamedTuple):
+    """What a VSXi answer tells beside its series (ParseResult.facts), shown by its status series."""
+
+    unmapped_fields: int  # distinct fields no mapping knew (vsxi_collector_unmapped_fields)
+    duplicate_rows: int  # rows repeated, the first kept (vsxi_collector_duplicate_rows)
+
+
+def _facts(rec: Any) -> AnswerFacts:
+    return AnswerFacts(len(rec.unmapped.names), getattr(rec, "duplicates", 0))
 
 
 def parse_and_build(collector: str, target: str, body: Any) -> ParseResult:
-    """Runs in a parse worker: the answer reduced to rendered exposition bytes, with its unmapped-field,
-    duplicate-row and sample counts."""
-    return devicefamily.parse_and_build(COLLECTORS, collector, target, body, _counts)
+    """Runs in a parse worker: the answer reduced to rendered exposition bytes, with its sample count and its
+    AnswerFacts."""
+    return devicefamily.parse_and_build(COLLECTORS, collector, target, body, _facts)

@@ -23,8 +23,13 @@ class VsxiPoller(BasePoller):
     standby_reasons = frozenset({"http_402"})
 
     def __init__(self, target, *args, **kwargs):
+        # Tables polled as XML for good; set before BasePoller.__init__ renders the first status.
+        self.json_fallback: frozenset[str] = frozenset()
         super().__init__(target, *args, **kwargs)
         self.client = VsxiClient(target)
+
+    def collector_note(self, collector: str) -> bool:
+        return collector in self.json_fallback
 
     async def close(self) -> None:
         await self.client.close()

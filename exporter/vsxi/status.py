@@ -10,9 +10,11 @@ STATUS = StatusSpecs(
     up=vm.UP,
     collector=(*common_collector_series(vm.COLLECTOR_SUCCESS, vm.COLLECTOR_LAST_SUCCESS, vm.COLLECTOR_DURATION,
                                         vm.COLLECTOR_BYTES),
-               CollectorSeries(vm.COLLECTOR_UNMAPPED, lambda c, fallback: c.unmapped_fields),
-               CollectorSeries(vm.COLLECTOR_DUPLICATES, lambda c, fallback: c.duplicate_rows),
-               CollectorSeries(vm.COLLECTOR_FALLBACK, lambda c, fallback: 1.0 if fallback else 0.0,
+               # c.facts: the last answer's AnswerFacts (vsxi.collectors); none before the first success.
+               CollectorSeries(vm.COLLECTOR_UNMAPPED, lambda c, note: c.facts and c.facts.unmapped_fields),
+               CollectorSeries(vm.COLLECTOR_DUPLICATES, lambda c, note: c.facts and c.facts.duplicate_rows),
+               # The poller's note: the table is polled as XML for good (VsxiPoller.collector_note).
+               CollectorSeries(vm.COLLECTOR_FALLBACK, lambda c, polled_as_xml: 1.0 if polled_as_xml else 0.0,
                                present=lambda target: target.format == "json")),
     standby=vm.STANDBY,
     standby_text="standby (402)",
