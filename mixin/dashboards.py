@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from exporter.registry import FAMILIES
 from mixin.config import THRESHOLDS as T
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -385,6 +386,13 @@ def pbx() -> dict:
                       v, L, ["xivo"])
 
 
+def _per_family(series: int, expr: str) -> list[dict]:
+    """One query per registered family, ``expr`` (``{}``: the series) on one of its four common collector
+    series (StatusSpecs.common, by position): a new family's collectors get the exporter-health panels too."""
+    return [_target(expr.format(family.status.common[series].name), "{{target}} {{collector}}")
+            for family in FAMILIES.values()]
+
+
 def exporter_health() -> dict:
     v = [_var("job", "Job", "label_values(vsxi_xivo_exporter_build_info, job)"),
          _var("instance", "Exporter", 'label_values(vsxi_xivo_exporter_build_info{job=~"$job"}, instance)'),
@@ -394,12 +402,8 @@ def exporter_health() -> dict:
     ST = f'{S}, target=~"$target"'
     L = _Layout()
     L.row("Polls")
-    L.add("timeseries", "Collector success", [
-        _target(f"vsxi_collector_success{{{ST}}}", "{{target}} {{collector}}"),
-        _target(f"xivo_collector_success{{{ST}}}", "{{target}} {{collector}}")], "bool", min_=0, max_=1)
-    L.add("timeseries", "Data age", [
-        _target(f"time() - vsxi_collector_last_success_timestamp_seconds{{{ST}}}", "{{target}} {{collector}}"),
-        _target(f"time() - xivo_collector_last_success_timestamp_seconds{{{ST}}}", "{{target}} {{collector}}")],
+    L.add("timeseries", "Collector success", _per_family(0, "{}{{" + ST + "}}"), "bool", min_=0, max_=1)
+    L.add("timeseries", "Data age", _per_family(1, "time() - {}{{" + ST + "}}"),
         "s", description="Seconds since each collector's last success; data older than 3 intervals is dropped.")
     L.add("timeseries", "Poll errors by reason", [_target(
         f"sum by (reason) (rate(vsxi_xivo_exporter_poll_errors_total{{{ST}}}[$__rate_interval])) "
@@ -423,13 +427,9 @@ def exporter_health() -> dict:
                 "[$__rate_interval])) or on () vector(0)", "failed {{target}} {{reason}}"),
         _target(f"sum by (target) (increase(vsxi_xivo_exporter_token_renewals_total{{{ST}}}[$__rate_interval]))"
                 " or on () vector(0)", "token {{target}}")], "short")
-    L.add("timeseries", "Poll duration per target and table", [
-        _target(f"vsxi_collector_duration_seconds{{{ST}}}", "{{target}} {{collector}}"),
-        _target(f"xivo_collector_duration_seconds{{{ST}}}", "{{target}} {{collector}}")], "s",
+    L.add("timeseries", "Poll duration per target and table", _per_family(2, "{}{{" + ST + "}}"), "s",
         description="Last poll of each table, retries included.")
-    L.add("timeseries", "Answer size per target and table", [
-        _target(f"vsxi_collector_response_bytes{{{ST}}}", "{{target}} {{collector}}"),
-        _target(f"xivo_collector_response_bytes{{{ST}}}", "{{target}} {{collector}}")], "bytes",
+    L.add("timeseries", "Answer size per target and table", _per_family(3, "{}{{" + ST + "}}"), "bytes",
         description="Bytes of the last answer (decompressed); compare with max_response_bytes.")
     L.add("timeseries", "Duplicate rows and JSON fallback", [
         _target(f"vsxi_collector_duplicate_rows{{{ST}}}", "{{target}} {{collector}} duplicates"),

@@ -8,6 +8,7 @@ on them. ``job`` is kept in every aggregation so dashboards can still filter by 
 
 from __future__ import annotations
 
+from exporter.registry import FAMILIES
 from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, RUNBOOK_URL, SITE_LABEL
 from mixin.config import THRESHOLDS as T
 
@@ -78,6 +79,19 @@ SBC_DOWN = "vsxi_up == 0 unless on (job, target) vsxi_standby == 1"
 SITE_OF = f"group by (job, target, {SITE_LABEL}) (vsxi_xivo_target_info)"
 
 
+def _per_family(series: int, condition: str, joiner: str, unless_on: str = " ") -> str:
+    """``condition`` (``{}``: the series) on one of the four common collector series (StatusSpecs.common, by
+    position) of every registered family, joined by ``joiner``: a new family's collectors get the alert too. A
+    family with a standby flag leaves its standby nodes out (an HA standby refuses polls by design), the
+    ``unless`` after ``unless_on``."""
+    parts = []
+    for family in FAMILIES.values():
+        cond = condition.format(family.status.common[series].name)
+        standby = family.status.standby
+        parts.append(cond if standby is None else f"({cond}{unless_on}unless on (job, target) {standby.name} == 1)")
+    return joiner.join(parts)
+
+
 def _with_site(down: str) -> str:
     """``down`` (series with job and target) carrying the target's site label from vsxi_xivo_target_info, and
     as it is where that series is missing (an older exporter)."""
@@ -131,8 +145,7 @@ def alerts() -> list[dict]:
                "exporter is down, unreachable, or slower than the scrape timeout. VsxiXivoExporterDown tells "
                "whether the exporter itself is down."),
         # An HA standby answers 402 to every table (vsxi_standby 1): healthy, its collectors fail by design.
-        _alert("CollectorFailing", "(vsxi_collector_success == 0 unless on (job, target) vsxi_standby == 1)\n"
-               "or xivo_collector_success == 0",
+        _alert("CollectorFailing", _per_family(0, "{} == 0", "\nor "),
                t["collector_failing_for"], "warning", "collector",
                "{{ $labels.target }}: collector {{ $labels.collector }} failing",
                "The {{ $labels.collector }} poll of {{ $labels.target }} has failed for "
@@ -147,9 +160,7 @@ def alerts() -> list[dict]:
                "cannot read (vsxi_collector_unreadable_values), for " + t["firmware_fields_for"] + ": usually a "
                "firmware upgrade. Their data is missing from the dashboards; please report the fields."),
         _alert("DataStale",
-               f"(time() - vsxi_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}\n"
-               "unless on (job, target) vsxi_standby == 1)\n"
-               f"or\ntime() - xivo_collector_last_success_timestamp_seconds > {t['data_stale_seconds']}",
+               _per_family(1, "time() - {} > " + str(t["data_stale_seconds"]), "\nor\n", unless_on="\n"),
                "0m", "warning", "collector", "{{ $labels.target }}: {{ $labels.collector }} data is stale",
                "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "
                "{{ $value | humanizeDuration }}; its series have been dropped."),

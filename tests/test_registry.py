@@ -218,3 +218,36 @@ def test_only_the_family_packages_and_the_registry_import_a_family_or_compare_a_
                     if isinstance(operand, ast.Constant) and operand.value in ("vsxi", "xivo"):
                         offenders.append(f"{rel}:{node.lineno}: compares with {operand.value!r}")
     assert offenders == []
+
+
+def test_a_registered_family_gets_collector_and_staleness_alerts_and_health_panels(toy_family):
+    """The mixin assembles its common alerts and exporter-health panels from the registry, not from a list of
+    family names: registering a family is enough for its collectors to be alerted on and shown."""
+    import json
+
+    from mixin.dashboards import exporter_health
+    from mixin.rules import alerts
+
+    rules = {rule["alert"]: rule["expr"] for rule in alerts()}
+    assert "toy_collector_success == 0" in rules["VsxiXivoCollectorFailing"]
+    assert "time() - toy_collector_last_success_timestamp_seconds > " in rules["VsxiXivoDataStale"]
+    assert "vsxi_standby" in rules["VsxiXivoCollectorFailing"]  # the families before it keep theirs
+    queries = {p["title"]: [t["expr"] for t in p.get("targets", [])] for p in exporter_health()["panels"]}
+    for title, series in (("Collector success", "toy_collector_success"),
+                          ("Data age", "toy_collector_last_success_timestamp_seconds"),
+                          ("Poll duration per target and table", "toy_collector_duration_seconds"),
+                          ("Answer size per target and table", "toy_collector_response_bytes")):
+        assert any(series in q for q in queries[title]), (title, queries[title])
+    json.dumps(exporter_health())  # still a dashboard Grafana can load
+
+
+def test_status_specs_must_start_with_the_common_four():
+    """What the mixin generates from (StatusSpecs.common) is checked when a family's specs are built."""
+    from exporter.polling.status import CollectorSeries, StatusSpecs
+
+    common = toyfamily.STATUS.collector
+    with pytest.raises(ValueError, match="start with the common four"):
+        StatusSpecs(up=toyfamily.UP, collector=(common[1], common[0], *common[2:]))
+    with pytest.raises(ValueError, match="start with the common four"):
+        StatusSpecs(up=toyfamily.UP, collector=common[:3])
+    assert StatusSpecs(up=toyfamily.UP, collector=(*common, CollectorSeries(common[0].spec, common[0].value)))

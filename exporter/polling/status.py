@@ -69,8 +69,25 @@ class StatusSpecs:
     info: Spec | None = None  # labels (target, one configured value), value 1
     info_of: Callable[[Any], str | None] = _no_info  # that configured value of a target, None: no series
 
+    def __post_init__(self) -> None:
+        names = tuple(s.spec.name for s in self.collector[:len(COMMON_SUFFIXES)])
+        if len(names) < len(COMMON_SUFFIXES) or not all(
+                n.endswith(suffix) for n, suffix in zip(names, COMMON_SUFFIXES, strict=True)):
+            raise ValueError(f"{self.up.name}: a family's collector series start with the common four "
+                             f"(common_collector_series: {', '.join(COMMON_SUFFIXES)}), not {names}")
 
-# The four series every family has, in exposition order; a family's specs name them.
+    @property
+    def common(self) -> tuple[Spec, ...]:
+        """The four series every family has, in the order of COMMON_SUFFIXES (what the mixin's collector alerts
+        and exporter-health panels are generated from, for every registered family)."""
+        return tuple(s.spec for s in self.collector[:len(COMMON_SUFFIXES)])
+
+
+# The four series every family has, in exposition order; a family's specs name them, first.
+COMMON_SUFFIXES = ("_collector_success", "_collector_last_success_timestamp_seconds", "_collector_duration_seconds",
+                   "_collector_response_bytes")
+
+
 def common_collector_series(success: Spec, last_success: Spec, duration: Spec,
                             response_bytes: Spec) -> tuple[CollectorSeries, ...]:
     return (CollectorSeries(success, lambda c, note: 1.0 if c.success else 0.0),
