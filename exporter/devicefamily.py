@@ -132,6 +132,9 @@ class Family:
     # The `reason` values only this family has, with their texts, and notes on what common ones (reasons.COMMON)
     # mean for its devices: docs/metrics.md; a reason its code raises must be one of these or a common one.
     reasons: Mapping[str, str] = field(default_factory=dict)
+    # The exporter's own metrics only this family has, made once per process in the self-metrics registry
+    # (selfmetrics.FamilyMetrics; its poller finds them in metrics.of_family[name]); None: none.
+    self_metrics: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         check_family_reasons(self.name, self.reasons)

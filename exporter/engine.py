@@ -59,7 +59,7 @@ class Engine:
     def __init__(self, config: Config, clock: Callable[[], float] = time.time):
         self.config = config
         self.clock = clock
-        self.metrics = SelfMetrics()
+        self.metrics = SelfMetrics(config.families.values())
         self.states: dict[str, TargetState] = {}
         self.workers = ParseWorkers()
         self.slots: SlotPool | None = None

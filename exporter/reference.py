@@ -44,7 +44,7 @@ def render() -> str:
     lines += ["\n## Exporter (on /metrics only)\n",
               "Plus the standard `process_*`, `python_gc_*` and `python_info` metrics of prometheus-client.\n",
               "| metric | type | labels | help |", "|---|---|---|---|"]
-    for name, type_, labels, help_ in SelfMetrics().reference():
+    for name, type_, labels, help_ in SelfMetrics(FAMILIES.values()).reference():
         lines.append(_row(name, type_, ", ".join(labels) or "-", help_))
     lines += ["\n## Values of the `reason` label\n", "Every family:\n", "| reason | meaning |", "|---|---|"]
     lines += [f"| `{reason}` | {meaning} |" for reason, meaning in COMMON.items()]

@@ -8,11 +8,12 @@ global one, and are served on /metrics only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -20,6 +21,7 @@ from exporter.buildinfo import build_info
 
 if TYPE_CHECKING:
     from exporter.budget import ByteBudget
+    from exporter.devicefamily import Family
 
 # `_created` series double the exporter's own series in the text format and no dashboard uses them.
 disable_created_metrics()
@@ -29,9 +31,19 @@ PROBE_UNKNOWN_KEEP = 20
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+class FamilyMetrics(Protocol):
+    """The exporter's own metrics only one device family has (XiVO: tokens obtained from xivo-auth), made by its
+    ``Family.self_metrics`` in the self-metrics registry."""
+
+    def all(self) -> tuple[MetricWrapperBase, ...]: ...
+
+
 class SelfMetrics:
-    def __init__(self) -> None:
+    def __init__(self, families: Iterable[Family] = ()) -> None:
+        """``families``: those whose own metrics (``Family.self_metrics``) this process has, in ``of_family``."""
         self.registry = CollectorRegistry()
+        self.of_family: dict[str, FamilyMetrics] = {
+            f.name: f.self_metrics(self.registry) for f in families if f.self_metrics is not None}
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -56,8 +68,6 @@ class SelfMetrics:
                                    "through an outage.",
                                    ["family"], buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10),
                                    registry=self.registry)
-        self.token_renewals = Counter(f"{PREFIX}_token_renewals_total", "Tokens obtained from xivo-auth, the "
-                                      "first one included.", ["target"], registry=self.registry)
         self.auth_failures = Counter(f"{PREFIX}_auth_failures_total", "Poll rounds stopped by an authentication "
                                      "failure, by reason.", ["family", "target", "reason"], registry=self.registry)
         self.reload_successful = Gauge(f"{PREFIX}_config_last_reload_successful", "1 when the last configuration "
@@ -151,7 +161,7 @@ class SelfMetrics:
         """(name, type, labels, help) of every exporter metric, for docs/metrics.md."""
         out = []
         for metric in (self.build, self.targets, self.polls, self.poll_errors, self.requests, self.poll_duration,
-                       self.slot_wait, self.token_renewals, self.auth_failures, self.backoff_until, self.tasks,
+                       self.slot_wait, self.auth_failures, self.backoff_until, self.tasks,
                        self.reload_successful, self.reload_timestamp,
                        self.scrapes, self.encode_duration, self.probe_unknown, self.in_flight,
                        self.in_flight_peak, self.in_flight_limit, self.cached_exposition,
@@ -162,4 +172,8 @@ class SelfMetrics:
             name = metric._name + {"counter": "_total", "info": "_info"}.get(type_, "")  # noqa: SLF001
             labels = metric._labelnames if type_ != "info" else tuple(sorted(build_info()))  # noqa: SLF001
             out.append((name, type_, tuple(labels), metric._documentation))  # noqa: SLF001
+        for family in self.of_family.values():  # what only one family has, after the common ones
+            for metric in family.all():
+                name = metric._name + ("_total" if metric._type == "counter" else "")  # noqa: SLF001
+                out.append((name, metric._type, tuple(metric._labelnames), metric._documentation))  # noqa: SLF001
         return out

@@ -81,7 +81,7 @@ def _helps() -> dict[str, str]:
     from mixin.rules import recording_rules
 
     helps = {spec.name: spec.help for family in FAMILIES.values() for spec in family.catalog.specs.values()}
-    helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics().reference()})
+    helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics(FAMILIES.values()).reference()})
     for rule in recording_rules():
         helps[rule["record"]] = f"Recording rule {rule['record']}: " + " ".join(rule["expr"].split())
     return helps

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.registry import FAMILIES
 from exporter.selfmetrics import SelfMetrics
 from exporter.vsxi.metrics import CATALOG as VSXI
 from exporter.xivo.metrics import CATALOG as XIVO
@@ -99,7 +100,7 @@ def known_metric_names() -> set[str]:
         names.add(spec.name)
         if spec.type == "gaugehistogram":
             names |= {spec.name + s for s in ("_bucket", "_gsum", "_gcount")}
-    for name, type_, _, _ in SelfMetrics().reference():
+    for name, type_, _, _ in SelfMetrics(FAMILIES.values()).reference():
         names.add(name)
         if type_ == "histogram":
             names |= {name + s for s in ("_bucket", "_sum", "_count")}

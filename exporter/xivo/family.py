@@ -6,6 +6,7 @@ from exporter.devicefamily import Demo, DemoDevice, Family
 from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
 from exporter.xivo.metrics import CATALOG
 from exporter.xivo.poller import XivoPoller
+from exporter.xivo.selfmetrics import XivoSelfMetrics
 from exporter.xivo.status import STATUS
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
@@ -41,4 +42,4 @@ REASONS = {
 
 FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", check_target=check_xivo,
                 collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
-                collector_heading="collector ", reasons=REASONS)
+                collector_heading="collector ", reasons=REASONS, self_metrics=XivoSelfMetrics)

@@ -23,7 +23,8 @@ class XivoPoller(BasePoller):
 
     def __init__(self, target, *args, **kwargs):
         super().__init__(target, *args, **kwargs)
-        self.client = XivoClient(target, on_token=self.metrics.token_renewals.labels(target.name).inc)
+        own = self.metrics.of_family[self.family]  # XivoSelfMetrics (family.py)
+        self.client = XivoClient(target, on_token=own.token_renewals.labels(target.name).inc)
         self.unsupported: set[str] = set()  # confd collections this PBX answered 404 for
         self._reported: set[str] = set()
 
