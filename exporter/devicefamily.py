@@ -50,10 +50,11 @@ class ParseResult:
         return ParseResult, (self.chunk, self.samples, self.facts)
 
 
-def parse_and_build(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
+def parse_collector(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
                     facts: Callable[[Any], Any] | None = None) -> ParseResult:
-    """The worker's job for any family: parse, build, render. ``facts`` gives what a record tells beside its
-    series (ParseResult.facts), for families that keep something."""
+    """One answer of a family's collector parsed, built and rendered (what each family's ``parse_and_build``,
+    the one function its poller hands the parse workers, does with its own table). ``facts`` gives what a
+    record tells beside its series (ParseResult.facts), for families that keep something."""
     c = collectors[collector]
     rec = c.parse(answer)
     b = Builder()
@@ -68,7 +69,7 @@ class RoundAnswer(NamedTuple):
     answer: Any  # the body (bytes), or a family's typed answer
 
 
-class Parsed(NamedTuple):
+class ParseOutcome(NamedTuple):
     """What became of one ``RoundAnswer``: a result or the error that stopped its parser, and the seconds its
     parse and build took (part of the collector's poll duration)."""
 
@@ -78,7 +79,7 @@ class Parsed(NamedTuple):
 
 
 def parse_round(parse: Callable[[str, str, Any], ParseResult], target: str,
-                answers: list[RoundAnswer]) -> list[Parsed]:
+                answers: list[RoundAnswer]) -> list[ParseOutcome]:
     """The worker's job for a round's whole answers: ``parse`` (a family's parse_and_build) of each, in order,
     each failing alone. One job per round instead of one per table: one hand-off and one wake-up of a worker
     instead of seven, and the worker's caches stay warm from one table to the next."""
@@ -86,9 +87,9 @@ def parse_round(parse: Callable[[str, str, Any], ParseResult], target: str,
     for collector, answer in answers:
         t0 = time.perf_counter()
         try:
-            out.append(Parsed(parse(collector, target, answer), None, time.perf_counter() - t0))
+            out.append(ParseOutcome(parse(collector, target, answer), None, time.perf_counter() - t0))
         except Exception as exc:  # noqa: BLE001 - every error goes back to the poller, which classifies it
-            out.append(Parsed(None, _portable(exc), time.perf_counter() - t0))
+            out.append(ParseOutcome(None, _portable(exc), time.perf_counter() - t0))
     return out
 
 

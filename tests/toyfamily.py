@@ -51,7 +51,7 @@ COLLECTORS = {"thermometer": Collector("thermometer", parse_thermometer, build_t
 
 
 def parse_and_build(collector: str, target: str, answer: Any) -> ParseResult:
-    return devicefamily.parse_and_build(COLLECTORS, collector, target, answer)
+    return devicefamily.parse_collector(COLLECTORS, collector, target, answer)
 
 
 @dataclass(frozen=True)

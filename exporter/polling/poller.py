@@ -35,7 +35,7 @@ from typing import Any
 
 from exporter.budget import ByteBudget, Reservation, holding
 from exporter.budget import current as current_reservation
-from exporter.devicefamily import Parsed, ParseResult, RoundAnswer, parse_round
+from exporter.devicefamily import ParseOutcome, ParseResult, RoundAnswer, parse_round
 from exporter.httpclient import FetchError, StreamedBody
 from exporter.logs import log
 from exporter.packed import EMPTY
@@ -335,7 +335,7 @@ class BasePoller:
             outcomes = await self.workers.run(parse_round, self.parse, self.target.name,
                                               [RoundAnswer(f.collector, f.answer) for f in fetched])
         except Exception as exc:  # noqa: BLE001 - the job itself failed (its worker died): each answer with it
-            outcomes = [Parsed(None, exc, 0.0)] * len(fetched)
+            outcomes = [ParseOutcome(None, exc, 0.0)] * len(fetched)
         finally:
             for f in fetched:
                 f.release()

@@ -35,7 +35,7 @@ def _facts(rec: Any) -> AnswerFacts:
     return AnswerFacts(len(rec.unmapped.names), getattr(rec, "duplicates", 0))
 
 
-def parse_and_build(collector: str, target: str, body: Any) -> ParseResult:
+def parse_and_build(collector: str, target: str, answer: Any) -> ParseResult:
     """Runs in a parse worker: the answer reduced to rendered exposition bytes, with its sample count and its
     AnswerFacts."""
-    return devicefamily.parse_and_build(COLLECTORS, collector, target, body, _facts)
+    return devicefamily.parse_collector(COLLECTORS, collector, target, answer, _facts)

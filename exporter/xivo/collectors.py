@@ -42,4 +42,4 @@ COLLECTORS: dict[str, XivoCollector] = {c.name: c for c in (  # in poll order
 
 def parse_and_build(collector: str, target: str, answer: Any) -> ParseResult:
     """Runs in a parse worker, like the VSXi one."""
-    return devicefamily.parse_and_build(COLLECTORS, collector, target, answer)
+    return devicefamily.parse_collector(COLLECTORS, collector, target, answer)
