@@ -187,8 +187,18 @@ async def test_a_device_back_from_an_outage_is_polled_in_full_the_next_round(aio
         runner = web.AppRunner(sim.app())
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()  # the device is back, at the same address
+        standings: list[bool] = []
+        acquire = engine.slots.acquire
+
+        async def recorded(suspect: bool, started: bool = False) -> None:
+            standings.append(suspect)
+            await acquire(suspect, started)
+
+        engine.slots.acquire = recorded
         try:
             await engine.poll_once()
+            # Its first table is read as a suspect's (it was one); once it has answered, it is not one any more.
+            assert standings[0] is True and standings[1:] == [False] * (len(standings) - 1), standings
             state = engine.states["sbc-back"]
             assert state.up and all(c.success for c in state.collectors.values())
             assert not engine.pollers["sbc-back"].suspect

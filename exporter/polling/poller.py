@@ -220,6 +220,7 @@ class BasePoller:
                 error = await self.poll_collector(collector, deadline)
                 if error is None:
                     self._answered = True
+                    self.suspect = False  # back: its next tables go out as any healthy device's do
                     continue
                 auth_failed |= error.reason in self.auth_reasons
                 standby |= error.reason in self.standby_reasons
