@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-HEAD_BYTES = 1 << 16  # what a parser is handed first: enough to see a document's shape (exporter.vsxi.wire)
+HEAD_BYTES = 1 << 16  # what a parser is handed first: enough to see a document's shape (a family's streaming parser)
 STREAM_ABOVE_BYTES = 1 << 20  # an answer of a normal SBC is read whole; past this, streamed
 
 

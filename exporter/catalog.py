@@ -115,8 +115,8 @@ class Spec:
 
 
 class Catalog:
-    """The metrics of one family, in exposition order. ``order`` places the catalog among the others (VSXi
-    1, XiVO 2); catalogs without one (tests) come after them."""
+    """The metrics of one family, in exposition order. ``order`` places the catalog among the others (the
+    registered families 1, 2, ...); catalogs without one (tests) come after them."""
 
     _unnumbered = itertools.count(100)
 

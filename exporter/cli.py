@@ -52,7 +52,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vsxi-xivo-exporter",
-                                description="Prometheus exporter for Sansay VSXi SBCs and XiVO PBXs.",
+                                description="Prometheus exporter for " + " and ".join(
+                                    f"{f.title} {f.device_noun}s" for f in FAMILIES.values()) + ".",
                                 epilog="'vsxi-xivo-exporter mixin --output DIR' writes the shipped dashboards, "
                                        "rules and example configs.")
     p.add_argument("--config.file", dest="config_file", default="config.yml", help="configuration file")

@@ -1,8 +1,7 @@
 """``--demo``: every family's simulated devices on loopback, and the config that polls them.
 
-Each family says what its demo is (``Family.demo``): for VSXi one SBC speaking XML in the old mysqldump layout
-and one JSON in the new layout, written as other firmware may; for XiVO a XiVO 16 and a Wazo. So the demo
-exercises every wire variant.
+Each family says what its demo is (``Family.demo``): devices speaking each wire format and layout it reads, some
+written as other firmware may, so that the demo exercises every wire variant.
 """
 
 from __future__ import annotations

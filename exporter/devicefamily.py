@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from exporter.catalog import Catalog
     from exporter.polling.status import StatusSpecs
+    from mixin.kit import Monitoring
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ParseResult:
 
     chunk: Chunk  # the series, rendered
     samples: int  # how many samples the chunk holds (max_series)
-    # What the family's parser tells of the answer beside its series, in a picklable record of its own (VSXi:
+    # What the family's parser tells of the answer beside its series, in a picklable record of its own (e.g.
     # unmapped fields, duplicate rows), kept in the collector's state for its status series; None: nothing.
     facts: Any = None
 
@@ -120,7 +121,7 @@ class Demo:
 @dataclass(frozen=True)
 class Family:
     name: str  # the `family` label value, the configuration's top-level key and the metric name prefix
-    title: str  # as an operator names the product: "VSXi"
+    title: str  # as an operator names the product (landing page, docs, CLI help)
     device_noun: str  # what one device is: "SBC"
     check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
     collectors: tuple[str, ...]  # every collector the family has, in poll order (its collectors table's keys)
@@ -136,6 +137,10 @@ class Family:
     # The exporter's own metrics only this family has, made once per process in the self-metrics registry
     # (selfmetrics.FamilyMetrics; its poller finds them in metrics.of_family[name]); None: none.
     self_metrics: Callable[[Any], Any] | None = None
+    # Its dashboards, rules, alerts and runbook sections (its package's monitoring/), for ``python -m mixin``,
+    # which adds the common ones; loaded only when called (the running exporter never does). None: the family
+    # gets the common collector, staleness and site alerts and health panels only.
+    monitoring: Callable[[], Monitoring] | None = None
 
     def __post_init__(self) -> None:
         check_family_reasons(self.name, self.reasons)

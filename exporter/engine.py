@@ -114,7 +114,7 @@ class Engine:
         held, text = self._held.pop(name, (0, 0))
         self.held_bytes -= held
         self.text_bytes -= text
-        await poller.close()  # revokes a XiVO token
+        await poller.close()  # e.g. revokes a session token
 
     def _build_pollers(self) -> None:
         if self.slots is None:

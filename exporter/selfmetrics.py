@@ -32,8 +32,8 @@ POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class FamilyMetrics(Protocol):
-    """The exporter's own metrics only one device family has (XiVO: tokens obtained from xivo-auth), made by its
-    ``Family.self_metrics`` in the self-metrics registry."""
+    """The exporter's own metrics only one device family has (e.g. session tokens obtained from an auth
+    service), made by its ``Family.self_metrics`` in the self-metrics registry."""
 
     def all(self) -> tuple[MetricWrapperBase, ...]: ...
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import re
 from pathlib import Path
 
 import aiohttp
@@ -251,3 +252,101 @@ def test_status_specs_must_start_with_the_common_four():
     with pytest.raises(ValueError, match="start with the common four"):
         StatusSpecs(up=toyfamily.UP, collector=common[:3])
     assert StatusSpecs(up=toyfamily.UP, collector=(*common, CollectorSeries(common[0].spec, common[0].value)))
+
+
+# --- shared code names no family -----------------------------------------------------------------------------
+
+# The project's own name holds both first families' names: it is no family's. Nor are Prometheus job names
+# (the operator's; the README's examples are `vsxi` and `vsxi-probe`), matched by mixin/config.py's selectors.
+PROJECT_NAME = re.compile(r"vsxi[-_ ]?xivo|job=~\"[^\"]*\"", re.I)
+
+
+def _family_package(family) -> str:
+    """The package a family lives in (``exporter/<name>/``), found from its poller."""
+    return family.poller.__module__.rpartition(".")[0].replace(".", "/") + "/"
+
+
+def _naming_pattern() -> re.Pattern:
+    """Any registered family's name or title as a word, or any of its metric names."""
+    from exporter.registry import FAMILIES
+
+    words = {w.lower() for f in FAMILIES.values() for w in (f.name, f.title)}
+    metrics = set()
+    for f in FAMILIES.values():
+        metrics |= set(f.catalog.specs) | {f.status.up.name} | {c.spec.name for c in f.status.collector}
+        metrics |= {s.name for s in (f.status.standby, f.status.info) if s is not None}
+    alternatives = sorted(words | metrics, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(map(re.escape, alternatives)) + r")\b", re.I)
+
+
+def test_shared_code_and_the_mixin_name_no_family_nor_its_metrics():
+    """Derived from the registry: every module outside the families' packages (and the registry, which lists
+    them, and the simulators, which stand in for their devices), and every file of mixin/, comments and
+    docstrings included, is free of any family's name, title and metric names; a new family's are checked by
+    registering it."""
+    from exporter.registry import FAMILIES
+
+    pattern = _naming_pattern()
+    exempt = (*(_family_package(f) for f in FAMILIES.values()), "exporter/registry.py", "exporter/simulator/")
+    files = [*ROOT.glob("exporter/**/*.py"), *(p for p in ROOT.glob("mixin/**/*") if p.is_file())]
+    offenders = []
+    for path in sorted(files):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(exempt) or "__pycache__" in rel:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found = pattern.findall(PROJECT_NAME.sub("", line))
+            if found:
+                offenders.append(f"{rel}:{number}: {', '.join(found)}")
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_the_naming_guard_sees_a_registered_familys_names(toy_family):
+    """The guard is derived from the registry: a third family's name and metrics are caught too."""
+    pattern = _naming_pattern()
+    assert pattern.search("a comment about the Toy family")
+    assert pattern.search(f"expr: {toyfamily.UP.name} == 0")
+    assert not pattern.search(PROJECT_NAME.sub("", "vsxi_xivo_exporter_polls_total VsxiXivoSiteUnreachable"))
+    assert pattern.search(PROJECT_NAME.sub("", "vsxi_xivo_exporter_polls_total vsxi_up"))
+
+
+def test_a_familys_own_monitoring_lands_in_the_bundle_by_registration(tmp_path):
+    """A family's dashboards, rules, runbook sections and health panels come from its Monitoring alone: the
+    mixin's files gain them without any edit in mixin/."""
+    from dataclasses import replace
+
+    from mixin.__main__ import render_runbooks
+    from mixin.dashboards import dashboards, exporter_health
+    from mixin.kit import Layout, Monitoring, alert, dashboard, query
+    from mixin.rules import rule_files
+
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text("## vsxixivotoooverheated\n\n**Meaning.** Hot.\n")
+
+    def toy_dashboards():
+        layout = Layout()
+        layout.add("timeseries", "Temperature", [query("toy_temperature_celsius")], "celsius")
+        return [dashboard("toy", "Toy", "Thermometers.", [], layout, ["toy"])]
+
+    def health(layout: Layout) -> None:
+        layout.add("timeseries", "Toy thermometer resets", [query("toy_collector_success")], "short")
+
+    monitoring = Monitoring(
+        recording_rules=lambda: [{"record": "target:toy_temperature_celsius:max",
+                                  "expr": "max by (job, target) (toy_temperature_celsius)"}],
+        alerts=lambda: [alert("ToyOverheated", "toy_temperature_celsius > 60", "5m", "warning", "toy", "Hot",
+                              "Too hot.")],
+        dashboards=toy_dashboards, runbook=runbook, health_panels=health)
+    registry.register(replace(TOY, monitoring=lambda: monitoring))
+    try:
+        files = rule_files()
+        records = [r["record"] for r in files["recording.yml"]["groups"][0]["rules"]]
+        assert "target:toy_temperature_celsius:max" in records
+        alerts = [r["alert"] for r in files["alerts.yml"]["groups"][0]["rules"]]
+        assert alerts[-1] == "VsxiXivoToyOverheated" and "VsxiXivoSbcUnreachable" in alerts
+        assert "toy" in [d["uid"] for d in dashboards()]
+        assert "Toy thermometer resets" in [p["title"] for p in exporter_health()["panels"]]
+        assert render_runbooks().endswith("## vsxixivotoooverheated\n\n**Meaning.** Hot.\n")
+    finally:
+        registry.unregister("toy")
+    assert "VsxiXivoToyOverheated" not in [r["alert"] for r in rule_files()["alerts.yml"]["groups"][0]["rules"]]

@@ -168,7 +168,7 @@ class BasePoller:
 
     def collector_note(self, collector: str) -> Any:
         """What this poller knows of a collector that its family's status series show beside the collector's
-        state (VSXi: the table is polled as XML for good); None: nothing."""
+        state (e.g. a table polled in another format from then on); None: nothing."""
         return None
 
     async def run(self) -> None:

@@ -2,9 +2,9 @@
 
 Rendered by the poller once per round, so that a scrape never encodes:
 
-    vsxi_up{target="sbc-1"} 1.0
-    vsxi_collector_success{collector="realtime",target="sbc-1"} 1.0
-    vsxi_collector_last_success_timestamp_seconds{collector="realtime",target="sbc-1"} 1.8e+09
+    acme_up{target="dev-1"} 1.0
+    acme_collector_success{collector="status",target="dev-1"} 1.0
+    acme_collector_last_success_timestamp_seconds{collector="status",target="dev-1"} 1.8e+09
 
 Which series a device family has is its ``StatusSpecs`` (every family has ``<family>_up`` and the four
 per-collector series; some add a standby flag, a target info series or more per-collector series): this module

@@ -9,9 +9,10 @@ the result as it arrives (bench/fleet.py measures the hand-off).
 A large answer (100k registrations are ~44 MB of XML) is never read whole: the poller sends its chunks as
 they come off the socket and reads the next only when the worker's parser has taken an earlier one (``CREDITS``
 chunks in flight per answer). The main process holds a few chunks per answer, the worker its parser's state
-(rows are dropped as they are read, exporter.vsxi.wire): twelve devices answering endless bodies or gzip bombs
-no longer hold ``max_response_bytes`` each. A worker reads each streamed answer in a thread of its own (one
-trickling in for its whole timeout must not hold up the others) and answers read whole in its main thread.
+(rows are dropped as they are read, by the families' streaming parsers): twelve devices answering endless
+bodies or gzip bombs no longer hold ``max_response_bytes`` each. A worker reads each streamed answer in a
+thread of its own (one trickling in for its whole timeout must not hold up the others) and answers read whole
+in its main thread.
 
 The frames (exporter.polling.workerframes) are in multiprocessing's own format (``Connection.recv_bytes`` on
 the worker's side, which is exporter.polling.workerprocess), written and read on the main side through asyncio

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from exporter.devicefamily import Demo, DemoDevice, Family
 from exporter.vsxi.config import COLLECTORS, VsxiTarget, check_vsxi
 from exporter.vsxi.metrics import CATALOG
 from exporter.vsxi.poller import VsxiPoller
 from exporter.vsxi.status import STATUS
+
+if TYPE_CHECKING:
+    from mixin.kit import Monitoring
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
 # One SBC speaks XML in the old mysqldump layout, the other JSON in the new layout (``table_data`` with
@@ -71,6 +76,14 @@ REASONS = {
     "json_jaxb": "HTTP 500 `convert xml2json failed(JAXB)`: the table is polled as XML from then on",
 }
 
+
+def monitoring() -> Monitoring:
+    from exporter.vsxi.monitoring import MONITORING  # the mixin's sources, imported only by the mixin
+
+    return MONITORING
+
+
 FAMILY = Family(name="vsxi", title="VSXi", device_noun="SBC", check_target=check_vsxi,
                 collectors=COLLECTORS, poller=VsxiPoller, catalog=CATALOG, status=STATUS, demo=demo,
-                collector_heading="stats/", reference_notes=REFERENCE_NOTES, reasons=REASONS)
+                collector_heading="stats/", reference_notes=REFERENCE_NOTES, reasons=REASONS,
+                monitoring=monitoring)

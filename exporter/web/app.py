@@ -90,7 +90,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 async def service_discovery(request: web.Request) -> web.Response:
     """Prometheus HTTP service discovery (``http_sd_configs``): the targets this exporter polls, one group each,
-    with ``__meta_vsxi_xivo_*`` labels: the family, the profile, what the family adds (VSXi: ha_group), the
+    with ``__meta_vsxi_xivo_*`` labels: the family, the profile, what the family adds (e.g. an HA group), the
     operator's labels (``__meta_vsxi_xivo_label_<name>``: a ``labelmap`` keeps them), and the exporter's
     own address as the client reached it (``__meta_vsxi_xivo_exporter``), so that one relabelling sends each
     device's /probe to the replica that polls it: a sharded replica lists only its share."""

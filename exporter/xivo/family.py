@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from exporter.devicefamily import Demo, DemoDevice, Family
 from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
 from exporter.xivo.metrics import CATALOG
 from exporter.xivo.poller import XivoPoller
 from exporter.xivo.selfmetrics import XivoSelfMetrics
 from exporter.xivo.status import STATUS
+
+if TYPE_CHECKING:
+    from mixin.kit import Monitoring
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
 # A XiVO 16 (a port per service, backend xivo_service, chan_sip) and a Wazo (API gateway, backend wazo_user,
@@ -40,6 +45,14 @@ REASONS = {
     "http_401": "a token refused even after re-authenticating: an ACL the account lacks, for that collector only",
 }
 
+
+def monitoring() -> Monitoring:
+    from exporter.xivo.monitoring import MONITORING  # the mixin's sources, imported only by the mixin
+
+    return MONITORING
+
+
 FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", check_target=check_xivo,
                 collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
-                collector_heading="collector ", reasons=REASONS, self_metrics=XivoSelfMetrics)
+                collector_heading="collector ", reasons=REASONS, self_metrics=XivoSelfMetrics,
+                monitoring=monitoring)
