@@ -119,14 +119,21 @@ class Catalog:
     registered families 1, 2, ...); catalogs without one (tests) come after them."""
 
     _unnumbered = itertools.count(100)
+    _taken: set[int] = set()
 
     def __init__(self, order: int | None = None) -> None:
+        if order in self._taken:  # its metrics would take the places (and headers) of another family's
+            raise ValueError(f"catalog order {order} is taken by another family's catalog")
+        if order is not None:
+            self._taken.add(order)
         self.specs: dict[str, Spec] = {}
         self.base = (order if order is not None else next(self._unnumbered)) * CATALOG_SIZE
 
     def _add(self, name: str, type_: str, labels: Sequence[str], help_: str, collector: str) -> Spec:
-        assert name not in self.specs, name
-        assert len(self.specs) < CATALOG_SIZE, "catalog full"
+        if name in self.specs:
+            raise ValueError(f"metric {name} declared twice")
+        if len(self.specs) >= CATALOG_SIZE:
+            raise ValueError(f"metric {name}: a catalog holds at most {CATALOG_SIZE} metrics")
         spec = Spec(name, type_, tuple(labels), help_, collector, index=self.base + len(self.specs))
         self.specs[name] = spec
         return spec
@@ -135,7 +142,8 @@ class Catalog:
         return self._add(name, "gauge", labels, help_, collector)
 
     def counter(self, name: str, labels: Sequence[str], help_: str, collector: str) -> Spec:
-        assert name.endswith("_total"), name
+        if not name.endswith("_total"):
+            raise ValueError(f"counter {name} must end in _total")
         return self._add(name, "counter", labels, help_, collector)
 
     def gauge_histogram(self, name: str, labels: Sequence[str], help_: str, collector: str) -> Spec:

@@ -12,7 +12,7 @@ import pickle
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from exporter.catalog import Builder
 from exporter.packed import Chunk
@@ -20,21 +20,29 @@ from exporter.reasons import check_family_reasons
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client import CollectorRegistry
 
     from exporter.catalog import Catalog
+    from exporter.configfile import Checker
+    from exporter.polling.poller import BasePoller
     from exporter.polling.status import StatusSpecs
+    from exporter.selfmetrics import FamilyMetrics
+    from exporter.target import Target
     from mixin.kit import Monitoring
+
+Answer = Any  # what a collector's fetch hands its parser: the body (bytes), or a family's typed answer
+Record = TypeVar("Record")  # what a collector's parser makes of an answer, and its builder takes
 
 
 @dataclass(frozen=True)
-class Collector:
+class Collector(Generic[Record]):
     """One collector of a family: its name (the `collector` label), how an answer becomes a record (pure,
     bytes or a typed answer in) and how the record becomes series. Runs in a parse worker: keep the modules
     these come from free of I/O (no aiohttp)."""
 
     name: str
-    parse: Callable[[Any], Any]
-    build: Callable[[Builder, str, Any], None]  # (builder, target name, record)
+    parse: Callable[[Answer], Record]
+    build: Callable[[Builder, str, Record], None]  # (builder, target name, record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +53,14 @@ class ParseResult:
     samples: int  # how many samples the chunk holds (max_series)
     # What the family's parser tells of the answer beside its series, in a picklable record of its own (e.g.
     # unmapped fields, duplicate rows), kept in the collector's state for its status series; None: nothing.
-    facts: Any = None
+    facts: object = None
 
     def __reduce__(self):  # back from a parse worker: the constructor, not dataclasses' field-by-field setstate
         return ParseResult, (self.chunk, self.samples, self.facts)
 
 
-def parse_collector(collectors: dict[str, Collector], collector: str, target: str, answer: Any,
-                    facts: Callable[[Any], Any] | None = None) -> ParseResult:
+def parse_collector(collectors: Mapping[str, Collector], collector: str, target: str, answer: Answer,
+                    facts: Callable[[Any], object] | None = None) -> ParseResult:
     """One answer of a family's collector parsed, built and rendered (what each family's ``parse_and_build``,
     the one function its poller hands the parse workers, does with its own table). ``facts`` gives what a
     record tells beside its series (ParseResult.facts), for families that keep something."""
@@ -67,7 +75,7 @@ class RoundAnswer(NamedTuple):
     """One answer of a target's round, read whole, on its way to a parse worker with the round's others."""
 
     collector: str
-    answer: Any  # the body (bytes), or a family's typed answer
+    answer: Answer
 
 
 class ParseOutcome(NamedTuple):
@@ -79,7 +87,7 @@ class ParseOutcome(NamedTuple):
     seconds: float
 
 
-def parse_round(parse: Callable[[str, str, Any], ParseResult], target: str,
+def parse_round(parse: Callable[[str, str, Answer], ParseResult], target: str,
                 answers: list[RoundAnswer]) -> list[ParseOutcome]:
     """The worker's job for a round's whole answers: ``parse`` (a family's parse_and_build) of each, in order,
     each failing alone. One job per round instead of one per table: one hand-off and one wake-up of a worker
@@ -107,7 +115,7 @@ def _portable(exc: Exception) -> Exception:
 class DemoDevice:
     """A simulated device of ``--demo``: the target that polls it and how to inject a fault into it."""
 
-    target: Any
+    target: Target
     faults_url: str  # the simulator's fault control (PATCH a JSON object)
     fault_example: str  # a JSON object that takes the device down, for the demo's banner
 
@@ -123,9 +131,10 @@ class Family:
     name: str  # the `family` label value, the configuration's top-level key and the metric name prefix
     title: str  # as an operator names the product (landing page, docs, CLI help)
     device_noun: str  # what one device is: "SBC"
-    check_target: Callable[..., Any]  # (checker, node, path, defaults, base_dir) -> target or None
+    # (checker, the entry as read from YAML, its path, the defaults, the file's directory) -> target, None if bad
+    check_target: Callable[[Checker, Any, str, dict, str], Target | None]
     collectors: tuple[str, ...]  # every collector the family has, in poll order (its collectors table's keys)
-    poller: type  # an polling.poller.BasePoller subclass
+    poller: type[BasePoller]
     catalog: Catalog  # every metric the family exports, for docs/metrics.md and the dashboards' checks
     status: StatusSpecs  # its status series
     demo: Callable[[float], Awaitable[Demo]] | None = None  # simulated devices for --demo (interval)
@@ -136,7 +145,7 @@ class Family:
     reasons: Mapping[str, str] = field(default_factory=dict)
     # The exporter's own metrics only this family has, made once per process in the self-metrics registry
     # (selfmetrics.FamilyMetrics; its poller finds them in metrics.of_family[name]); None: none.
-    self_metrics: Callable[[Any], Any] | None = None
+    self_metrics: Callable[[CollectorRegistry], FamilyMetrics] | None = None
     # Its dashboards, rules, alerts and runbook sections (its package's monitoring/), for ``python -m mixin``,
     # which adds the common ones; loaded only when called (the running exporter never does). None: the family
     # gets the common collector, staleness and site alerts and health panels only.
@@ -144,3 +153,24 @@ class Family:
 
     def __post_init__(self) -> None:
         check_family_reasons(self.name, self.reasons)
+        self._check_identity()
+
+    def _check_identity(self) -> None:
+        """What the family's modules say of it agrees with this record: ValueError otherwise, when the family is
+        built (at import), naming the family and what disagrees."""
+        problems = []
+        if getattr(self.poller, "family", None) != self.name:
+            problems.append(f"its poller says family {getattr(self.poller, 'family', None)!r}")
+        if getattr(self.poller, "status_specs", None) is not self.status:
+            problems.append("its poller's status_specs are not the family's status")
+        if not self.collectors or len(set(self.collectors)) != len(self.collectors):
+            problems.append(f"collectors {self.collectors} (none, or one named twice)")
+        status = (self.status.up, *(c.spec for c in self.status.collector), self.status.standby, self.status.info)
+        for spec in (s for s in status if s is not None):
+            if self.catalog.specs.get(spec.name) is not spec:
+                problems.append(f"status series {spec.name} is not in its catalog")
+        for name in self.catalog.specs:
+            if not name.startswith(f"{self.name}_"):
+                problems.append(f"metric {name} does not start with {self.name}_")
+        if problems:
+            raise ValueError(f"device family {self.name!r}: " + "; ".join(problems))

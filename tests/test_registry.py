@@ -350,3 +350,32 @@ def test_a_familys_own_monitoring_lands_in_the_bundle_by_registration(tmp_path):
     finally:
         registry.unregister("toy")
     assert "VsxiXivoToyOverheated" not in [r["alert"] for r in rule_files()["alerts.yml"]["groups"][0]["rules"]]
+
+
+def test_a_family_whose_modules_disagree_on_its_identity_is_not_built():
+    """The name, status series and metric names a family's modules declare are checked against its record."""
+    from dataclasses import replace
+
+    from exporter.catalog import Catalog
+
+    class Misnamed(ToyPoller):
+        family = "thermo"
+
+    with pytest.raises(ValueError, match="'toy': its poller says family 'thermo'"):
+        replace(TOY, poller=Misnamed)
+    with pytest.raises(ValueError, match="its poller's status_specs are not the family's status"):
+        replace(TOY, status=replace(toyfamily.STATUS))
+    other = Catalog()
+    other.gauge("toy_pressure_pascals", ("target",), "Pressure.", "thermometer")
+    with pytest.raises(ValueError, match="status series toy_up is not in its catalog"):
+        replace(TOY, catalog=other)
+    stray = Catalog()
+    for spec in toyfamily.CATALOG.specs.values():
+        stray.specs[spec.name] = spec
+    stray.gauge("thermometer_battery_ratio", ("target",), "Battery.", "thermometer")
+    with pytest.raises(ValueError, match="metric thermometer_battery_ratio does not start with toy_"):
+        replace(TOY, catalog=stray)
+    with pytest.raises(ValueError, match="collectors"):
+        replace(TOY, collectors=("thermometer", "thermometer"))
+    with pytest.raises(ValueError, match="catalog order 3 is taken"):
+        Catalog(order=3)  # the toy's: its metrics would take the toy's places in the exposition

@@ -426,22 +426,16 @@ async def test_queue_status_without_its_acl_fails_alone(pbx, caplog):
     assert "QueueStatus" in line.fields["error"]
 
 
-async def test_every_collector_names_a_fetch_the_poller_can_call(pbx):
-    """The collector table names each fetch (it is loaded by the parse workers, which import no HTTP): each
-    name is a coroutine function of xivo/fetch.py taking the client and the attributes named, each of which a
-    running XivoPoller has."""
-    import inspect
-
-    from exporter.xivo import fetch
+async def test_every_collector_has_a_fetch_whose_answer_its_parser_reads(pbx):
+    """The poller's fetches and the collectors table (loaded by the parse workers, which import no HTTP) are
+    wired by reference: each fetch, run by a live poller against the simulator, gives what its parser reads."""
     from exporter.xivo.collectors import COLLECTORS
+    from exporter.xivo.poller import FETCHES
 
     _, engine, _ = await pbx()
     await engine.poll_once()
     poller = next(iter(engine.pollers.values()))
+    assert list(FETCHES) == list(COLLECTORS)
     for name, collector in COLLECTORS.items():
-        function = getattr(fetch, collector.fetch.function, None)
-        assert inspect.iscoroutinefunction(function), (name, collector.fetch.function)
-        params = list(inspect.signature(function).parameters)
-        assert len(params) == 1 + len(collector.fetch.poller_attributes), (name, params)
-        for attribute in collector.fetch.poller_attributes:
-            assert hasattr(poller, attribute), (name, attribute)
+        answer = await FETCHES[name](poller)
+        assert collector.parse(answer) is not None, name

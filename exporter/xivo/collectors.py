@@ -1,42 +1,26 @@
-"""The XiVO / Wazo collectors: each a fetch (one or a few requests, ``fetch.py``), a parser and a builder; the
-one table naming them.
+"""The XiVO / Wazo collectors: each a parser and a builder; the one table naming them, in poll order.
 
-Loaded by the parse workers (``parse_and_build``), which must not import the HTTP stack: a collector's fetch
-is named here (``Fetch``), and the poller, which does the I/O, calls it.
+Loaded by the parse workers (``parse_and_build``), which must not import the HTTP stack: how each collector is
+requested is the poller's table (``poller.FETCHES``, functions of ``fetch.py``), checked against this one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from exporter import devicefamily
-from exporter.devicefamily import ParseResult
+from exporter.devicefamily import Collector, ParseResult
 from exporter.xivo import metrics as m
 from exporter.xivo import parse as p
 
-
-@dataclass(frozen=True)
-class Fetch:
-    """What a collector requests: ``fetch.<function>(client, *(poller.<attribute>, ...))``."""
-
-    function: str
-    poller_attributes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class XivoCollector(devicefamily.Collector):
-    fetch: Fetch
-
-
-COLLECTORS: dict[str, XivoCollector] = {c.name: c for c in (  # in poll order
-    XivoCollector("objects", p.parse_objects, m.build_objects, Fetch("fetch_objects", ("unsupported",))),
-    XivoCollector("devices", p.parse_devices, m.build_devices, Fetch("fetch_devices")),
-    XivoCollector("agents", p.parse_agents, m.build_agents, Fetch("fetch_agents")),
-    XivoCollector("queues", p.parse_queue_summary, m.build_queues, Fetch("fetch_queues")),
-    XivoCollector("queue_status", p.parse_queue_status, m.build_queue_status, Fetch("fetch_queue_status", ("target",))),
-    XivoCollector("channels", p.parse_channels, m.build_channels, Fetch("fetch_channels")),
-    XivoCollector("sip", p.parse_sip, m.build_sip, Fetch("fetch_sip")),
+COLLECTORS: dict[str, Collector] = {c.name: c for c in (  # in poll order
+    Collector("objects", p.parse_objects, m.build_objects),
+    Collector("devices", p.parse_devices, m.build_devices),
+    Collector("agents", p.parse_agents, m.build_agents),
+    Collector("queues", p.parse_queue_summary, m.build_queues),
+    Collector("queue_status", p.parse_queue_status, m.build_queue_status),
+    Collector("channels", p.parse_channels, m.build_channels),
+    Collector("sip", p.parse_sip, m.build_sip),
 )}
 
 

@@ -4,10 +4,11 @@ one token shared by all of them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from exporter.logs import log
 from exporter.polling.poller import BasePoller, logger
-from exporter.xivo import fetch as xivo_fetch
+from exporter.xivo import fetch as f
 from exporter.xivo.client import XivoClient
 from exporter.xivo.collectors import COLLECTORS, parse_and_build
 from exporter.xivo.status import STATUS
@@ -32,13 +33,27 @@ class XivoPoller(BasePoller):
         await self.client.close()  # revokes the token
 
     async def fetch(self, collector: str, deadline: float) -> object:
-        how = COLLECTORS[collector].fetch
-        function = getattr(xivo_fetch, how.function)
-        arguments = (self.client, *(getattr(self, a) for a in how.poller_attributes))
-        raw = await self.retrying(lambda: function(*arguments), deadline, collector)
+        request = FETCHES[collector]
+        raw = await self.retrying(lambda: request(self), deadline, collector)
         new = sorted(self.unsupported - self._reported)
         if new:
             self._reported.update(new)
             log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
                 target=self.target.name, kinds=",".join(new))
         return raw
+
+
+# How each collector is requested. Beside the collectors table (collectors.py), not in it: that one is loaded by
+# the parse workers, which import no HTTP stack. The two name the same collectors (checked below).
+FETCHES: dict[str, Callable[[XivoPoller], Awaitable[object]]] = {
+    "objects": lambda poller: f.fetch_objects(poller.client, poller.unsupported),
+    "devices": lambda poller: f.fetch_devices(poller.client),
+    "agents": lambda poller: f.fetch_agents(poller.client),
+    "queues": lambda poller: f.fetch_queues(poller.client),
+    "queue_status": lambda poller: f.fetch_queue_status(poller.client, poller.target),
+    "channels": lambda poller: f.fetch_channels(poller.client),
+    "sip": lambda poller: f.fetch_sip(poller.client),
+}
+if list(FETCHES) != list(COLLECTORS):
+    raise ImportError(f"xivo: the fetches ({', '.join(FETCHES)}) and the collectors ({', '.join(COLLECTORS)}) "
+                      "must name the same collectors, in the same order")
