@@ -10,6 +10,9 @@ import logging
 import resource
 import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -24,6 +27,10 @@ from exporter.reload import Reloader
 from exporter.web import slowclients, systemd
 from exporter.web.app import connection_limits, create_app
 from exporter.web.webconfig import WebConfigError, read_web_config
+
+if TYPE_CHECKING:
+    from exporter.web.security import WebSecurity
+    from exporter.web.tls import ReloadingContext
 
 logger = logging.getLogger("exporter")
 DEFAULT_LISTEN = ":10188"
@@ -112,17 +119,27 @@ def raise_open_files_limit() -> None:
              hard=hard)
 
 
-async def serve(args: argparse.Namespace) -> int:
-    # Before anything else: the sockets systemd passed, and the variables naming them (no child takes them).
-    sockets = systemd.listen_sockets() if args.systemd_socket else []
-    raise_open_files_limit()
-    runners, controls = [], []
+@dataclass
+class Startup:
+    """What serve() starts from: the configuration in force, and what reloads and the demo need."""
+
+    config: Config
+    file_config: Config | None = None  # the file as loaded (None: --demo)
+    reloader: Reloader | None = None
+    demo_runners: list = field(default_factory=list)  # the demo's simulators, stopped at exit
+    demo_devices: list = field(default_factory=list)
+
+
+async def _start_config(args: argparse.Namespace) -> tuple[Startup, Callable[[Engine], Reloader | None]]:
+    """The configuration to start with (the file and its inventory, or the demo's), this shard's share, and
+    how to make the reloader once the engine exists."""
+    shard = parse_shard(args.shard)
     if args.demo:
         from exporter.demo import start_demo  # the simulator is only loaded for the demo
 
         config, runners, controls = await start_demo()
-    shard = parse_shard(args.shard)
-
+        return Startup(config.shard(*shard) if shard else config, demo_runners=runners,
+                       demo_devices=controls), lambda engine: None
     inventory = Inventory()
 
     def load() -> Config:
@@ -132,30 +149,31 @@ async def serve(args: argparse.Namespace) -> int:
         full = with_inventory(loaded, inventory)
         return full.shard(*shard) if shard else full
 
-    file_config = None
-    if not args.demo:
-        file_config = load()
-        inventory.scan(file_config, force=True)  # a broken inventory file is logged; the exporter starts
-        config = compose(file_config)
-    elif shard:
-        config = config.shard(*shard)
-    security, ssl_context = None, None
-    if args.web_config:
-        from exporter.web.security import WebSecurity
-        from exporter.web.tls import ReloadingContext
+    file_config = load()
+    inventory.scan(file_config, force=True)  # a broken inventory file is logged; the exporter starts
+    return (Startup(compose(file_config), file_config),
+            lambda engine: Reloader(engine, load, file_config, inventory, compose))
 
-        if args.web.tls is not None:
-            ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
-        security = WebSecurity(args.web_config, args.web)
-        for warning in args.web.warnings:  # accepted as Go accepts it; said once
-            logs.log(logger, logging.WARNING, "web config accepted with a weak setting", detail=warning)
-    engine = Engine(config)
-    reloader = None if args.demo else Reloader(engine, load, file_config, inventory, compose)
-    app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
-                     security=security)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    slowclients.install(runner, connection_limits(engine, security, args.read_header_timeout, args.max_connections))
+
+def _web_security(args: argparse.Namespace) -> tuple[WebSecurity | None, ReloadingContext | None]:
+    """The web config's authentication and TLS (--web.config.file), or neither."""
+    if not args.web_config:
+        return None, None
+    from exporter.web.security import WebSecurity
+    from exporter.web.tls import ReloadingContext
+
+    ssl_context = None
+    if args.web.tls is not None:
+        ssl_context = ReloadingContext(lambda: read_web_config(args.web_config), args.web_config)
+    security = WebSecurity(args.web_config, args.web)
+    for warning in args.web.warnings:  # accepted as Go accepts it; said once
+        logs.log(logger, logging.WARNING, "web config accepted with a weak setting", detail=warning)
+    return security, ssl_context
+
+
+async def _listen(runner: web.AppRunner, args: argparse.Namespace, sockets: list,
+                  ssl_context: ReloadingContext | None) -> list[str]:
+    """Serve on systemd's sockets or on each --web.listen-address; the addresses as a user would open them."""
     shown = []
     scheme = "https" if ssl_context is not None else "http"
     if args.systemd_socket:  # sockets opened by systemd (socket activation), read before anything else runs
@@ -172,14 +190,11 @@ async def serve(args: argparse.Namespace) -> int:
             raise ListenError(listen, exc) from None
         bound = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - port 0 picks one
         shown.append(f"{scheme}://{(f'[{host}]' if host and ':' in host else host) or 'localhost'}:{bound}")
-    # Polling allocates many short-lived containers and almost no cycles (python_gc_objects_collected_total
-    # stays near zero), so the collector mostly scans the long-lived states, and a full pass over a fleet's
-    # stalls every scrape behind it. What exists at start-up is frozen out of the scans, and the young
-    # generation is collected less often.
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    # Handlers first: a signal sent as soon as the process says it listens must find them.
-    stop = asyncio.Event()
+    return shown
+
+
+def _handle_signals(stop: asyncio.Event, reloader: Reloader | None) -> None:
+    """INT and TERM stop; HUP reloads the configuration (ignored, and said, with --demo)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -195,29 +210,59 @@ async def serve(args: argparse.Namespace) -> int:
     else:  # --demo has no file to reload; a HUP must not end it
         loop.add_signal_handler(signal.SIGHUP, lambda: logs.log(
             logger, logging.WARNING, "SIGHUP ignored: reloading needs --config.file (not available with --demo)"))
+
+
+def _announce(args: argparse.Namespace, start: Startup, shown: list[str], tls: bool, basic_auth: bool) -> None:
+    """The "listening" log line, and with --demo the banner naming each simulated device's fault control."""
+    config = start.config
     logs.log(logger, logging.INFO, "listening", address=" ".join(shown),
-             metrics=" ".join(f"{a}{args.telemetry_path}" for a in shown), tls=ssl_context is not None,
-             basic_auth=bool(security and security.config.users),
+             metrics=" ".join(f"{a}{args.telemetry_path}" for a in shown), tls=tls, basic_auth=basic_auth,
              **{f"{name}_targets": len(config.of_family(name)) for name in FAMILIES}, demo=args.demo,
              shard=args.shard or "-")
-    if args.demo:
-        counts = " and ".join(f"{len(config.of_family(f.name))} simulated {f.device_noun}s"
-                              for f in FAMILIES.values() if f.demo is not None)
-        print(f"Demo: polling {counts}; metrics at {shown[0]}{args.telemetry_path}", flush=True)
-        for device in controls:
-            name = device.target.name
-            polled = "" if config.target(name) else " (not polled by this shard)"
-            print(f"  {name}: inject faults with curl -X PATCH {device.faults_url} -d '{device.fault_example}'"
-                  f"{polled}", flush=True)
+    if not args.demo:
+        return
+    counts = " and ".join(f"{len(config.of_family(f.name))} simulated {f.device_noun}s"
+                          for f in FAMILIES.values() if f.demo is not None)
+    print(f"Demo: polling {counts}; metrics at {shown[0]}{args.telemetry_path}", flush=True)
+    for device in start.demo_devices:
+        name = device.target.name
+        polled = "" if config.target(name) else " (not polled by this shard)"
+        print(f"  {name}: inject faults with curl -X PATCH {device.faults_url} -d '{device.fault_example}'"
+              f"{polled}", flush=True)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    # Before anything else: the sockets systemd passed, and the variables naming them (no child takes them).
+    sockets = systemd.listen_sockets() if args.systemd_socket else []
+    raise_open_files_limit()
+    start, make_reloader = await _start_config(args)
+    security, ssl_context = _web_security(args)
+    engine = Engine(start.config)
+    reloader = make_reloader(engine)
+    app = create_app(engine, reloader=reloader, telemetry_path=args.telemetry_path, max_requests=args.max_requests,
+                     security=security)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    slowclients.install(runner, connection_limits(engine, security, args.read_header_timeout, args.max_connections))
+    shown = await _listen(runner, args, sockets, ssl_context)
+    # Polling allocates many short-lived containers and almost no cycles (python_gc_objects_collected_total
+    # stays near zero), so the collector mostly scans the long-lived states, and a full pass over a fleet's
+    # stalls every scrape behind it. What exists at start-up is frozen out of the scans, and the young
+    # generation is collected less often.
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    stop = asyncio.Event()
+    _handle_signals(stop, reloader)  # before saying it listens: a signal sent right after must find them
+    _announce(args, start, shown, ssl_context is not None, bool(security and security.config.users))
     watch = asyncio.create_task(reloader.watch_inventory(), name="inventory") \
-        if reloader is not None and file_config is not None and file_config.inventory_files else None
+        if reloader is not None and start.file_config is not None and start.file_config.inventory_files else None
     await stop.wait()
     logs.log(logger, logging.INFO, "shutting down")
     if watch is not None:
         watch.cancel()
         await asyncio.gather(watch, return_exceptions=True)
     await runner.cleanup()
-    for r in runners:
+    for r in start.demo_runners:
         await r.cleanup()
     return 0
 
