@@ -225,7 +225,7 @@ async def paced_floor(port: int, devices: int, interval: float, warmup: float, w
     per device. (CPU seconds, device rounds) over the window."""
     import zlib
 
-    from exporter.polling.poller import REQUEST_GAP, on_grid, wake_grids
+    from exporter.polling.schedule import REQUEST_GAP, on_grid, wake_grids
 
     slot, grid = wake_grids(interval)
     rounds = 0

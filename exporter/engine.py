@@ -104,7 +104,7 @@ class Engine:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         poller = self.pollers.pop(name)
-        poller.publish = lambda state: None  # whatever it was doing, it no longer shows
+        poller.mute()  # whatever it was doing, it no longer shows
         with contextlib.suppress(KeyError):
             self.metrics.backoff_until.remove(poller.family, name)
         for reason in poller.auth_reasons:

@@ -47,11 +47,24 @@ class SelfMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        self._identity()
+        self._polling()
+        self._configuration()
+        self._serving()
+        self._memory()
+        self._http_clients()
+        self._inventory_and_cache()
+
+    def _identity(self) -> None:
+        """What runs: the build, and the targets it was given."""
         self.build = Info(f"{PREFIX}_build", "Version, git revision and branch, build date and Python of the exporter.",
                           registry=self.registry)
         self.build.info(build_info())
         self.targets = Gauge(f"{PREFIX}_targets", "Configured targets by device family.", ["family"],
                              registry=self.registry)
+
+    def _polling(self) -> None:
+        """Polls, requests to devices, their errors, durations, slots and pauses."""
         self.polls = Counter(f"{PREFIX}_polls_total", "Polls of one device table (one collector), retries "
                              "included in one poll.", ["family", "target", "collector"], registry=self.registry)
         self.poll_errors = Counter(f"{PREFIX}_poll_errors_total", "Failed polls of one device table, by reason.",
@@ -70,14 +83,20 @@ class SelfMetrics:
                                    registry=self.registry)
         self.auth_failures = Counter(f"{PREFIX}_auth_failures_total", "Poll rounds stopped by an authentication "
                                      "failure, by reason.", ["family", "target", "reason"], registry=self.registry)
+        self.backoff_until = Gauge(f"{PREFIX}_backoff_until_timestamp_seconds", "Unix time until which the "
+                                   "device asked not to be polled (Retry-After on a 429 or 503); 0 when polled "
+                                   "normally.", ["family", "target"], registry=self.registry)
+
+    def _configuration(self) -> None:
+        """The configuration in force."""
         self.reload_successful = Gauge(f"{PREFIX}_config_last_reload_successful", "1 when the last configuration "
                                        "reload (SIGHUP or POST /-/reload) succeeded.", registry=self.registry)
         self.reload_successful.set(1)  # the configuration it started with was valid (--demo has no file at all)
         self.reload_timestamp = Gauge(f"{PREFIX}_config_last_reload_success_timestamp_seconds", "Unix time of the "
                                       "last successful configuration load.", registry=self.registry)
-        self.backoff_until = Gauge(f"{PREFIX}_backoff_until_timestamp_seconds", "Unix time until which the "
-                                   "device asked not to be polled (Retry-After on a 429 or 503); 0 when polled "
-                                   "normally.", ["family", "target"], registry=self.registry)
+
+    def _serving(self) -> None:
+        """The exporter's own event loop and what it serves."""
         self.tasks = Gauge(f"{PREFIX}_asyncio_tasks", "Asyncio tasks alive in the exporter's event loop: steady "
                            "for a given configuration (about one per target); growth means a leak.",
                            registry=self.registry)
@@ -94,6 +113,9 @@ class SelfMetrics:
                                    "job probes a device this exporter (or this shard) does not poll. The "
                                    f"{PROBE_UNKNOWN_KEEP} most recent names.", ["target"], registry=self.registry)
         self._unknown: dict[str, None] = {}  # refused names, oldest first
+
+    def _memory(self) -> None:
+        """The answer-bytes budget (the memory model's variable term)."""
         # The answer-bytes budget (global.max_in_flight_bytes), read at each scrape: its size, what is held
         # now and the most ever held at once. Memory = base + this budget + workers, and these show the term.
         self.in_flight = Gauge(f"{PREFIX}_in_flight_bytes", "Bytes of device answers held right now, being read "
@@ -104,6 +126,8 @@ class SelfMetrics:
         self.in_flight_limit = Gauge(f"{PREFIX}_in_flight_limit_bytes", "global.max_in_flight_bytes: the answer "
                                      "bytes the exporter holds at most at once.", registry=self.registry)
 
+    def _http_clients(self) -> None:
+        """The exporter's HTTP clients, and the broken or hostile ones."""
         self.malformed_requests = Counter(f"{PREFIX}_malformed_requests_total", "HTTP requests to the exporter "
                                           "it could not parse (request line or header over 8 KiB, bad framing), "
                                           "answered 400; logged as one summary line per minute at most.",
@@ -122,6 +146,9 @@ class SelfMetrics:
                                      "accept (no file descriptor left: EMFILE, ENFILE).", registry=self.registry)
         self.connections = Gauge(f"{PREFIX}_http_connections", "Connections to the exporter open now.",
                                  registry=self.registry)
+
+    def _inventory_and_cache(self) -> None:
+        """Inventory files, and the exposition held ready to serve."""
         self.inventory_targets = Gauge(f"{PREFIX}_inventory_file_targets", "Targets an inventory file gives (its "
                                        "last good list while it is broken).", ["file"], registry=self.registry)
         self.inventory_ok = Gauge(f"{PREFIX}_inventory_file_ok", "1 when the inventory file's last read was "

@@ -472,7 +472,7 @@ async def test_a_round_is_published_whole_when_it_ends(aiohttp_server, run):
     entered, release = hold_table(poller, "resource")
     round_task = asyncio.create_task(poller.poll_round())
     await asyncio.wait_for(entered.wait(), 10)
-    assert [f.collector for f in poller._pending] == ["realtime"]  # noqa: SLF001 - read (parsed at the round's end) ...
+    assert [f.collector for f in poller.held.pending] == ["realtime"]  # read (parsed at the round's end) ...
     text = await scrape(client)  # ... but not shown: the round is not over
     assert sample(text, "vsxi_collector_success", target="sbc-1", collector="realtime") == 0
     assert sample(text, "vsxi_system_active_sessions", target="sbc-1") is None

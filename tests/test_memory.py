@@ -282,7 +282,7 @@ async def test_a_round_cancelled_mid_way_gives_back_the_answers_it_held(aiohttp_
         assert engine.budget.used > 1000  # the realtime answer, held for the round's parse
         round_task.cancel()
         await asyncio.gather(round_task, return_exceptions=True)
-        assert engine.budget.used == 0 and not poller._pending  # noqa: SLF001
+        assert engine.budget.used == 0 and not poller.held.pending
     finally:
         await engine.stop()
 
@@ -292,7 +292,7 @@ async def test_answers_held_for_rounds_are_bounded_for_the_process(aiohttp_serve
     them; beyond, a poller parses what it holds at once (a fleet that starts together would otherwise hold a
     round of answers per target). Here the bound is below one answer: the first table is parsed, and its bytes
     given back, before the second is asked for."""
-    from exporter.polling import poller as poller_module
+    from exporter.polling import handoff as poller_module
 
     _, target = await make_target(aiohttp_server, collectors=("realtime", "resource"))
     engine = make_engine(target)
@@ -306,7 +306,7 @@ async def test_answers_held_for_rounds_are_bounded_for_the_process(aiohttp_serve
             release.clear()
             round_task = asyncio.create_task(poller.poll_round())
             await asyncio.wait_for(entered.wait(), 10)
-            held = [f.collector for f in poller._pending]  # noqa: SLF001
+            held = [f.collector for f in poller.held.pending]
             if parsed_before_the_second:
                 assert held == [] and engine.budget.used == 0 and engine.budget.round_held == 0
             else:
