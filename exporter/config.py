@@ -16,6 +16,7 @@ from typing import Any
 
 from exporter.configfile import Checker, ConfigError, load_yaml, read_text, type_name
 from exporter.devicefamily import Family
+from exporter.keys import Key, Keys, names
 from exporter.registry import FAMILIES
 from exporter.target import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -33,6 +34,48 @@ from exporter.target import (
 DEFAULT_MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024  # answer bytes held at once, all targets together
 DEFAULT_MAX_CONCURRENT_TARGETS = 16
 DEFAULT_INVENTORY_REFRESH = 5.0
+
+RESERVED_LABELS = ("target", "family", "profile", "job", "instance")  # the exporter's or Prometheus' own
+
+# The file's sections other than the families' lists (one per registered family, its name as the key).
+SECTIONS: Keys = (
+    Key("global", "mapping", "", "Settings of the whole process (below)."),
+    Key("defaults", "mapping", "", "Defaults of every target's `interval`, `timeout`, `connect_timeout`, "
+        "`max_response_bytes` and `max_series`; a target's own value wins."),
+    Key("profiles", "mapping of names to settings", "", "Settings targets share, written once; a target (or an "
+        "inventory group) names one with `profile:`."),
+    Key("inventory", "mapping", "", "Targets from files in Prometheus' file_sd shape, re-read when they change."),
+)
+GLOBAL_KEYS: Keys = (
+    Key("max_concurrent_targets", "integer", str(DEFAULT_MAX_CONCURRENT_TARGETS), "How many answers the exporter "
+        "takes in at once, over all targets. A request takes a slot before it is sent and gives it back if the "
+        "device has not started to answer within 250ms; an answer that has started is read with one until it "
+        "is handed to its parser. Waiting for a device that does not answer holds none past that, and a device "
+        "whose last round had no answer waits without one; targets that answered last round go first, and a "
+        "quarter of the slots is kept for them. Requests to one device are always sequential. 16 read 1,000 "
+        "SBCs x 7 tables every 30s with room to spare."),
+    Key("max_in_flight_bytes", "integer (bytes)", str(DEFAULT_MAX_IN_FLIGHT_BYTES), "Answer bytes held in memory "
+        "at once, over all targets (128 MiB): an answer holds its bytes from the first one read until it is "
+        "parsed. When full, a poll that holds nothing waits; one part-way through is dropped with reason "
+        "`memory_budget`. This bounds the whole process, whatever the devices send."),
+)
+INVENTORY_KEYS: Keys = (
+    Key("files", "list of paths or globs", "", "Inventory files (relative to the configuration file): lists of "
+        "groups `{targets: [NAME=ADDRESS, ...], labels: {profile: P, ...}}`; every group names a profile (its "
+        "family, credentials and settings: an inventory holds no secret)."),
+    Key("refresh_interval", "duration", "5s", "How often the files are checked for a change (at least 1s)."),
+)
+# A target entry's keys the loader takes before its family checks the rest.
+ENTRY_KEYS: Keys = (
+    Key("profile", "string", "", "The profile whose settings it takes; its own keys win."),
+    Key("labels", "mapping of label names to strings", "", "The operator's own labels (site, region...): on "
+        "`vsxi_xivo_target_info` and in `/sd`, never on device series; merged with the profile's (the target's "
+        "win). Not: " + ", ".join(RESERVED_LABELS) + "."),
+)
+# A profile's own key; the rest are target keys of its family, but a target's own ones (PROFILE_ONLY).
+PROFILE_KEYS: Keys = (
+    Key("family", "string", "", "Which device family it is for (a top-level key below).", required=True),
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +112,6 @@ def hashmod(value: str, modulus: int) -> int:
 
 
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")  # Prometheus' label names
-RESERVED_LABELS = ("target", "family", "profile", "job", "instance")  # the exporter's or Prometheus' own
 PROFILE_ONLY = ("name", "url", "profile")  # a target's own: never shared through a profile
 
 
@@ -188,13 +230,13 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         root = {}
     if not isinstance(root, dict):
         raise ConfigError([f"{path}: expected a mapping at the top level, got {type_name(root)}"])
-    top_keys = ("global", "defaults", "profiles", "inventory", *FAMILIES)
+    top_keys = (*names(SECTIONS), *FAMILIES)
     for key in root:
         if key not in top_keys:
             c.error(key, f"unknown key (expected one of: {', '.join(top_keys)})")
     base_dir = os.path.dirname(os.path.abspath(path)) if path != "<config>" else os.getcwd()
 
-    glob = c.mapping(root.get("global") or {}, "global", ("max_concurrent_targets", "max_in_flight_bytes"))
+    glob = c.mapping(root.get("global") or {}, "global", names(GLOBAL_KEYS))
     max_concurrent = c.positive_int(glob, "max_concurrent_targets", "global", DEFAULT_MAX_CONCURRENT_TARGETS)
     max_in_flight = c.positive_int(glob, "max_in_flight_bytes", "global", DEFAULT_MAX_IN_FLIGHT_BYTES)
 
@@ -210,7 +252,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         c.error("defaults.connect_timeout", f"connect_timeout ({defaults['connect_timeout']:g}s) must not exceed "
                 f"timeout ({defaults['timeout']:g}s)")
     profiles = check_profiles(c, root.get("profiles"))
-    inv = c.mapping(root.get("inventory") or {}, "inventory", ("files", "refresh_interval"))
+    inv = c.mapping(root.get("inventory") or {}, "inventory", names(INVENTORY_KEYS))
     inventory_files: list[str] = []
     files = inv.get("files", [])
     if not isinstance(files, list) or not all(isinstance(f, str) and f.strip() for f in files):

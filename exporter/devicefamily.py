@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from exporter.catalog import Builder
+from exporter.keys import Keys
 from exporter.packed import Chunk
 from exporter.reasons import check_family_reasons
 
@@ -137,6 +138,9 @@ class Family:
     poller: type[BasePoller]
     catalog: Catalog  # every metric the family exports, for docs/metrics.md and the dashboards' checks
     status: StatusSpecs  # its status series
+    # Its target entries' own keys, after every target's (exporter.target.TARGET_KEYS): what its check_target
+    # accepts, and docs/configuration.md.
+    target_keys: Keys = ()
     demo: Callable[[float], Awaitable[Demo]] | None = None  # simulated devices for --demo (interval)
     collector_heading: str = "collector "  # docs/metrics.md: a collector's section is "<title>: <this><name>"
     reference_notes: str = ""  # docs/metrics.md: how the family's values are read (Markdown, may be empty)

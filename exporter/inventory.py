@@ -27,11 +27,20 @@ from urllib.parse import urlsplit
 
 from exporter.config import Config, check_labels, check_target_entry
 from exporter.configfile import Checker, ConfigError, load_yaml, read_text, type_name
+from exporter.keys import Key, Keys, names, required
 from exporter.logs import log
 from exporter.registry import FAMILIES
 from exporter.target import Target
 
 logger = logging.getLogger("exporter.inventory")
+
+# One group of an inventory file (Prometheus' file_sd shape).
+GROUP_KEYS: Keys = (
+    Key("targets", "list of strings", "", "`NAME=ADDRESS` entries (`sbc-atl-9=192.0.2.19:8888`; `https://` unless "
+        "the address has a scheme; a bare address is its own name).", required=True),
+    Key("labels", "mapping of label names to strings", "", "`profile` (required: the family, credentials and "
+        "settings of the group's targets; an inventory holds no secret) and the operator's own labels."),
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def read_file(path: str, config: Config, taken: dict[str, str]) -> tuple[Target,
     seen: dict[str, str] = {}
     for g, group in enumerate(groups):
         where = f"[{g}]"
-        group = c.mapping(group, where, ("targets", "labels"), ("targets",))
+        group = c.mapping(group, where, names(GROUP_KEYS), required(GROUP_KEYS))
         entries = group.get("targets")
         labels = group.get("labels") or {}
         if not isinstance(labels, dict):

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from exporter.configfile import Checker, not_utf8, type_name
+from exporter.keys import Key, Keys, merged, names
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$")  # a target's (and a profile's) name
 
@@ -24,8 +25,53 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 100k registrations are ~44 MB o
 MIN_INTERVAL = 1.0  # a poll per millisecond is a typo, and an attack on the device
 MIN_TIMEOUT = 0.1
 DEFAULT_MAX_SERIES = 200_000  # per target; a 20-trunk SBC has ~1,500 (README: series per SBC)
-# What `defaults:` may set.
-DEFAULT_KEYS = ("interval", "timeout", "connect_timeout", "max_response_bytes", "max_series")
+
+# The keys of `defaults:`, which every target has too (a target's own value wins).
+DEFAULTS_KEYS: Keys = (
+    Key("interval", "duration", "30s", "Time between two poll rounds of a target, at least 1s. The first round "
+        "runs at start-up, the next ones on a fixed period, at a phase spread by target name (a few targets "
+        "polled in step, never the whole fleet at once)."),
+    Key("timeout", "duration", "10s", "Per HTTP request, at least 100ms and at most the interval. A device that "
+        "has answered nothing this round is not asked again before the next round."),
+    Key("connect_timeout", "duration", "3s", "Of the timeout, the time to get a connection (TCP and TLS "
+        "handshakes): a lost site's devices are reported down with reason `connect_timeout` after this long. "
+        "At most the timeout (a shorter timeout shortens it)."),
+    Key("max_response_bytes", "integer (bytes)", "67108864", "The largest answer read (64 MiB; 100,000 "
+        "registrations are about 44 MB of XML); compressed answers count as decompressed. A larger one fails "
+        "its table with reason `too_large`."),
+    Key("max_series", "integer", "200000", "Device series per target: a table whose answer would take the "
+        "target over fails with reason `series_limit` (its series dropped) instead of flooding Prometheus. A "
+        "20-trunk SBC has about 1,500."),
+)
+DEFAULT_KEYS = names(DEFAULTS_KEYS)  # what `defaults:` may set
+
+# The keys every target has, whatever its family; a family adds its own (``Family.target_keys``).
+TARGET_KEYS: Keys = (
+    Key("name", "string", "", "The `target` label and the `/probe?target=` name: letters, digits and `_.:-`, "
+        "at most 63; unique over every family.", required=True),
+    Key("url", "URL", "", "The device's base URL (`https://HOST:PORT`; `http://` for tests and proxies). No "
+        "credentials in it.", required=True),
+    Key("username", "string", "", "The account the exporter logs in with.", required=True),
+    Key("password", "string", "", "The password, inline; `${ENV_VAR}` expands. Exactly one of `password` and "
+        "`password_file` is required."),
+    Key("password_file", "path", "", "A file whose first line is the password (relative to the configuration "
+        "file; `${ENV_VAR}` expands). Re-read at each reload."),
+    Key("tls", "mapping", "", "How the device's certificate is checked: `ca_file` (a PEM CA bundle to verify "
+        "it with; default: the system's) and `insecure_skip_verify` (default false; true only for a "
+        "self-signed device you cannot give a CA for)."),
+    Key("collectors", "list of strings", "all of the family's", "The tables or APIs polled, in this order; "
+        "each is listed below with its family."),
+    *DEFAULTS_KEYS,
+)
+TLS_KEYS: Keys = (
+    Key("ca_file", "path", "", "A PEM CA bundle the device's certificate must chain to (default: the system's)."),
+    Key("insecure_skip_verify", "boolean", "false", "Do not verify the device's certificate."),
+)
+
+
+def target_keys(own: Keys = ()) -> Keys:
+    """Every key of a family's target entries: the common ones, then the family's own."""
+    return merged(TARGET_KEYS, own)
 
 
 @dataclass(frozen=True)
@@ -122,7 +168,7 @@ def _password_file(file: str) -> tuple[str | None, str | None]:
 def _check_tls(c: Checker, node: Any, path: str, base_dir: str) -> TLSConfig:
     if node is None:
         return TLSConfig()
-    node = c.mapping(node, path, ("ca_file", "insecure_skip_verify"))
+    node = c.mapping(node, path, names(TLS_KEYS))
     ca_file = c.string(node, "ca_file", path)
     if ca_file is not None:
         ca_file = os.path.join(base_dir, ca_file)

@@ -6,8 +6,8 @@ import pytest
 
 from exporter.config import load_config
 from exporter.configfile import ConfigError, parse_duration
+from exporter.vsxi.config import ALL_KEYS as VSXI_KEYS
 from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
-from exporter.vsxi.config import KEYS as VSXI_KEYS
 
 
 def write(tmp_path, text, name="config.yml"):
@@ -288,7 +288,7 @@ vsxi:
         "or with __)",
         "CFG: profiles.sbc-bad.labels.job: reserved label name (the exporter's or Prometheus' own: target, family, "
         "profile, job, instance)",
-        "CFG: profiles.sbc-bad.colour: unknown key (expected one of: " + ", ".join(VSXI_KEYS) + ")",
+        "CFG: profiles.sbc-bad.colour: unknown key (expected one of: " + ", ".join(k.name for k in VSXI_KEYS) + ")",
         "CFG: profiles.sbc-bad.interval: expected a duration like 15s, 2m or 500ms, got 'soon'",
         "CFG: vsxi[2].profile: unknown profile 'nowhere' (defined: sbc-bad, with-name)",
         "CFG: vsxi[3].profile: profile 'with-name' is for xivo, not vsxi",
@@ -370,3 +370,105 @@ def test_connect_timeout_defaults_to_3s_shortened_by_a_shorter_timeout(tmp_path)
     text = "defaults: {timeout: 2s, connect_timeout: 5s}\n" + TARGET % ""
     assert problems(tmp_path, text) == ["CFG: defaults.connect_timeout: connect_timeout (5s) must not exceed timeout "
                                         "(2s)"]
+
+
+# --- the configuration reference: generated from the checker's own tables -------------------------------------
+
+def test_configuration_reference_is_the_generated_one():
+    """docs/configuration.md is what `python -m exporter.configdoc` writes from the checker's key tables."""
+    from exporter.configdoc import render
+
+    committed = (pathlib.Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    assert committed == render(), "docs/configuration.md is stale: python -m exporter.configdoc > docs/configuration.md"
+
+
+def _accepted(tmp_path, text: str, where: str) -> list[str]:
+    """The keys the checker accepts at ``where``, as its unknown-key error lists them."""
+    import re
+
+    found = [p for p in problems(tmp_path, text) if p.startswith(f"CFG: {where}.zz_unknown: unknown key")]
+    assert len(found) == 1, problems(tmp_path, text)
+    return re.search(r"expected one of: (.*)\)$", found[0]).group(1).split(", ")
+
+
+def test_the_checker_accepts_exactly_the_documented_keys(tmp_path):
+    """Each section's accepted keys, as the checker's own error names them, are the documented ones: a key
+    added to a check and not to its table, or documented and refused, fails here."""
+    from exporter.config import ENTRY_KEYS, GLOBAL_KEYS, INVENTORY_KEYS, SECTIONS
+    from exporter.keys import names
+    from exporter.registry import FAMILIES
+    from exporter.target import DEFAULTS_KEYS, TLS_KEYS, target_keys
+
+    top = [p for p in problems(tmp_path, "zz_unknown: 1\n") if p.startswith("CFG: zz_unknown: unknown key")]
+    assert top and top[0].endswith("expected one of: " + ", ".join((*names(SECTIONS), *FAMILIES)) + ")")
+    assert _accepted(tmp_path, "global: {zz_unknown: 1}\n", "global") == list(names(GLOBAL_KEYS))
+    assert _accepted(tmp_path, "defaults: {zz_unknown: 1}\n", "defaults") == list(names(DEFAULTS_KEYS))
+    assert _accepted(tmp_path, "inventory: {zz_unknown: 1}\n", "inventory") == list(names(INVENTORY_KEYS))
+    for name, family in FAMILIES.items():
+        entry = f"{name}:\n  - {{name: t1, url: 'http://h', username: u, password: p, zz_unknown: 1}}\n"
+        assert _accepted(tmp_path, entry, f"{name}[0]") == list(names(target_keys(family.target_keys)))
+        tls = f"{name}:\n  - {{name: t1, url: 'http://h', username: u, password: p, tls: {{zz_unknown: 1}}}}\n"
+        assert _accepted(tmp_path, tls, f"{name}[0].tls") == list(names(TLS_KEYS))
+    # `profile` and `labels` are taken from an entry before its family checks the rest.
+    assert set(names(ENTRY_KEYS)).isdisjoint(names(target_keys()))
+
+
+def test_an_inventory_group_accepts_exactly_the_documented_keys(tmp_path):
+    from exporter.config import load_config
+    from exporter.inventory import GROUP_KEYS, read_file
+    from exporter.keys import names
+
+    (tmp_path / "inv.yml").write_text("- {targets: [a=http://h], labels: {profile: p}, zz_unknown: 1}\n")
+    config = load_config(write(tmp_path, "profiles: {p: {family: vsxi, username: u, password: pw}}\n"))
+    with pytest.raises(ConfigError) as err:
+        read_file(str(tmp_path / "inv.yml"), config, {})
+    assert any(p.endswith("[0].zz_unknown: unknown key (expected one of: " + ", ".join(names(GROUP_KEYS)) + ")")
+               for p in err.value.problems), err.value.problems
+
+
+def test_every_key_of_the_example_config_is_documented():
+    """config.example.yml uses only keys of the tables (it also loads: test_example_config_is_valid)."""
+    import yaml
+
+    from exporter.config import ENTRY_KEYS, GLOBAL_KEYS, INVENTORY_KEYS, PROFILE_KEYS, SECTIONS
+    from exporter.keys import names
+    from exporter.registry import FAMILIES
+    from exporter.target import DEFAULTS_KEYS, TLS_KEYS, target_keys
+
+    doc = yaml.safe_load((pathlib.Path(__file__).parent.parent / "config.example.yml").read_text())
+    unknown = set(doc) - {*names(SECTIONS), *FAMILIES}
+    unknown |= set(doc.get("global", {})) - set(names(GLOBAL_KEYS))
+    unknown |= set(doc.get("defaults", {})) - set(names(DEFAULTS_KEYS))
+    unknown |= set(doc.get("inventory") or {}) - set(names(INVENTORY_KEYS))
+    for body in (doc.get("profiles") or {}).values():
+        family = FAMILIES[body["family"]]
+        unknown |= set(body) - {*names(PROFILE_KEYS), *names(ENTRY_KEYS), *names(target_keys(family.target_keys))}
+    for name, family in FAMILIES.items():
+        for entry in doc.get(name) or []:
+            unknown |= set(entry) - {*names(ENTRY_KEYS), *names(target_keys(family.target_keys))}
+            unknown |= set(entry.get("tls") or {}) - set(names(TLS_KEYS))
+    assert unknown == set()
+
+
+def test_a_familys_target_record_has_a_field_for_each_of_its_keys():
+    """The record and the table describe the same target: every key is a field (password_file fills
+    password), and every field is a key or set by the loader (profile, labels) or the family (family)."""
+    import dataclasses
+
+    from exporter.config import ENTRY_KEYS
+    from exporter.keys import names
+    from exporter.registry import FAMILIES
+    from exporter.target import target_keys
+
+    for family in FAMILIES.values():
+        record = {f.name for f in dataclasses.fields(_target_type(family))}
+        keys = set(names(target_keys(family.target_keys))) - {"password_file"}
+        assert keys <= record, (family.name, keys - record)
+        assert record - keys == {*names(ENTRY_KEYS), "family"}, (family.name, record - keys)
+
+
+def _target_type(family):
+    """The target record a family's check makes (its return annotation, ``X | None``)."""
+    import typing
+
+    return typing.get_type_hints(family.check_target)["return"].__args__[0]

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.configfile import Checker
-from exporter.target import Target, check_collectors, check_name, common_target_keys
+from exporter.keys import Key, Keys, names, required
+from exporter.target import Target, check_collectors, check_name, common_target_keys, target_keys
 from exporter.vsxi.collectors import COLLECTORS as COLLECTOR_TABLE
 
 COLLECTORS = tuple(COLLECTOR_TABLE)
@@ -24,12 +25,19 @@ class VsxiTarget(Target):
         return {"ha_group": self.ha_group} if self.ha_group else {}
 
 
-KEYS = ("name", "url", "username", "password", "password_file", "format", "tls", "collectors",
-        "interval", "timeout", "connect_timeout", "max_response_bytes", "max_series", "ha_group")
+# Its own keys, after every target's (exporter.target.TARGET_KEYS).
+KEYS: Keys = (
+    Key("format", "one of: xml, json", "xml", "The format asked for. XML is the device's own; with JSON, a "
+        "table the device fails to convert (HTTP 500 `convert xml2json failed(JAXB)`) is polled as XML from "
+        "then on."),
+    Key("ha_group", "string", "", "SBCs of one HA pair share it (`vsxi_target_info`), so that an alert sees two "
+        "active nodes at once."),
+)
+ALL_KEYS = target_keys(KEYS)
 
 
 def check_vsxi(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> VsxiTarget | None:
-    node = c.mapping(node, path, KEYS, ("name", "url", "username"))
+    node = c.mapping(node, path, names(ALL_KEYS), required(ALL_KEYS))
     if not node:
         return None
     return VsxiTarget(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exporter.devicefamily import Demo, DemoDevice, Family
-from exporter.vsxi.config import COLLECTORS, VsxiTarget, check_vsxi
+from exporter.vsxi.config import COLLECTORS, KEYS, VsxiTarget, check_vsxi
 from exporter.vsxi.metrics import CATALOG
 from exporter.vsxi.poller import VsxiPoller
 from exporter.vsxi.status import STATUS
@@ -84,6 +84,6 @@ def monitoring() -> Monitoring:
 
 
 FAMILY = Family(name="vsxi", title="VSXi", device_noun="SBC", check_target=check_vsxi,
-                collectors=COLLECTORS, poller=VsxiPoller, catalog=CATALOG, status=STATUS, demo=demo,
+                collectors=COLLECTORS, target_keys=KEYS, poller=VsxiPoller, catalog=CATALOG, status=STATUS, demo=demo,
                 collector_heading="stats/", reference_notes=REFERENCE_NOTES, reasons=REASONS,
                 monitoring=monitoring)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.configfile import Checker, type_name
-from exporter.target import Target, check_collectors, check_url, common_target_keys
+from exporter.keys import Key, Keys, names, required
+from exporter.target import Target, check_collectors, check_url, common_target_keys, target_keys
 from exporter.xivo.collectors import COLLECTORS as COLLECTOR_TABLE
 
 COLLECTORS = tuple(COLLECTOR_TABLE)
@@ -38,13 +39,31 @@ class XivoTarget(Target):
         return (self.url, *self.services.values())
 
 
-KEYS = ("name", "url", "services", "api_gateway", "generation", "username", "password", "password_file",
-        "auth", "backend", "tls", "collectors", "interval", "timeout", "connect_timeout", "max_response_bytes",
-        "max_series", "queue_members", "max_queue_members")
+# Its own keys, after every target's (exporter.target.TARGET_KEYS); ``collectors`` has its own default.
+KEYS: Keys = (
+    Key("collectors", "list of strings", "all but queue_status (digest: objects, devices)", "The collectors polled, "
+        "in this order. `queue_status` (per-queue service level, per-member figures) needs one more ACL, "
+        "`amid.action.QueueStatus.create`."),
+    Key("services", "mapping", "", "Per-service base URL overrides, keys among " + ", ".join(SERVICES) + " "
+        "(default: XiVO's ports on the `url` host: auth :9497/0.1, confd :9486/1.1, agentd :9493/1.0, amid "
+        ":9491/1.0, calld (ctid-ng on XiVO) :9500/1.0)."),
+    Key("api_gateway", "boolean", "false", "true: the services behind one HTTPS gateway, "
+        "`https://HOST/api/<service>/...` (Wazo)."),
+    Key("generation", "one of: " + ", ".join(GENERATIONS), "auto", "xivo (chan_sip, AMI registrations) or wazo "
+        "(calld trunks and lines); auto asks the PBX."),
+    Key("auth", "one of: " + ", ".join(AUTH), "token", "token: a xivo-auth token, renewed before it expires. "
+        "digest: legacy confd-only XiVO (only the objects and devices collectors)."),
+    Key("backend", "one of: " + ", ".join(BACKENDS), "xivo_service", "The xivo-auth backend of the account: "
+        "xivo_service (a XiVO Web Services Access login) or wazo_user (a Wazo external_api user)."),
+    Key("queue_members", "boolean", "false", "With queue_status: per-member series (4 per member and queue)."),
+    Key("max_queue_members", "integer", str(DEFAULT_MAX_QUEUE_MEMBERS), "More member-queue entries than this: "
+        "queue_status fails with reason `series_limit` instead of exporting a cut list."),
+)
+ALL_KEYS = target_keys(KEYS)
 
 
 def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) -> XivoTarget | None:
-    node = c.mapping(node, path, KEYS, ("name", "url", "username"))
+    node = c.mapping(node, path, names(ALL_KEYS), required(ALL_KEYS))
     if not node:
         return None
     common = common_target_keys(c, node, path, defaults, base_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exporter.devicefamily import Demo, DemoDevice, Family
-from exporter.xivo.config import COLLECTORS, XivoTarget, check_xivo
+from exporter.xivo.config import COLLECTORS, KEYS, XivoTarget, check_xivo
 from exporter.xivo.metrics import CATALOG
 from exporter.xivo.poller import XivoPoller
 from exporter.xivo.selfmetrics import XivoSelfMetrics
@@ -53,6 +53,6 @@ def monitoring() -> Monitoring:
 
 
 FAMILY = Family(name="xivo", title="XiVO", device_noun="PBX", check_target=check_xivo,
-                collectors=COLLECTORS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
+                collectors=COLLECTORS, target_keys=KEYS, poller=XivoPoller, catalog=CATALOG, status=STATUS, demo=demo,
                 collector_heading="collector ", reasons=REASONS, self_metrics=XivoSelfMetrics,
                 monitoring=monitoring)

@@ -13,6 +13,29 @@ THRESHOLDS = {
     "exhaustion_lookback": "1h",  # predict_linear input
     "exhaustion_horizon_seconds": 4 * 3600,  # alert when the licence is predicted full within 4 h
     "exhaustion_for": "30m",
+    # Two levels where operators use two (Checkmk's Sansay checks: 80% warning, 90% critical). The example
+    # Alertmanager config mutes the warning while the critical of the same alert and object fires.
+    "trunk_utilisation_warning": 0.80,  # a trunk group's sessions against its limit
+    "trunk_utilisation_critical": 0.90,
+    "trunk_utilisation_for": "10m",
+    "trunk_cps_utilisation_warning": 0.80,  # a trunk group's call attempts per second against its CPS limit
+    "trunk_cps_utilisation_critical": 0.90,
+    "trunk_cps_utilisation_for": "5m",  # shorter: calls over the CPS limit are refused at once
+    "refused_window": "10m",  # any call refused over the licence or the CPS limit in this window
+    "cpu_busy_warning": 0.80,  # 1 - cpu_idle_percent
+    "cpu_busy_critical": 0.90,
+    "cpu_busy_for": "15m",  # long: a burst of CPU is no incident, a busy quarter of an hour is
+    "media_utilisation_warning": 0.80,  # a media server's sessions against its limit
+    "media_utilisation_critical": 0.90,
+    "media_utilisation_for": "10m",
+    # A sudden collapse of active sessions on an SBC still up (a carrier or the core network gone): below this
+    # share of their mean over 10 minutes, sessions_collapse_offset ago, with at least sessions_collapse_min
+    # then. An evening decline loses a few percent in that time and stays silent.
+    "sessions_collapse_ratio": 0.5,
+    "sessions_collapse_offset": "15m",
+    "sessions_collapse_min": 50,
+    "sessions_collapse_for": "5m",
+    "restart_window": "30m",  # an SBC restart (its session-attempt counter reset) is shown this long
     # trunk quality (on the 1h window of stats/resource), guarded by a minimum volume
     "trunk_window": "1h",
     "trunk_min_attempts": 20,
@@ -23,6 +46,7 @@ THRESHOLDS = {
     # media and HA
     "media_server_down_for": "2m",
     "ha_change_window": "10m",
+    "ha_peer_unhealthy_for": "5m",  # ha_remote_status not 0 on a node of an HA pair
     # registrations: sharp drop against a short while ago
     "registrations_drop_ratio": 0.7,  # below 70% of what it was
     "registrations_drop_offset": "15m",
