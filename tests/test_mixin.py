@@ -18,7 +18,7 @@ from mixin.dashboards import dashboards
 from mixin.rules import recording_rules, rule_files
 
 ROOT = Path(__file__).parent.parent
-RATE_FUNCS = ("rate", "irate", "increase")
+RATE_FUNCS = ("rate", "irate", "increase", "resets")  # resets(): a counter going back to zero (a restart)
 
 
 def tool(name: str) -> str:
@@ -159,6 +159,9 @@ def test_every_alert_has_a_firing_unit_test():
     alerts = {a["alert"] for a in rule_files()["alerts.yml"]["groups"][0]["rules"]}
     assert alerts == fired, alerts ^ fired
     assert alerts <= silent  # and a case where each stays silent
+    # And one scene (the busy evening) where every shipped alert is checked silent at once.
+    assert any({c["alertname"] for c in group.get("alert_rule_test", []) if not c["exp_alerts"]} >= alerts
+               for group in tests["tests"]), "add the new alert to the busy-evening case"
 
 
 def test_promtool_check_and_test_rules():
@@ -204,9 +207,11 @@ def inhibited(config: dict, source: dict, target: dict) -> bool:
     return False
 
 
-def fired(name: str, **labels: str) -> dict:
-    """The labels an alert of ``name`` carries: its rule's labels plus the series'."""
-    rule = next(a for a in rule_files()["alerts.yml"]["groups"][0]["rules"] if a["alert"] == f"VsxiXivo{name}")
+def fired(name: str, severity: str | None = None, **labels: str) -> dict:
+    """The labels an alert of ``name`` (of ``severity``, for an alert with two levels) carries: its rule's
+    labels plus the series'."""
+    rule = next(a for a in rule_files()["alerts.yml"]["groups"][0]["rules"] if a["alert"] == f"VsxiXivo{name}"
+                and severity in (None, a["labels"]["severity"]))
     return {"alertname": rule["alert"], **rule["labels"], **labels}
 
 
@@ -238,6 +243,14 @@ def test_inhibitions_are_scoped():
     sbc_down = fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-1")
     assert inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-1"))
     assert not inhibited(config, sbc_down, fired("TrunkAsrLow", job="vsxi", instance="exp-1:10188", target="sbc-2"))
+    # Two levels: the critical mutes the warning of the same trunk, not another trunk's.
+    critical = fired("TrunkSessionUtilisationHigh", "critical", job="vsxi", target="sbc-1", trunk_id="20")
+    assert inhibited(config, critical, fired("TrunkSessionUtilisationHigh", "warning", job="vsxi", target="sbc-1",
+                                             trunk_id="20"))
+    assert not inhibited(config, critical, fired("TrunkSessionUtilisationHigh", "warning", job="vsxi",
+                                                 target="sbc-1", trunk_id="21"))
+    assert not inhibited(config, fired("SbcCpuBusy", "warning", job="vsxi", target="sbc-1"),
+                         fired("SbcCpuBusy", "critical", job="vsxi", target="sbc-1"))
 
 
 def _jobs(config: dict) -> list[tuple[str, str]]:
@@ -280,7 +293,10 @@ def test_every_alert_has_a_runbook_section():
     text = (ROOT / "docs" / "runbooks.md").read_text()
     sections = dict(re.findall(r"^## (\S+)\n(.*?)(?=^## |\Z)", text, re.M | re.S))
     alerts = rule_files()["alerts.yml"]["groups"][0]["rules"]
-    assert sorted(sections) == sorted(a["alert"].lower() for a in alerts)
+    headings = re.findall(r"^## (\S+)$", text, re.M)
+    assert len(headings) == len(set(headings)), "a runbook section written twice"
+    # One section per alert name (an alert with a warning and a critical level has one).
+    assert sorted(sections) == sorted({a["alert"].lower() for a in alerts})
     for alert in alerts:
         url = alert["annotations"]["runbook_url"]
         assert url == f"{RUNBOOK_URL}#{alert['alert'].lower()}"

@@ -32,6 +32,9 @@ def sbc_fleet() -> dict:
         query(f"vsxi_system_session_limit{{{SEL}}}", "{{target}} licence")], "short")
     L.add("timeseries", "Session attempts", [query(
         f"rate(vsxi_system_session_attempts_total{{{SEL}}}[$__rate_interval])", "{{target}}")], "ops")
+    L.add("timeseries", "Restarts (session-attempt counter resets)", [query(
+        f"resets(vsxi_system_session_attempts_total{{{SEL}}}[$__rate_interval])", "{{target}}")], "short",
+        description="1 or more where the SBC restarted (sum_attempt_session went back to zero).")
     L.row("Health")
     L.add("timeseries", "HA state", [query(f'vsxi_ha_state{{{SEL}}} == 1', "{{target}}: {{state}}")], "none",
           description="1 for each SBC's current HA state.")
@@ -95,6 +98,9 @@ def sbc_detail() -> dict:
     L.add("timeseries", "Trunk calls per second", [
         query(f'vsxi_trunk_calls_per_second{{{T}, fqdn="Group"}}', "{{trunk_id}}"),
         query(f'vsxi_trunk_cps_limit{{{T}, fqdn="Group"}}', "{{trunk_id}} limit")], "short")
+    L.add("timeseries", "Trunk calls per second vs limit", [query(
+        f"target_trunk_id:vsxi_trunk_cps_utilisation:ratio{{{T}}}", "{{trunk_id}}")], "percentunit",
+        min_=0, max_=1)
     L.add("table", "Trunks", [query(f"vsxi_trunk_info{{{T}}}", "", instant=True)], "none",
           description="Trunk ids and names (stats/resource alias).")
     L.row("Trunks per node (stats/realtime rows other than Group)")
@@ -166,8 +172,8 @@ def sbc_detail() -> dict:
                 "90th percentile")], "s")
     L.row("Media servers and SIP")
     L.add("timeseries", "Media server sessions vs limit", [query(
-        f"vsxi_media_server_active_sessions{{{SEL}}}\n/ on (job, target, media_server, alias)\n"
-        f"vsxi_media_server_session_limit{{{SEL}}}", "{{alias}}")], "percentunit", w=8, min_=0, max_=1)
+        f"target_media_server:vsxi_media_server_session_utilisation:ratio{{{SEL}}}", "{{alias}}")], "percentunit",
+        w=8, min_=0, max_=1)
     L.add("stat", "Media servers up", [query(f"vsxi_media_server_up{{{SEL}}}", "{{alias}}")], "bool_on_off",
           w=8)
     L.add("table", "Media servers", [

@@ -107,12 +107,12 @@ def alerts() -> list[Rule]:
               "{{ $value | humanizePercentage }} of the licensed calls per second are in use."),
         alert("SbcCallsRefused", f"delta(vsxi_system_session_limit_exceeded[{t['refused_window']}]) > 0", "0m",
               "critical", "sbc", "SBC {{ $labels.target }} refuses calls over its session licence",
-              "max_session_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": calls were "
-              "refused because the licensed sessions were all in use."),
+              "max_session_exceed rose in the last " + t["refused_window"] + ": calls were refused because the "
+              "licensed sessions were all in use."),
         alert("SbcCallsRefusedOverCps", f"delta(vsxi_system_cps_limit_exceeded[{t['refused_window']}]) > 0",
               "0m", "warning", "sbc", "SBC {{ $labels.target }} refuses calls over its CPS limit",
-              "max_cps_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": call attempts "
-              "arrived faster than the licensed calls per second and were refused."),
+              "max_cps_exceed rose in the last " + t["refused_window"] + ": call attempts arrived faster than "
+              "the licensed calls per second and were refused."),
         *two_levels("TrunkSessionUtilisationHigh",
                     "target_trunk_id:vsxi_trunk_session_utilisation:ratio", "trunk_utilisation",
                     "trunk_utilisation_for", "trunk",
