@@ -227,7 +227,8 @@ def _announce(args: argparse.Namespace, start: Startup, shown: list[str], tls: b
     for device in start.demo_devices:
         name = device.target.name
         polled = "" if config.target(name) else " (not polled by this shard)"
-        print(f"  {name}: inject faults with curl -X PATCH {device.faults_url} -d '{device.fault_example}'"
+        insecure = "-k " if device.faults_url.startswith("https:") else ""  # the demo's self-signed certificate
+        print(f"  {name}: inject faults with curl {insecure}-X PATCH {device.faults_url} -d '{device.fault_example}'"
               f"{polled}", flush=True)
 
 

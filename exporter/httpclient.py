@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from exporter import budget, slots
+from exporter.certificates import not_after
 
 # Reasons that mean the device gave no answer at all: nothing to read, so nothing to retry on a device that
 # has not answered anything else this round (exporter.polling.poller).
@@ -33,6 +34,40 @@ class FetchError(Exception):
         self.retry_after = retry_after
         self.no_answer = reason in UNANSWERED if no_answer is None else no_answer
         super().__init__(message)
+
+
+class PeerCertificate:
+    """The certificate a device's TLS connections present: its expiry, read once per certificate seen, whether
+    or not it was verified (exporter.certificates)."""
+
+    def __init__(self) -> None:
+        self.expiry: float | None = None
+        self._der: bytes | None = None
+
+    def connected(self, transport: asyncio.BaseTransport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:  # http://
+            return
+        der = ssl_object.getpeercert(binary_form=True)
+        if der and der != self._der:
+            self._der = der
+            self.expiry = not_after(der)
+
+
+class CertificateConnector(aiohttp.TCPConnector):
+    """A TCPConnector that shows each new connection's transport to ``certificate`` (``PeerCertificate``).
+    At connection time, because by the time a small answer is read its connection is back in the pool and the
+    response no longer holds it. The hook is aiohttp's own step that opens a connection (``TCPConnector.
+    _wrap_create_connection``, TLS included); tests/test_certificates.py fails if it stops being called."""
+
+    def __init__(self, *args, certificate: PeerCertificate, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.certificate = certificate
+
+    async def _wrap_create_connection(self, *args, **kwargs):
+        transport, protocol = await super()._wrap_create_connection(*args, **kwargs)
+        self.certificate.connected(transport)
+        return transport, protocol
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -37,4 +37,10 @@ THRESHOLDS = {
     "auth_failing_window": "15m",  # any authentication failure in this window
     "collector_failing_for": "15m",
     "data_stale_seconds": 600,  # a collector without success for this long
+    # The certificate a device presents (vsxi_xivo_target_certificate_expiry_timestamp_seconds): warning this
+    # many days before it expires, critical this many, and expired. An expired SBC certificate stops the
+    # polling (with verification on) and, where it also serves SIP over TLS, the calls.
+    "certificate_warning_days": 21,
+    "certificate_critical_days": 7,
+    "certificate_for": "1h",
 }

@@ -46,6 +46,10 @@ def exporter_health() -> dict:
                     "or to read an answer. A device that does not answer holds none past 250 ms, and targets "
                     "that answered last round go first: near 0, during an outage too. Rising on a healthy "
                     "day: raise max_concurrent_targets.")
+    L.add("timeseries", "Device certificates: time to expiry", [query(
+        f"vsxi_xivo_target_certificate_expiry_timestamp_seconds{{{ST}}} - time()", "{{target}}")], "s",
+        description="Until the certificate each https:// device presents expires (read whether or not it is "
+                    "verified). VsxiXivoCertificateExpiringSoon pages at 21 days (warning) and 7 (critical).")
     L.add("timeseries", "Authentication failures", [
         query(f"sum by (target, reason) (increase(vsxi_xivo_exporter_auth_failures_total{{{ST}}}"
               "[$__rate_interval])) or on () vector(0)", "{{target}} {{reason}}")], "short")

@@ -51,8 +51,8 @@ def ratio(num: str, den: str, by: str) -> str:
 def alert(name: str, expr: str, for_: str, severity: str, component: str, summary: str,
           description: str) -> Rule:
     """An alert named ``VsxiXivo<name>``, with ``severity`` (critical, warning, info) and ``component`` (exporter,
-    site, sbc, pbx, trunk, collector, media, queue) for the example Alertmanager config to inhibit on, and its
-    runbook section's address."""
+    site, sbc, pbx, trunk, collector, media, queue, certificate) for the example Alertmanager config to inhibit
+    on, and its runbook section's address."""
     rule = {"alert": f"VsxiXivo{name}", "expr": expr}
     if for_ != "0m":
         rule["for"] = for_

@@ -5,8 +5,8 @@ family's ``up``).
 
 Recording rules follow ``level:metric:operations``; ratios are sum(numerator) / sum(denominator) with empty
 denominators filtered out (no NaN, no +Inf). Every alert carries ``severity`` (critical, warning, info) and
-``component`` (exporter, site, sbc, pbx, trunk, collector, media, queue): the example Alertmanager config inhibits
-on them. ``job`` is kept in every aggregation so dashboards can still filter by it.
+``component`` (exporter, site, sbc, pbx, trunk, collector, media, queue, certificate): the example Alertmanager
+config inhibits on them. ``job`` is kept in every aggregation so dashboards can still filter by it.
 """
 
 from __future__ import annotations
@@ -52,6 +52,24 @@ def _site_down(t: dict) -> str:
     # The count first: it is the alert's value.
     return (f"{down_}\n>= {t['site_down_min_targets']}\nand\n"
             f"{down_}\n/\ncount by (job, {SITE_LABEL}) ({SITE_OF})\n>= {t['site_down_ratio']}")
+
+
+CERTIFICATE_LEFT = "vsxi_xivo_target_certificate_expiry_timestamp_seconds - time()"
+
+
+def _certificates(t: dict) -> list[Rule]:
+    """A device's certificate near its expiry (two levels), and expired."""
+    rules = [alert("CertificateExpiringSoon", f"{CERTIFICATE_LEFT} < {t[f'certificate_{level}_days']} * 86400\n"
+                   f"and {CERTIFICATE_LEFT} > 0", t["certificate_for"], level, "certificate",
+                   "{{ $labels.target }}: its certificate expires in {{ $value | humanizeDuration }}",
+                   "The certificate the device presents expires in {{ $value | humanizeDuration }}. Once expired, "
+                   "the exporter (verifying it) cannot poll it, and clients of the same certificate (SIP over "
+                   "TLS, the web interface) fail.") for level in ("warning", "critical")]
+    expired = "time() - vsxi_xivo_target_certificate_expiry_timestamp_seconds >= 0"
+    return [*rules, alert("CertificateExpired", expired, "0m", "critical", "certificate",
+                          "{{ $labels.target }}: its certificate has expired",
+                          "The certificate the device presents expired {{ $value | humanizeDuration }} ago. With "
+                          "insecure_skip_verify the exporter still polls it; anything verifying it does not.")]
 
 
 def common_alerts() -> list[Rule]:
@@ -109,6 +127,7 @@ def common_alerts() -> list[Rule]:
               f"{t['site_down_ratio']:.0%}" + " of them: more likely a site, link or network outage than that "
               "many device faults. Their own unreachable alerts carry the " + SITE_LABEL + " label, for "
               "Alertmanager to mute under this one; the exporter's landing page lists them with their reasons."),
+        *_certificates(t),
     ]
 
 

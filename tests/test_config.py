@@ -472,3 +472,16 @@ def _target_type(family):
     import typing
 
     return typing.get_type_hints(family.check_target)["return"].__args__[0]
+
+
+def test_a_pbx_time_zone_must_be_one_the_system_knows(tmp_path):
+    assert problems(tmp_path, """
+xivo:
+  - {name: pbx-1, url: "https://h", username: u, password: p, timezone: Europe/Atlantis}
+""") == ["CFG: xivo[0].timezone: unknown time zone 'Europe/Atlantis' (an IANA name such as Europe/Paris, or UTC)"]
+    config = load_config(write(tmp_path, """
+xivo:
+  - {name: pbx-1, url: "https://h", username: u, password: p, timezone: Europe/Paris}
+  - {name: pbx-2, url: "https://h2", username: u, password: p}
+"""))
+    assert [t.timezone for t in config.of_family("xivo")] == ["Europe/Paris", "UTC"]

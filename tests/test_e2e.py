@@ -77,7 +77,7 @@ def stack(tmp_path_factory):
             exporters.append(banner.group(1))
             for _ in range(4):
                 line = proc.stdout.readline()
-                m = re.match(r"\s+(\S+): inject faults with curl -X PATCH (\S+) (.*)$", line)
+                m = re.match(r"\s+(\S+): inject faults with curl (?:-k )?-X PATCH (\S+) (.*)$", line)
                 assert m, f"replica {shard} printed {line!r} (rc {proc.poll()}): {log_text(log)}"
                 if "not polled" not in m.group(3):
                     assert m.group(1) not in controls, f"{m.group(1)} polled by both replicas"

@@ -2,14 +2,17 @@
 
 from pathlib import Path
 
-from helpers import make_engine, make_target, make_xivo
+from helpers import PASSWORD, make_engine, make_target, make_xivo
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import reference
 from exporter.polling.status import CATALOG as STATUS_CATALOG
 from exporter.registry import FAMILIES
 from exporter.selfmetrics import SelfMetrics
+from exporter.simulator.vsxi_app import VsxiSimulator, demo_tls, start_simulator
 from exporter.simulator.vsxi_model import VsxiModel
+from exporter.target import TLSConfig
+from exporter.vsxi.config import VsxiTarget
 from exporter.vsxi.metrics import CATALOG as C
 from exporter.web.app import create_app
 from exporter.xivo.config import COLLECTORS as XIVO_COLLECTORS
@@ -38,7 +41,12 @@ async def test_reference_matches_a_real_exposition(aiohttp_server, aiohttp_clien
         runners += started
         _, locked_out, started = await make_xivo("xivo16", name="pbx-locked", password="wrong")
         runners += started
-        engine = make_engine(xml_target, json_target, faulty, xivo16, wazo, locked_out)
+        # One SBC over HTTPS (a self-signed certificate): vsxi_xivo_target_certificate_expiry_timestamp_seconds.
+        tls_runner, tls_url = await start_simulator(VsxiSimulator(password=PASSWORD), ssl_context=demo_tls())
+        runners.append(tls_runner)
+        tls_target = VsxiTarget(name="sbc-tls", url=tls_url, username="monitor", password=PASSWORD,
+                                tls=TLSConfig(insecure_skip_verify=True), collectors=("realtime",))
+        engine = make_engine(xml_target, json_target, faulty, xivo16, wazo, locked_out, tls_target)
         try:
             client = await aiohttp_client(create_app(engine, manage_engine=False))
             await engine.poll_once()

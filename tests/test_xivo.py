@@ -84,7 +84,14 @@ async def test_xivo16_every_collector(pbx, check_metrics):
     assert sample(text, "xivo_queue_member_paused", queue="queue2", member="Agent 1", **t) == 1
     assert sample(text, "xivo_queue_member_in_call", queue="queue2", member="Agent 2", **t) is None
     assert sample(text, "xivo_current_calls", **t) is not None
-    assert sample(text, "xivo_sip_peers", status="unreachable", **t) == 2
+    assert sample(text, "xivo_sip_peers", status="unreachable", **t) == 3  # 2 phones and trunk3
+    # The trunks (peers with a configured host), each with its qualify state and round trip.
+    assert sample(text, "xivo_sip_trunk_status", trunk="trunk1", status="lagged", **t) == 1
+    assert sample(text, "xivo_sip_trunk_qualify_rtt_seconds", trunk="trunk1", **t) == 1.2
+    assert sample(text, "xivo_sip_trunk_status", trunk="trunk3", status="unreachable", **t) == 1
+    assert sample(text, "xivo_sip_trunk_qualify_rtt_seconds", trunk="trunk3", **t) is None
+    assert sample(text, "xivo_sip_trunk_status", trunk="peer0", status="ok", **t) is None  # a phone
+    assert sample(text, "xivo_core_startup_timestamp_seconds", **t) > 0
     assert sample(text, "xivo_trunk_registered", trunk="trunk2@sip2.carrier.example", **t) == 0
     assert sample(text, "xivo_trunk_registered", trunk="trunk1@sip1.carrier.example", **t) == 1
     check_metrics(text.encode())
@@ -114,6 +121,12 @@ async def test_wazo_every_collector(pbx, check_metrics):
     assert sample(text, "xivo_trunk_registered", trunk="carrier-2", **t) == 0
     assert sample(text, "xivo_trunk_current_calls", trunk="carrier-3", **t) == 3
     assert sample(text, "xivo_lines_registration", state="unregistered", **t) == 24
+    # SIP trunks by their PJSIP contacts (PJSIPShowContacts), the lines' contacts left out.
+    assert sample(text, "xivo_sip_trunk_status", trunk="carrier-1", status="ok", **t) == 1
+    assert sample(text, "xivo_sip_trunk_qualify_rtt_seconds", trunk="carrier-1", **t) == 0.016
+    assert sample(text, "xivo_sip_trunk_status", trunk="carrier-2", status="unreachable", **t) == 1
+    assert sample(text, "xivo_sip_trunk_status", trunk="line1", status="unmonitored", **t) is None
+    assert sample(text, "xivo_sip_trunk_status", trunk="iax-legacy", status="unknown", **t) is None  # not SIP
     assert sample(text, "xivo_queue_service_level_offered_ratio", queue="queue1", **t) is not None
     assert sample(text, "xivo_queue_member_in_call", queue="queue1", member="Agent 2", **t) == 1
     assert "xivo_sip_peers{" not in text  # PJSIP: no chan_sip peers
@@ -247,6 +260,28 @@ async def test_digest_wrong_password(pbx, caplog):
     state = engine.states["pbx-xivo16"]
     assert state.collectors["objects"].reason == "http_401"
     assert not state.up
+
+
+async def test_an_account_without_the_pjsip_contacts_acl_keeps_its_sip_collector(pbx, caplog):
+    """An account made for an earlier version lacks amid.action.PJSIPShowContacts.create: the sip collector
+    still succeeds, the trunks' qualify state is left out (not "unreachable"), the ACL to add is logged once,
+    and the action is not asked again."""
+    from exporter.simulator.xivo_app import DEFAULT_ACLS
+
+    acls = [a for a in DEFAULT_ACLS if a != "amid.action.PJSIPShowContacts.create"]
+    sim, engine, client = await pbx("wazo", acls=acls)
+    with caplog.at_level(logging.INFO, logger="exporter.poller"):
+        await engine.poll_once()
+        await engine.poll_once()
+    text = await scrape(client)
+    t = {"target": "pbx-wazo"}
+    assert sample(text, "xivo_collector_success", collector="sip", **t) == 1
+    assert sample(text, "xivo_trunk_registered", trunk="carrier-1", **t) == 1
+    assert "xivo_sip_trunk_status{" not in text
+    warned = [r for r in caplog.records if r.getMessage().startswith("AMI actions refused")]
+    assert len(warned) == 1 and warned[0].fields["acl"] == "amid.action.PJSIPShowContacts.create"
+    asked = [r for r in sim.log if r["path"].endswith("/action/PJSIPShowContacts")]
+    assert len(asked) == 2  # the first round: refused, and once more after re-authenticating; never again
 
 
 async def test_missing_acl_fails_that_collector_only(pbx, caplog):

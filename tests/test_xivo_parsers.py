@@ -1,6 +1,7 @@
 """XiVO parsers on hand-written fixtures (from the reference, not from the simulator), golden expositions."""
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,8 @@ CASES = {
     "channels": lambda: p.parse_channels(ChannelAnswers(fx("core_status.json"),
                                                          fx("core_show_channels.json"))),
     "sip_xivo": lambda: p.parse_sip(AmiSipAnswers(fx("sip_peers.json"), fx("sip_registry.json"))),
-    "sip_wazo": lambda: p.parse_sip(CalldSipAnswers(fx("calld_trunks.json"), fx("calld_lines.json"))),
+    "sip_wazo": lambda: p.parse_sip(CalldSipAnswers(fx("calld_trunks.json"), fx("calld_lines.json"),
+                                                     contacts=fx("pjsip_contacts.json"))),
 }
 
 
@@ -70,12 +72,44 @@ def test_values():
     assert (support.callers, support.available, support.longest_hold_time) == (3, 0, 95)
     channels = CASES["channels"]()
     assert (channels.current_calls, channels.by_state) == (2, {"Up": 2, "Ringing": 1})
+    # core_status.json: CoreStartupDate 2026-11-20, CoreStartupTime 08:00:00; reload 2026-11-21 03:00:00, read
+    # as UTC by default.
+    assert channels.started == datetime(2026, 11, 20, 8, 0, tzinfo=UTC).timestamp()
+    assert channels.reloaded == datetime(2026, 11, 21, 3, 0, tzinfo=UTC).timestamp()
     sip = CASES["sip_xivo"]()
     assert sip.peers_by_status == {"ok": 2, "lagged": 1, "unreachable": 1, "unknown": 1, "unmonitored": 1}
     assert sip.trunks == {"0123456789@sip.carrier.example": True, "0123456789@backup.carrier.example": False}
     wazo = CASES["sip_wazo"]()
     assert wazo.trunks == {"carrier-a": True, "carrier-b": False}
     assert wazo.lines_by_state == {"registered": 2, "unregistered": 1}
+
+
+def test_sip_trunks_reachability_and_round_trip_as_worked_out_by_hand():
+    """sip_peers.json: the chan_sip peers with a configured host (Dynamic: no) are the trunks, the phone
+    (Dynamic: yes) is not one; pjsip_contacts.json: calld's SIP trunks by their best contact (carrier-a has an
+    unreachable and a reachable one at 23,456 us), the phone's contact left out."""
+    TrunkPeer = p.TrunkPeer
+    assert CASES["sip_xivo"]().trunk_peers == {
+        "carrier-a": TrunkPeer("ok", 0.012), "carrier-b": TrunkPeer("lagged", 1.2),
+        "carrier-c": TrunkPeer("unreachable", None), "gw-fax": TrunkPeer("unmonitored", None),
+        "carrier-d": TrunkPeer("unknown", None)}
+    assert CASES["sip_wazo"]().trunk_peers == {"carrier-a": TrunkPeer("ok", 0.023456),
+                                               "carrier-b": TrunkPeer("unreachable", None)}
+    # Without the PJSIPShowContacts answer (no ACL), the trunks' state is unknown, not "unreachable".
+    without = p.parse_sip(CalldSipAnswers(fx("calld_trunks.json"), fx("calld_lines.json")))
+    assert without.trunk_peers is None and without.trunks == {"carrier-a": True, "carrier-b": False}
+    # An Asterisk without the action answers an AMI error: the same.
+    error = b'[{"Response": "Error", "Message": "Invalid/unknown command"}]'
+    assert p.parse_sip(CalldSipAnswers(fx("calld_trunks.json"), fx("calld_lines.json"),
+                                       contacts=error)).trunk_peers is None
+
+
+def test_more_sip_trunks_than_the_cap_fail_the_table_rather_than_cut_it():
+    with pytest.raises(PayloadError) as err:
+        p.parse_sip(AmiSipAnswers(fx("sip_peers.json"), fx("sip_registry.json"), max_trunks=4))
+    assert err.value.reason == "series_limit" and "5 SIP trunks, over max_sip_trunks (4)" in str(err.value)
+    assert len(p.parse_sip(AmiSipAnswers(fx("sip_peers.json"), fx("sip_registry.json"), max_trunks=5))
+               .trunk_peers) == 5
 
 
 @pytest.mark.parametrize("text,expected", [("OK (12 ms)", "ok"), ("LAGGED (2100 ms)", "lagged"),
@@ -170,3 +204,32 @@ def test_queue_status_refusals():
     with pytest.raises(PayloadError) as err:
         p.parse_queue_status(QueueStatusAnswer(members_only, members=True))
     assert err.value.reason == "degenerate_payload"
+
+
+def test_start_up_and_reload_times_are_read_in_the_pbxs_time_zone():
+    """Asterisk writes them in local time: 08:00 in Paris in November (CET, UTC+1) is 07:00 UTC; 03:00 in
+    New York the next day (EST, UTC-5) is 08:00 UTC."""
+    paris = p.parse_channels(ChannelAnswers(fx("core_status.json"), fx("core_show_channels.json"), "Europe/Paris"))
+    assert paris.started == datetime(2026, 11, 20, 7, 0, tzinfo=UTC).timestamp()
+    assert paris.reloaded == datetime(2026, 11, 21, 2, 0, tzinfo=UTC).timestamp()
+    new_york = p.parse_channels(ChannelAnswers(fx("core_status.json"), fx("core_show_channels.json"),
+                                               "America/New_York"))
+    assert new_york.reloaded == datetime(2026, 11, 21, 8, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # an Asterisk that does not say
+    {"CoreStartupDate": "2026-11-20"},  # half of it
+    {"CoreStartupDate": "2026-13-01", "CoreStartupTime": "08:00:00"},  # not a date
+    {"CoreStartupDate": "20/11/2026", "CoreStartupTime": "8h"},
+])
+def test_a_start_up_time_that_is_missing_or_unreadable_is_left_out(fields):
+    import json
+
+    status = json.dumps([{"Response": "Success", "CoreCurrentCalls": "3", **fields}]).encode()
+    channels = p.parse_channels(ChannelAnswers(status, fx("core_show_channels.json")))
+    assert channels.current_calls == 3 and channels.started is None and channels.reloaded is None
+    b = Builder()
+    COLLECTORS["channels"].build(b, "pbx-1", channels)
+    assert b"xivo_core_startup_timestamp_seconds" not in encode(b.families())
+

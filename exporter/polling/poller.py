@@ -112,6 +112,10 @@ class BasePoller:
     async def close(self) -> None:
         raise NotImplementedError
 
+    def certificate_expiry(self) -> float | None:
+        """When the certificate the device last presented expires (Unix time); None: not known (http://)."""
+        return None
+
     def collector_note(self, collector: str) -> Any:
         """What this poller knows of a collector that its family's status series show beside the collector's
         state (e.g. a table polled in another format from then on); None: nothing."""
@@ -164,7 +168,8 @@ class BasePoller:
         self.records.rounds += 1
         self.suspect = not self._answered and stop is not None and _no_answer(stop)
         # every collector has its record of this round
-        self.records.commit(up=self.records.any_success() and not auth_failed, standby=standby)
+        self.records.commit(up=self.records.any_success() and not auth_failed, standby=standby,
+                            certificate_expiry=self.certificate_expiry())
 
     async def _parse_held(self) -> None:
         await self.held.parse_all(self.parse)

@@ -40,6 +40,7 @@ class RoundRecords:
         self.samples = 0  # the collectors' samples, summed (max_series), kept as records are replaced
         self.rounds = 0
         self.state = TargetState(target.name, target.interval, family=family)
+        self._target_status: tuple[bool, bool, float | None] | None = None  # what the target's lines show
 
     def record(self, collector: str, result: ParseResult | None, error: Exception | None, duration: float,
                size: int) -> FetchError | PayloadError | None:
@@ -95,13 +96,14 @@ class RoundRecords:
     def any_success(self) -> bool:
         return any(state.success for state in self.collectors.values())
 
-    def commit(self, up: bool, standby: bool) -> None:
+    def commit(self, up: bool, standby: bool, certificate_expiry: float | None = None) -> None:
         """Publish the round: a snapshot of the collectors' records and the status gauges rendered from them
-        (the target's own only when up or standby changed)."""
+        (the target's own only when up, standby or the certificate's expiry changed)."""
         previous = self.state
         status = previous.status
-        if not status or (up, standby) != (previous.up, previous.standby):
-            status = self.status.target(up, standby)
+        if (up, standby, certificate_expiry) != self._target_status:
+            status = self.status.target(up, standby, certificate_expiry)
+            self._target_status = (up, standby, certificate_expiry)
         self.state = TargetState(
             self.target.name, self.target.interval, dict(self.collectors), rounds=self.rounds, up=up,
             standby=standby, family=self.family, status=status,

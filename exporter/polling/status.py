@@ -32,6 +32,11 @@ TARGET_INFO = CATALOG.gauge(
     "1 per configured target, with its device family, its profile (empty: none) and the operator's own labels "
     "from the configuration (labels:), to join onto device series in PromQL, e.g. "
     "* on (target) group_left (site) vsxi_xivo_target_info.", "status")
+CERTIFICATE_EXPIRY = CATALOG.gauge(
+    "vsxi_xivo_target_certificate_expiry_timestamp_seconds", ("target",),
+    "Unix time the certificate the device last presented expires (its notAfter), read on each new TLS "
+    "connection whether or not it is verified; absent for http:// targets and before the first connection.",
+    "status")
 
 
 def _always(target: Any) -> bool:
@@ -128,12 +133,15 @@ class StatusRenderer:
         self._target_info = (TARGET_INFO.section, (TARGET_INFO.name + "{" + ",".join(
             f'{k}="{escape_label(v)}"' for k, v in labels) + "} 1.0\n").encode())
 
-    def target(self, up: bool, standby: bool) -> Chunk:
+    def target(self, up: bool, standby: bool, certificate_expiry: float | None = None) -> Chunk:
         specs, labels = self._specs, (self._name,)
         out = [(specs.up.section, (_prefix(specs.up, labels) + ("1.0\n" if up else "0.0\n")).encode())]
         if self._info is not None:
             out.append(self._info)
         out.append(self._target_info)
+        if certificate_expiry is not None:
+            out.append((CERTIFICATE_EXPIRY.section,
+                        f"{_prefix(CERTIFICATE_EXPIRY, labels)}{go_float(certificate_expiry)}\n".encode()))
         out.sort(key=lambda part: part[0])  # a chunk's sections in order
         if specs.standby is not None:
             out.append((specs.standby.section,

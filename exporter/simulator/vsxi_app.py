@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ssl
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
@@ -158,12 +160,22 @@ class VsxiSimulator:
         return web.json_response(self.requests[-1000:])
 
 
-async def start_simulator(sim: VsxiSimulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
-    """Serve ``sim`` on loopback; returns the runner (cleanup()) and the base URL."""
+async def start_simulator(sim: VsxiSimulator, host: str = "127.0.0.1", port: int = 0,
+                          ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, str]:
+    """Serve ``sim`` on loopback (HTTPS with ``ssl_context``); returns the runner (cleanup()) and the base URL."""
     runner = web.AppRunner(sim.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     sockets = site._server.sockets  # noqa: SLF001 - the only way to learn an ephemeral port
     bound = sockets[0].getsockname()[1]
-    return runner, f"http://{host}:{bound}"
+    return runner, f"{'https' if ssl_context else 'http'}://{host}:{bound}"
+
+
+def demo_tls() -> ssl.SSLContext:
+    """A server context with the demo's self-signed certificate (demo-tls.pem, valid 100 years, for loopback
+    demos only: its key is public), so that a demo device presents a certificate the exporter reads."""
+    here = Path(__file__).parent
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(here / "demo-tls.pem", here / "demo-tls.key")
+    return context

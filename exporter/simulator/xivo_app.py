@@ -39,7 +39,7 @@ XIVO_PORT_NAMES = {"calld": "ctid-ng"}
 DEFAULT_ACLS = ["confd.#.read", "agentd.agents.read", "ctid-ng.calls.read", "calld.calls.read",
                 "calld.trunks.read", "calld.lines.read"] + [
     f"amid.action.{a}.create" for a in ("CoreStatus", "CoreShowChannels", "QueueSummary", "QueueStatus",
-                                        "SIPpeers", "SIPshowregistry")]
+                                        "SIPpeers", "SIPshowregistry", "PJSIPShowContacts")]
 REALM = "XiVO confd"
 
 

@@ -22,6 +22,7 @@ WAZO_EXTRA_COLLECTIONS = ("queues", "agents", "conferences", "pagings", "parking
 BACKENDS = {"xivo16": "xivo_service", "wazo": "wazo_user"}
 CHANNEL_STATES = ("Up", "Up", "Up", "Ring", "Ringing", "Down")
 PEER_STATUSES = ("OK (12 ms)",) * 8 + ("LAGGED (2100 ms)", "UNREACHABLE", "UNKNOWN", "Unmonitored")
+TRUNK_STATUSES = ("OK (18 ms)", "LAGGED (1200 ms)", "OK (7 ms)", "UNREACHABLE")
 
 
 @dataclass
@@ -139,11 +140,29 @@ class XivoModel:
             return [{**ok, "EventList": "start", "Message": "Queue status will follow"}, *self._queue_status(),
                     {"Event": "QueueStatusComplete", "EventList": "Complete", "ListItems": "0"}]
         if action == "SIPpeers" and not self.wazo:
+            # Phones register (Dynamic: yes); trunks have a configured host (Dynamic: no).
             peers = [{"Event": "PeerEntry", "Channeltype": "SIP", "ObjectName": f"peer{i}", "ChanObjectType": "peer",
-                      "IPaddress": f"10.1.0.{i}", "Status": PEER_STATUSES[i % len(PEER_STATUSES)]}
+                      "IPaddress": f"10.1.0.{i}", "Dynamic": "yes", "Status": PEER_STATUSES[i % len(PEER_STATUSES)]}
                      for i in range(self.scale.users // 4)]
+            peers += [{"Event": "PeerEntry", "Channeltype": "SIP", "ObjectName": f"trunk{i}", "ChanObjectType": "peer",
+                       "IPaddress": f"192.0.2.{i}", "Dynamic": "no", "Status": TRUNK_STATUSES[i % len(TRUNK_STATUSES)]}
+                      for i in range(1, self.scale.trunks + 1)]
             return [{**ok, "EventList": "start", "Message": "Peer status list will follow"}, *peers,
                     {"Event": "PeerlistComplete", "EventList": "Complete", "ListItems": str(len(peers))}]
+        if action == "PJSIPShowContacts" and self.wazo:
+            # calld's SIP trunks carrier-N (carrier-2 unreachable) and the lines' contacts (phones).
+            contacts = [{"Event": "ContactList", "ObjectType": "contact", "ObjectName": f"carrier-{i}@@1",
+                         "Endpoint": f"carrier-{i}", "Uri": f"sip:sip{i}.carrier.example:5060",
+                         "Status": "Unreachable" if i == 2 else "Reachable",
+                         "RoundtripUsec": "N/A" if i == 2 else str(15000 + 1000 * i), "QualifyFrequency": "60"}
+                        for i in range(1, self.scale.trunks + 1)]
+            contacts += [{"Event": "ContactList", "ObjectType": "contact", "ObjectName": f"line{i}@@2",
+                          "Endpoint": f"line{i}", "Uri": f"sip:line{i}@10.2.0.{i % 250}:5060",
+                          "Status": "NonQualified", "RoundtripUsec": "N/A", "QualifyFrequency": "0"}
+                         for i in range(1, min(self.scale.users, 20) + 1)]
+            return [{**ok, "EventList": "start", "Message": "A listing of Contacts follows, presented as "
+                     "ContactList events"}, *contacts,
+                    {"Event": "ContactListComplete", "EventList": "Complete", "ListItems": str(len(contacts))}]
         if action == "SIPshowregistry" and not self.wazo:
             regs = [{"Event": "RegistryEntry", "Host": f"sip{i}.carrier.example", "Port": "5060",
                      "Username": f"trunk{i}", "Refresh": "120", "State": "Registered" if i != 2 else "Rejected"}

@@ -18,7 +18,9 @@ from exporter.bodystream import STREAM_ABOVE_BYTES
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
+    CertificateConnector,
     FetchError,
+    PeerCertificate,
     StreamedBody,
     client_timeout,
     parse_retry_after,
@@ -47,6 +49,7 @@ class VsxiClient:
         self._session: aiohttp.ClientSession | None = None
         self._timeout = client_timeout(target)
         self._urls: dict[tuple[str, str], URL] = {}  # parsed once: yarl's parsing is a fair share of a GET
+        self.certificate = PeerCertificate()
 
     def _url(self, table: str, fmt: str) -> URL:
         url = self._urls.get((table, fmt))
@@ -58,7 +61,8 @@ class VsxiClient:
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver()),
+                connector=CertificateConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver(),
+                                               certificate=self.certificate),
                 headers={"User-Agent": "vsxi-xivo-exporter", "Authorization": basic_auth(self.target),
                          "Accept-Encoding": ACCEPT_ENCODING},
                 auto_decompress=False,  # BodyReader decompresses, with a size and a ratio cap

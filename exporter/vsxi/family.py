@@ -22,7 +22,8 @@ DEMO_SBCS = (("sbc-demo-xml", "xml", "old", None),
 
 
 async def demo(interval: float) -> Demo:
-    from exporter.simulator.vsxi_app import VsxiSimulator, start_simulator
+    from exporter.simulator.vsxi_app import VsxiSimulator, demo_tls, start_simulator
+    from exporter.target import TLSConfig
 
     devices, runners = [], []
     for name, fmt, layout, faults in DEMO_SBCS:
@@ -31,10 +32,13 @@ async def demo(interval: float) -> Demo:
             # gw_realtime_stat with trunk-pair rows (their shape is assumed: only seen empty), so the
             # dashboards' trunk-pair panels have data in the demo.
             sim.model.busy_gateways = True
-        runner, url = await start_simulator(sim)
+        # The XML SBC speaks HTTPS with a self-signed certificate, as devices often do: its expiry is read
+        # (vsxi_xivo_target_certificate_expiry_timestamp_seconds) although it is not verified.
+        tls = fmt == "xml"
+        runner, url = await start_simulator(sim, ssl_context=demo_tls() if tls else None)
         runners.append(runner)
         target = VsxiTarget(name=name, url=url, username="monitor", password=DEMO_PASSWORD, format=fmt,
-                            interval=interval, timeout=5.0)
+                            interval=interval, timeout=5.0, tls=TLSConfig(insecure_skip_verify=tls))
         devices.append(DemoDevice(target, f"{url}/_sim/faults", '{"status": 503}'))
     return Demo(tuple(devices), tuple(runners))
 

@@ -31,6 +31,9 @@ class VsxiPoller(BasePoller):
     def collector_note(self, collector: str) -> bool:
         return collector in self.json_fallback
 
+    def certificate_expiry(self) -> float | None:
+        return self.client.certificate.expiry
+
     async def close(self) -> None:
         await self.client.close()
 

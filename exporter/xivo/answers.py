@@ -18,28 +18,34 @@ class ObjectAnswers:
 
 @dataclass(frozen=True)
 class ChannelAnswers:
-    """amid CoreStatus and CoreShowChannels."""
+    """amid CoreStatus and CoreShowChannels, and the PBX's time zone (its start-up and reload times are in
+    local time)."""
 
     core_status: bytes
     core_show_channels: bytes
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
 class AmiSipAnswers:
-    """XiVO (chan_sip): amid SIPpeers and SIPshowregistry."""
+    """XiVO (chan_sip): amid SIPpeers and SIPshowregistry, and how many trunks may be exported one by one."""
 
     sip_peers: bytes
     sip_registry: bytes
     generation: str | None = None  # as detected, for xivo_generation; None: not exported
+    max_trunks: int = 500
 
 
 @dataclass(frozen=True)
 class CalldSipAnswers:
-    """Wazo (PJSIP): calld /trunks and /lines, which summarise registrations cheaply."""
+    """Wazo (PJSIP): calld /trunks and /lines, which summarise registrations cheaply, and amid
+    PJSIPShowContacts for the trunks' qualify state (None: the account may not ask, or the PBX cannot)."""
 
     trunks: bytes
     lines: bytes
     generation: str | None = None
+    contacts: bytes | None = None
+    max_trunks: int = 500
 
 
 @dataclass(frozen=True)

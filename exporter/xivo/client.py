@@ -23,7 +23,9 @@ from exporter import slots
 from exporter.httpclient import (
     ACCEPT_ENCODING,
     TRANSPORT_ERRORS,
+    CertificateConnector,
     FetchError,
+    PeerCertificate,
     client_timeout,
     parse_retry_after,
     read_limited,
@@ -85,6 +87,7 @@ class XivoClient:
         self._token: str | None = None
         self._generation: str | None = None  # detected once (generation: auto)
         self._renew_at = 0.0
+        self.certificate = PeerCertificate()  # the last service's: they are one host, or one gateway
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -94,7 +97,8 @@ class XivoClient:
                 middlewares = (aiohttp.DigestAuthMiddleware(self.target.username, self.target.password,
                                                             preemptive=True),)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver()),
+                connector=CertificateConnector(limit=1, ssl=ssl_context(self.target), resolver=Resolver(),
+                                               certificate=self.certificate),
                 # The legacy digest nonce lives in a session cookie; PBXs are often addressed by IP.
                 cookie_jar=aiohttp.CookieJar(unsafe=True),
                 headers={"User-Agent": "vsxi-xivo-exporter", "Accept-Encoding": ACCEPT_ENCODING},

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from exporter.configfile import Checker, type_name
 from exporter.keys import Key, Keys, names, required
 from exporter.target import Target, check_collectors, check_url, common_target_keys, target_keys
 from exporter.xivo.collectors import COLLECTORS as COLLECTOR_TABLE
+from exporter.xivo.parse import zone
 
 COLLECTORS = tuple(COLLECTOR_TABLE)
 # queue_status is asked for by name: it needs an ACL (amid.action.QueueStatus.create) that accounts made for
 # earlier versions lack, and an upgrade must not turn a working PBX's collector red.
 DEFAULT_COLLECTORS = tuple(c for c in COLLECTORS if c != "queue_status")
 DEFAULT_MAX_QUEUE_MEMBERS = 1000
+DEFAULT_MAX_SIP_TRUNKS = 500  # six series each (xivo_sip_trunk_status, _qualify_rtt_seconds)
 DIGEST_COLLECTORS = ("objects", "devices")  # digest auth only reaches confd
 SERVICES = ("auth", "confd", "agentd", "amid", "calld")
 AUTH = ("token", "digest")
@@ -31,8 +34,10 @@ class XivoTarget(Target):
     auth: str = "token"
     backend: str = "xivo_service"
     collectors: tuple[str, ...] = DEFAULT_COLLECTORS
+    timezone: str = "UTC"  # the PBX's: Asterisk reports its start-up and reload times in local time
     queue_members: bool = False  # queue_status: per-member series (calls taken, paused), one set per member
     max_queue_members: int = DEFAULT_MAX_QUEUE_MEMBERS  # more members than this: the table fails, not cut
+    max_sip_trunks: int = DEFAULT_MAX_SIP_TRUNKS  # more SIP trunks than this: the sip table fails, not cut
     family: str = field(default="xivo", init=False)
 
     def urls(self) -> tuple[str, ...]:
@@ -55,9 +60,16 @@ KEYS: Keys = (
         "digest: legacy confd-only XiVO (only the objects and devices collectors)."),
     Key("backend", "one of: " + ", ".join(BACKENDS), "xivo_service", "The xivo-auth backend of the account: "
         "xivo_service (a XiVO Web Services Access login) or wazo_user (a Wazo external_api user)."),
+    Key("timezone", "IANA time zone name", "UTC", "The PBX's time zone (`Europe/Paris`): Asterisk reports when it "
+        "started and last reloaded in local time (`xivo_core_startup_timestamp_seconds`). A wrong one shifts those "
+        "times, not the restart and reload alerts, which watch them change."),
     Key("queue_members", "boolean", "false", "With queue_status: per-member series (4 per member and queue)."),
     Key("max_queue_members", "integer", str(DEFAULT_MAX_QUEUE_MEMBERS), "More member-queue entries than this: "
         "queue_status fails with reason `series_limit` instead of exporting a cut list."),
+    Key("max_sip_trunks", "integer", str(DEFAULT_MAX_SIP_TRUNKS), "More SIP trunks than this (XiVO: chan_sip "
+        "peers with a configured host; Wazo: calld's SIP trunks): the sip collector fails with reason "
+        "`series_limit` instead of exporting a cut list. Each trunk is 6 series (`xivo_sip_trunk_status`, "
+        "`xivo_sip_trunk_qualify_rtt_seconds`)."),
 )
 ALL_KEYS = target_keys(KEYS)
 
@@ -105,6 +117,18 @@ def check_xivo(c: Checker, node: Any, path: str, defaults: dict, base_dir: str) 
         auth=auth,
         backend=c.choice(node, "backend", path, BACKENDS, "xivo_service"),
         collectors=collectors,
+        timezone=_check_timezone(c, node, path),
         queue_members=queue_members,
+        max_sip_trunks=c.positive_int(node, "max_sip_trunks", path, DEFAULT_MAX_SIP_TRUNKS),
         max_queue_members=max_queue_members,
     )
+
+
+def _check_timezone(c: Checker, node: dict, path: str) -> str:
+    name = c.string(node, "timezone", path, "UTC") or "UTC"
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.error(f"{path}.timezone", f"unknown time zone {name!r} (an IANA name such as Europe/Paris, or UTC)")
+        return "UTC"
+    return name

@@ -98,13 +98,29 @@ async def fetch_queue_status(client: XivoClient, target) -> QueueStatusAnswer:
     return QueueStatusAnswer(await ami(client, "QueueStatus"), target.queue_members, target.max_queue_members)
 
 
-async def fetch_channels(client: XivoClient) -> ChannelAnswers:
-    return ChannelAnswers(await ami(client, "CoreStatus"), await ami(client, "CoreShowChannels"))
+async def fetch_channels(client: XivoClient, target) -> ChannelAnswers:
+    return ChannelAnswers(await ami(client, "CoreStatus"), await ami(client, "CoreShowChannels"), target.timezone)
 
 
-async def fetch_sip(client: XivoClient) -> AmiSipAnswers | CalldSipAnswers:
+async def fetch_sip(client: XivoClient, target, unsupported: set[str]) -> AmiSipAnswers | CalldSipAnswers:
     generation = await client.generation()
     if generation == "wazo":  # PJSIP, whose state calld summarises cheaply
-        return CalldSipAnswers((await client.call("calld", "GET", "/trunks"))[1],
-                               (await client.call("calld", "GET", "/lines"))[1], "wazo")
-    return AmiSipAnswers(await ami(client, "SIPpeers"), await ami(client, "SIPshowregistry"), "xivo")
+        trunks = (await client.call("calld", "GET", "/trunks"))[1]
+        lines = (await client.call("calld", "GET", "/lines"))[1]
+        return CalldSipAnswers(trunks, lines, "wazo", await _pjsip_contacts(client, unsupported),
+                               target.max_sip_trunks)
+    return AmiSipAnswers(await ami(client, "SIPpeers"), await ami(client, "SIPshowregistry"), "xivo",
+                         target.max_sip_trunks)
+
+
+async def _pjsip_contacts(client: XivoClient, unsupported: set[str]) -> bytes | None:
+    """amid PJSIPShowContacts (the trunks' qualify state), or None when the account has no ACL for it (an
+    account made for an earlier version) or the PBX does not know it: asked once, then skipped and said
+    (``unsupported``), so that the rest of the sip collector keeps working."""
+    if "PJSIPShowContacts" in unsupported:
+        return None
+    status, body = await client.call("amid", "POST", "/action/PJSIPShowContacts", allow=(401, 403, 404))
+    if status != 200:
+        unsupported.add("PJSIPShowContacts")
+        return None
+    return body

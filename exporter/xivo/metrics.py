@@ -67,6 +67,13 @@ CURRENT_CALLS = CATALOG.gauge("xivo_current_calls", TARGET, "Calls in progress (
 CHANNELS = CATALOG.gauge("xivo_channels", ("target", "state"),
                    "Asterisk channels by state (amid CoreShowChannels, ChannelStateDesc); channels are not calls.",
                    "channels")
+CORE_STARTUP = CATALOG.gauge("xivo_core_startup_timestamp_seconds", TARGET,
+                             "Unix time Asterisk started (amid CoreStatus CoreStartupDate and CoreStartupTime, "
+                             "local time read in the target's timezone): it changes when the PBX restarts.",
+                             "channels")
+CORE_RELOAD = CATALOG.gauge("xivo_core_reload_timestamp_seconds", TARGET,
+                            "Unix time Asterisk last reloaded its configuration (amid CoreStatus CoreReloadDate and "
+                            "CoreReloadTime, local time read in the target's timezone).", "channels")
 SIP_PEERS = CATALOG.gauge("xivo_sip_peers", ("target", "status"),
                     "chan_sip peers by status: ok, lagged, unreachable, unknown, unmonitored (amid SIPpeers).", "sip")
 TRUNK_REGISTERED = CATALOG.gauge("xivo_trunk_registered", ("target", "trunk"),
@@ -81,6 +88,17 @@ TRUNK_CALLS = CATALOG.gauge("xivo_trunk_current_calls", ("target", "trunk"),
                       "Calls on the trunk (Wazo calld GET /1.0/trunks current_call_count).", "sip")
 LINES_REGISTRATION = CATALOG.gauge("xivo_lines_registration", ("target", "state"),
                              "Lines registered or not (Wazo calld GET /1.0/lines registered).", "sip")
+SIP_TRUNK_STATUS = CATALOG.gauge(
+    "xivo_sip_trunk_status", ("target", "trunk", "status"),
+    "1 for the SIP trunk's qualify status, 0 for the others: ok, lagged, unreachable, unknown, unmonitored. XiVO: "
+    "chan_sip peers with a configured host, Dynamic no [assumed: trunks; phones register] (amid SIPpeers Status); "
+    "Wazo: calld's SIP trunks by their PJSIP contacts (amid PJSIPShowContacts Status: Reachable is ok, "
+    "NonQualified unmonitored; the best contact counts).", "sip")
+SIP_TRUNK_RTT = CATALOG.gauge(
+    "xivo_sip_trunk_qualify_rtt_seconds", ("target", "trunk"),
+    "Round trip of the SIP trunk's last qualify (OPTIONS) ping: amid SIPpeers Status 'OK (12 ms)' or "
+    "'LAGGED (1200 ms)' on XiVO, PJSIPShowContacts RoundtripUsec of a reachable contact on Wazo; absent "
+    "when not measured.", "sip")
 
 # Contact-centre figures (amid QueueStatus). Asterisk keeps the counts since the queue's last reset or reload:
 # counters whose resets rate() and increase() handle.
@@ -163,10 +181,13 @@ def build_queues(b: Builder, target: str, rec: tuple[p.QueueStats, ...]) -> None
 
 def build_channels(b: Builder, target: str, rec: p.Channels) -> None:
     """xivo_current_calls{target="pbx-1"} 7
-    xivo_channels{state="Up",target="pbx-1"} 9"""
+    xivo_channels{state="Up",target="pbx-1"} 9
+    xivo_core_startup_timestamp_seconds{target="pbx-1"} 1.7636256e+09"""
     b.add(CURRENT_CALLS, (target,), rec.current_calls)
     for state, n in sorted(rec.by_state.items()):
         b.add(CHANNELS, (target, state), n)
+    b.add(CORE_STARTUP, (target,), rec.started)
+    b.add(CORE_RELOAD, (target,), rec.reloaded)
 
 
 def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
@@ -182,6 +203,10 @@ def build_sip(b: Builder, target: str, rec: p.Sip) -> None:
         b.add(LINES_REGISTRATION, (target, state), n)
     if rec.generation:
         b.add(GENERATION, (target, rec.generation), 1)
+    for trunk, peer in sorted((rec.trunk_peers or {}).items()):
+        for status in p.PEER_STATUSES:
+            b.add(SIP_TRUNK_STATUS, (target, trunk, status), 1 if peer.status == status else 0)
+        b.add(SIP_TRUNK_RTT, (target, trunk), peer.rtt)
 
 
 def build_queue_status(b: Builder, target: str, rec: p.QueueStatus) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from exporter.payload import PayloadError, degenerate, invalid, label, num, unreadable
 from exporter.xivo.answers import AmiSipAnswers, CalldSipAnswers, ChannelAnswers, ObjectAnswers, QueueStatusAnswer
@@ -228,6 +230,26 @@ def parse_queue_status(answer: QueueStatusAnswer) -> QueueStatus:
 class Channels:
     current_calls: int
     by_state: dict[str, int]
+    started: float | None = None  # Unix time Asterisk started (None: not in the answer, or unreadable)
+    reloaded: float | None = None  # and last reloaded its configuration
+
+
+def core_time(status: dict, prefix: str, timezone: str) -> float | None:
+    """amid CoreStatus ``<prefix>Date`` (``2026-11-20``) and ``<prefix>Time`` (``08:00:00``), written in the
+    PBX's local time, as Unix time; None when either is missing or not a date and time."""
+    date, time_ = status.get(f"{prefix}Date"), status.get(f"{prefix}Time")
+    if not isinstance(date, str) or not isinstance(time_, str):
+        return None
+    try:
+        local = datetime.strptime(f"{date.strip()} {time_.strip()}", "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return local.replace(tzinfo=zone(timezone)).timestamp()
+
+
+def zone(name: str) -> tzinfo:
+    """An IANA time zone (``Europe/Paris``); UTC without the time zone database."""
+    return UTC if name == "UTC" else ZoneInfo(name)
 
 
 def parse_channels(answers: ChannelAnswers) -> Channels:
@@ -240,11 +262,21 @@ def parse_channels(answers: ChannelAnswers) -> Channels:
         if e.get("Event") == "CoreShowChannel":
             state = label(e.get("ChannelStateDesc"), "unknown")
             states[state] = states.get(state, 0) + 1
-    return Channels(_int(status["CoreCurrentCalls"], "CoreCurrentCalls"), states)
+    tz = answers.timezone
+    return Channels(_int(status["CoreCurrentCalls"], "CoreCurrentCalls"), states,
+                    core_time(status, "CoreStartup", tz), core_time(status, "CoreReload", tz))
 
 
 PEER_STATUSES = ("ok", "lagged", "unreachable", "unknown", "unmonitored")
 _PEER_STATUS = re.compile(r"^\s*(OK|LAGGED|UNREACHABLE|UNKNOWN|Unmonitored)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkPeer:
+    """A SIP trunk's reachability as Asterisk's qualify (OPTIONS pings) sees it."""
+
+    status: str  # one of PEER_STATUSES
+    rtt: float | None  # the last qualify's round trip, seconds; None when not measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +286,70 @@ class Sip:
     trunk_calls: dict[str, int]  # Wazo calld current_call_count
     lines_by_state: dict[str, int] | None  # Wazo calld lines: registered / unregistered
     generation: str | None = None  # xivo or wazo, as detected (or configured)
+    # Each SIP trunk's qualify state. XiVO: chan_sip peers with a configured host (Dynamic: no; phones
+    # register, so they are dynamic). Wazo: calld's SIP trunks, from their PJSIP contacts. None: not known
+    # (Wazo without the PJSIPShowContacts ACL).
+    trunk_peers: dict[str, TrunkPeer] | None = None
+
+
+_RTT_MS = re.compile(r"\(\s*(\d+(?:\.\d+)?)\s*ms\s*\)")
 
 
 def peer_status(text: str | None) -> str:
     """``OK (12 ms)`` -> ok, ``LAGGED (2100 ms)`` -> lagged, anything unknown -> unknown."""
     m = _PEER_STATUS.match(text or "")
     return m.group(1).lower() if m else "unknown"
+
+
+def peer_rtt(text: str | None) -> float | None:
+    """``OK (12 ms)`` -> 0.012 s, ``LAGGED (1200 ms)`` -> 1.2 s; None without a round trip."""
+    m = _RTT_MS.search(text or "")
+    return float(m.group(1)) / 1000 if m else None
+
+
+# PJSIP contact statuses (PJSIPShowContacts ContactList Status) in chan_sip's words; Reachable beats the
+# others when a trunk has several contacts.
+CONTACT_STATUSES = {"reachable": "ok", "unreachable": "unreachable", "nonqualified": "unmonitored",
+                    "unqualified": "unmonitored", "unknown": "unknown"}
+_STATUS_RANK = ("ok", "lagged", "unreachable", "unmonitored", "unknown")
+
+
+def _capped(peers: dict[str, TrunkPeer], limit: int) -> dict[str, TrunkPeer]:
+    if len(peers) > limit:
+        raise PayloadError("series_limit", f"sip: {len(peers)} SIP trunks, over max_sip_trunks ({limit}); "
+                           "raise it (each trunk is 6 series)")
+    return peers
+
+
+def _chan_sip_trunks(peers: list[dict], limit: int) -> dict[str, TrunkPeer]:
+    out = {}
+    for e in peers:
+        if e.get("Event") == "PeerEntry" and str(e.get("Dynamic", "")).strip().lower() == "no":
+            name = label(e.get("ObjectName"), "")
+            if name:
+                out[name] = TrunkPeer(peer_status(e.get("Status")), peer_rtt(e.get("Status")))
+    return _capped(out, limit)
+
+
+def _pjsip_trunks(names: list[str], contacts: bytes | None, limit: int) -> dict[str, TrunkPeer] | None:
+    if contacts is None:
+        return None
+    try:
+        _, events = ami_events(contacts, "PJSIPShowContacts")
+    except PayloadError:  # an Asterisk without the action: the trunks' qualify state is not known
+        return None
+    seen: dict[str, list[tuple[str, float | None]]] = {}
+    for e in events:
+        if e.get("Event") == "ContactList":
+            status = CONTACT_STATUSES.get(str(e.get("Status", "")).strip().lower(), "unknown")
+            usec = num(e.get("RoundtripUsec"))
+            seen.setdefault(str(e.get("Endpoint", "")).strip(), []).append(
+                (status, usec / 1e6 if usec is not None and status == "ok" else None))
+    out = {}
+    for name in names:
+        found = sorted(seen.get(name, [("unknown", None)]), key=lambda c: (_STATUS_RANK.index(c[0]), c[1] or 0))
+        out[name] = TrunkPeer(*found[0])  # the best contact: reachable, and the fastest of those
+    return _capped(out, limit)
 
 
 def parse_sip(answers: AmiSipAnswers | CalldSipAnswers) -> Sip:
@@ -276,10 +366,12 @@ def parse_sip(answers: AmiSipAnswers | CalldSipAnswers) -> Sip:
             if e.get("Event") == "RegistryEntry" and e.get("Host"):
                 name = label(f"{e.get('Username') or ''}@{e['Host']}".lstrip("@"), "")
                 trunks[name] = str(e.get("State", "")).lower() == "registered"
-        return Sip(by_status, trunks, {}, None, generation)
-    trunks, calls = {}, {}
+        return Sip(by_status, trunks, {}, None, generation, _chan_sip_trunks(peers, answers.max_trunks))
+    trunks, calls, sip_trunks = {}, {}, []
     for item in _calld_items(answers.trunks, "trunks"):
         name = label(str(item.get("name") or item.get("id") or ""), "")
+        if name and str(item.get("technology", "")).lower() == "sip":
+            sip_trunks.append(name)
         if name:
             # registered: null is a trunk with no registration at all (IAX, custom): no registration series,
             # so "registration lost" never pages for it.
@@ -291,7 +383,8 @@ def parse_sip(answers: AmiSipAnswers | CalldSipAnswers) -> Sip:
     for item in _calld_items(answers.lines, "lines"):
         if isinstance(item.get("registered"), bool):  # null: a line with no registration (custom)
             lines["registered" if item["registered"] else "unregistered"] += 1
-    return Sip(None, trunks, calls, lines, generation)
+    return Sip(None, trunks, calls, lines, generation,
+               _pjsip_trunks(sip_trunks, answers.contacts, answers.max_trunks))
 
 
 def _calld_items(body: bytes, what: str) -> list[dict]:

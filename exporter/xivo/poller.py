@@ -29,6 +29,9 @@ class XivoPoller(BasePoller):
         self.unsupported: set[str] = set()  # confd collections this PBX answered 404 for
         self._reported: set[str] = set()
 
+    def certificate_expiry(self) -> float | None:
+        return self.client.certificate.expiry
+
     async def close(self) -> None:
         await self.client.close()  # revokes the token
 
@@ -38,10 +41,20 @@ class XivoPoller(BasePoller):
         new = sorted(self.unsupported - self._reported)
         if new:
             self._reported.update(new)
-            log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
-                target=self.target.name, kinds=",".join(new))
+            # A confd collection a PBX does not have is normal; an AMI action refused is an ACL to add.
+            actions = [n for n in new if n in ACL_OF]
+            if actions:
+                log(logger, logging.WARNING, "AMI actions refused or unknown; skipped from now on (add the ACL "
+                    "to the exporter's account)", target=self.target.name, actions=",".join(actions),
+                    acl=",".join(ACL_OF[a] for a in actions))
+            if len(actions) < len(new):
+                log(logger, logging.INFO, "confd collections not supported by this PBX; skipped from now on",
+                    target=self.target.name, kinds=",".join(n for n in new if n not in ACL_OF))
         return raw
 
+
+# AMI actions a collector does without when refused (an account made for an earlier version), and their ACL.
+ACL_OF = {"PJSIPShowContacts": "amid.action.PJSIPShowContacts.create"}
 
 # How each collector is requested. Beside the collectors table (collectors.py), not in it: that one is loaded by
 # the parse workers, which import no HTTP stack. The two name the same collectors (checked below).
@@ -51,8 +64,8 @@ FETCHES: dict[str, Callable[[XivoPoller], Awaitable[object]]] = {
     "agents": lambda poller: f.fetch_agents(poller.client),
     "queues": lambda poller: f.fetch_queues(poller.client),
     "queue_status": lambda poller: f.fetch_queue_status(poller.client, poller.target),
-    "channels": lambda poller: f.fetch_channels(poller.client),
-    "sip": lambda poller: f.fetch_sip(poller.client),
+    "channels": lambda poller: f.fetch_channels(poller.client, poller.target),
+    "sip": lambda poller: f.fetch_sip(poller.client, poller.target, poller.unsupported),
 }
 if list(FETCHES) != list(COLLECTORS):
     raise ImportError(f"xivo: the fetches ({', '.join(FETCHES)}) and the collectors ({', '.join(COLLECTORS)}) "

@@ -20,4 +20,12 @@ THRESHOLDS = {
     "sip_peers_drop_for": "5m",
     "trunk_registration_lost_for": "5m",
     "devices_not_configured_for": "1h",
+    # Asterisk restarted or reloaded (amid CoreStatus start-up and reload times changed): shown this long. A
+    # planned change is silenced by target for its window (docs/runbooks.md).
+    "restart_window": "30m",
+    # SIP trunks (xivo_sip_trunk_status, from Asterisk's qualify pings): unreachable this long pages; lagged,
+    # or a round trip above sip_trunk_rtt_high_seconds, this long warns.
+    "sip_trunk_unreachable_for": "5m",
+    "sip_trunk_lagged_for": "10m",
+    "sip_trunk_rtt_high_seconds": 0.5,
 }

@@ -92,6 +92,18 @@ def pbx() -> dict:
         f"sum by (state) (xivo_lines_registration{{{SEL}}}) or sum by (status) (xivo_sip_peers{{{SEL}}})",
         "{{state}}{{status}}")], "short", w=12,
         description="Wazo: calld lines by registration; XiVO: chan_sip peers by status.")
+    L.add("timeseries", "SIP trunks: qualify round trip", [query(
+        f"xivo_sip_trunk_qualify_rtt_seconds{{{SEL}}}", "{{target}} {{trunk}}")], "s", w=12,
+        description="Round trip of Asterisk's last qualify (OPTIONS) ping per SIP trunk; none while unreachable.")
+    L.add("table", "SIP trunks not reachable", [query(
+        f'xivo_sip_trunk_status{{{SEL}, status!="ok"}} == 1', "", instant=True)], "none", w=12,
+        description="SIP trunks whose qualify status is lagged, unreachable, unknown or unmonitored (not "
+                    "qualified: set qualify on the trunk to watch it).")
+    L.add("timeseries", "Time since Asterisk started and last reloaded", [
+        query(f"time() - xivo_core_startup_timestamp_seconds{{{SEL}}}", "{{target}} up"),
+        query(f"time() - xivo_core_reload_timestamp_seconds{{{SEL}}}", "{{target}} since reload")], "s", w=12,
+        description="From amid CoreStatus start-up and reload times (read in the target's timezone): a drop to "
+                    "0 is a restart or a reload.")
     return dashboard("xivo-pbx", "XiVO / PBX", "XiVO and Wazo PBXs: objects, devices, agents, queues, calls, SIP.",
                      v, L, ["xivo"])
 

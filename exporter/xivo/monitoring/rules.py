@@ -71,6 +71,30 @@ def alerts() -> list[Rule]:
               "critical", "trunk", "PBX {{ $labels.target }}: trunk {{ $labels.trunk }} not registered",
               "The registration of trunk {{ $labels.trunk }} has been down for "
               + t["trunk_registration_lost_for"] + ": outgoing and incoming calls on it fail."),
+        alert("SipTrunkUnreachable", 'xivo_sip_trunk_status{status="unreachable"} == 1',
+              t["sip_trunk_unreachable_for"], "critical", "trunk",
+              "PBX {{ $labels.target }}: SIP trunk {{ $labels.trunk }} unreachable",
+              "Asterisk's qualify (OPTIONS) pings to trunk {{ $labels.trunk }} have gone unanswered for "
+              + t["sip_trunk_unreachable_for"] + ": calls through it fail."),
+        alert("SipTrunkLagged",
+              f"xivo_sip_trunk_qualify_rtt_seconds > {t['sip_trunk_rtt_high_seconds']}\n"
+              'or on (job, target, trunk)\n(max without (status) (xivo_sip_trunk_status{status="lagged"}) == 1)',
+              t["sip_trunk_lagged_for"], "warning", "trunk",
+              "PBX {{ $labels.target }}: SIP trunk {{ $labels.trunk }} answers slowly",
+              "Trunk {{ $labels.trunk }} answers Asterisk's qualify pings late (LAGGED, or a round trip over "
+              + f"{t['sip_trunk_rtt_high_seconds']:g}" + " s) for " + t["sip_trunk_lagged_for"]
+              + ": expect post-dial delay and one-way audio before failures."),
+        alert("PbxRestarted", f"changes(xivo_core_startup_timestamp_seconds[{t['restart_window']}]) > 0", "0m",
+              "warning", "pbx", "PBX {{ $labels.target }}: Asterisk restarted",
+              "Asterisk's start-up time (amid CoreStatus) changed in the last " + t["restart_window"] + ": the "
+              "PBX or its telephony engine restarted, and the calls up then were cut."),
+        alert("PbxReloaded",
+              f"changes(xivo_core_reload_timestamp_seconds[{t['restart_window']}]) > 0\n"
+              f"unless on (job, target)\nchanges(xivo_core_startup_timestamp_seconds[{t['restart_window']}]) > 0",
+              "0m", "info", "pbx", "PBX {{ $labels.target }}: Asterisk reloaded its configuration",
+              "Asterisk's last reload time (amid CoreStatus) changed in the last " + t["restart_window"] + ": "
+              "a configuration change was applied (calls stay up). Outside a change window, find who changed "
+              "what."),
         alert("DevicesNotConfigured", 'xivo_devices{status="not_configured"} > 0',
               t["devices_not_configured_for"], "info", "pbx",
               "PBX {{ $labels.target }}: {{ $value }} devices not configured",
