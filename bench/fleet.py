@@ -63,7 +63,8 @@ GOAL_CPU_RATIO = 3.0  # the whole exporter, workers included (issue "Fleet CPU, 
 GOAL_MAIN_CPU_RATIO = 1.2  # the main process alone (HTTP, hand-off, serving)
 GOAL_PROBE_P99_MS = 20.0
 GOAL_METRICS_S = 1.0  # per 1,000 SBCs: 1 s at 1,000, 2 s at 2,000 (issue "Fleet CPU, restated")
-GOAL_RSS_MB_PER_SBC = 0.25  # README memory model: 1,000 SBCs <= 250 MB for the process tree, 2,000 <= 400 MB
+# The memory model (docs/performance.md): 1,000 SBCs <= 250 MB for the process tree, 2,000 <= 400 MB.
+GOAL_RSS_MB_PER_SBC = 0.25
 GOAL_TABLE_RATIO = 1.5
 TABLE_RATIO_MIN_BYTES = 10_000
 PROBE_RATE = 10.0

@@ -1,5 +1,5 @@
 """The memory model's terms, measured: what the exporter costs at rest, per target by family and size, and
-what the in-flight byte budget and the parse workers add. Prints each term; README "Memory" quotes them.
+what the in-flight byte budget and the parse workers add. Prints each term; docs/performance.md ("Memory") quotes them.
 
     python bench/memory.py [--targets 400] [--interval 10]
 

@@ -1,7 +1,8 @@
 """The device families the exporter knows: the one module that names them all.
 
 Adding a family: write its package (``exporter/<family>/``, ending in a ``family.py`` that builds its
-``devicefamily.Family``) and add it to ``FAMILIES`` below. Nothing else changes (README: "Adding a device family").
+``devicefamily.Family``) and add it to ``FAMILIES`` below. Nothing else changes (CONTRIBUTING.md: "Adding a
+device family").
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # 100k registrations are ~44 MB of XML
 MIN_INTERVAL = 1.0  # a poll per millisecond is a typo, and an attack on the device
 MIN_TIMEOUT = 0.1
-DEFAULT_MAX_SERIES = 200_000  # per target; a 20-trunk SBC has ~1,500 (README: series per SBC)
+DEFAULT_MAX_SERIES = 200_000  # per target; a 20-trunk SBC has ~1,500 (docs/operations.md: series per SBC)
 
 # The keys of `defaults:`, which every target has too (a target's own value wins).
 DEFAULTS_KEYS: Keys = (

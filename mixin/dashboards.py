@@ -68,7 +68,7 @@ def exporter_health() -> dict:
           "bytes", w=8)
     L.add("timeseries", "CPU", [query(
         f"rate(process_cpu_seconds_total{{{S}}}[$__rate_interval])", "{{instance}}")], "percentunit", w=8)
-    L.row("Memory: where it goes (README, the memory model)")
+    L.row("Memory: where it goes (docs/performance.md, the memory model)")
     L.add("timeseries", "Answer bytes in flight", [
         query(f"vsxi_xivo_exporter_in_flight_bytes{{{S}}}", "{{instance}} now"),
         query(f"vsxi_xivo_exporter_in_flight_peak_bytes{{{S}}}", "{{instance}} peak"),

@@ -60,7 +60,7 @@ def pbx() -> dict:
     L.add("timeseries", "Paused members per queue", [
         query(f"sum by (target, queue) (xivo_queue_member_paused{{{Q}}})", "{{target}} {{queue}} paused"),
         query(f"sum by (target, queue) (xivo_queue_member_in_call{{{Q}}})", "{{target}} {{queue}} on a call")],
-        "short", w=6, description="Needs queue_members: true on the PBX (per-member series; see the README).")
+        "short", w=6, description="Needs queue_members: true on the PBX (per-member series; docs/configuration.md).")
     L.add("table", "Queue settings", [
         query(f"xivo_queue_service_level_target_seconds{{{Q}}}", "", instant=True),
         query(f"xivo_queue_max_callers{{{Q}}}", "", instant=True),
