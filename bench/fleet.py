@@ -222,7 +222,7 @@ def measure_floor(port: int, devices: int, rounds: int) -> float:
 
 async def paced_floor(port: int, devices: int, interval: float, warmup: float, window: float) -> tuple[float, int]:
     """The floor on the exporter's schedule: each device's seven GETs + bare parses once per interval, at a
-    phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.polling.poller), one connection
+    phase of its own, REQUEST_GAP apart, on the exporter's wake-up grid (exporter.polling.schedule), one connection
     per device. (CPU seconds, device rounds) over the window."""
     import zlib
 

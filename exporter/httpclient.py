@@ -45,10 +45,12 @@ class PeerCertificate:
         self._der: bytes | None = None
 
     def connected(self, transport: asyncio.BaseTransport) -> None:
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is None:  # http://
-            return
-        der = ssl_object.getpeercert(binary_form=True)
+        """Never fails the connection: a certificate that cannot be read leaves the expiry unknown."""
+        try:
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None  # None: http://
+        except (AttributeError, ValueError, ssl.SSLError):
+            der = None
         if der and der != self._der:
             self._der = der
             self.expiry = not_after(der)
