@@ -12,7 +12,8 @@ import pickle
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from exporter.catalog import Builder
 from exporter.keys import Keys
@@ -22,14 +23,13 @@ from exporter.reasons import check_family_reasons
 if TYPE_CHECKING:
     from aiohttp import web
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics import MetricWrapperBase
 
     from exporter.catalog import Catalog
     from exporter.configfile import Checker
     from exporter.polling.poller import BasePoller
     from exporter.polling.status import StatusSpecs
-    from exporter.selfmetrics import FamilyMetrics
     from exporter.target import Target
-    from mixin.kit import Monitoring
 
 Answer = Any  # what a collector's fetch hands its parser: the body (bytes), or a family's typed answer
 Record = TypeVar("Record")  # what a collector's parser makes of an answer, and its builder takes
@@ -112,6 +112,30 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
+class FamilyMetrics(Protocol):
+    """The exporter's own metrics only one device family has (e.g. session tokens obtained from an auth
+    service), made by its ``Family.self_metrics`` in the self-metrics registry (exporter.selfmetrics)."""
+
+    def all(self) -> tuple[MetricWrapperBase, ...]: ...
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """A family's share of the monitoring bundle (its package's ``monitoring/``, built with ``mixin/kit.py``):
+    ``python -m mixin`` writes it out with what all families share. Rules and dashboards are plain dicts of
+    Prometheus' rule files and Grafana's JSON model."""
+
+    recording_rules: Callable[[], list[dict]]
+    alerts: Callable[[], list[dict]]
+    dashboards: Callable[[], list[dict]]
+    runbook: Path  # Markdown: one "## <alert name, lower case>" section per alert of ``alerts``
+    # Panels of its own on the exporter-health dashboard, after the common collector panels (its extras: facts
+    # its collectors report, self-metrics only it has), given the dashboard's layout (mixin.kit.Layout).
+    health_panels: Callable[[Any], None] = lambda layout: None
+    # Exported metrics no panel or rule shows, and why (tests/test_mixin.py: every other one is shown).
+    not_shown: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DemoDevice:
     """A simulated device of ``--demo``: the target that polls it and how to inject a fault into it."""
@@ -148,7 +172,7 @@ class Family:
     # mean for its devices: docs/metrics.md; a reason its code raises must be one of these or a common one.
     reasons: Mapping[str, str] = field(default_factory=dict)
     # The exporter's own metrics only this family has, made once per process in the self-metrics registry
-    # (selfmetrics.FamilyMetrics; its poller finds them in metrics.of_family[name]); None: none.
+    # (FamilyMetrics; its poller finds them in metrics.of_family[name]); None: none.
     self_metrics: Callable[[CollectorRegistry], FamilyMetrics] | None = None
     # Its dashboards, rules, alerts and runbook sections (its package's monitoring/), for ``python -m mixin``,
     # which adds the common ones; loaded only when called (the running exporter never does). None: the family

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -21,7 +20,7 @@ from exporter.buildinfo import build_info
 
 if TYPE_CHECKING:
     from exporter.budget import ByteBudget
-    from exporter.devicefamily import Family
+    from exporter.devicefamily import Family, FamilyMetrics
 
 # `_created` series double the exporter's own series in the text format and no dashboard uses them.
 disable_created_metrics()
@@ -30,12 +29,6 @@ PREFIX = "vsxi_xivo_exporter"
 PROBE_UNKNOWN_KEEP = 20
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-
-class FamilyMetrics(Protocol):
-    """The exporter's own metrics only one device family has (e.g. session tokens obtained from an auth
-    service), made by its ``Family.self_metrics`` in the self-metrics registry."""
-
-    def all(self) -> tuple[MetricWrapperBase, ...]: ...
 
 
 class SelfMetrics:

@@ -1,14 +1,18 @@
 """The dashboards: what every registered family hands over (``Family.monitoring``, its package's
 ``monitoring/dashboards.py``) and the exporter-health dashboard, common to all, whose collector panels are made
 here from each family's common status series and which ends with each family's own health panels.
-Conventions: mixin/kit.py.
+Conventions: mixin/kit.py. Panels without a written description get their metrics' HELP here, once every
+family's metrics and recording rules are known.
 """
 
 from __future__ import annotations
 
+import re
+
 from exporter.registry import FAMILIES
+from exporter.selfmetrics import SelfMetrics
 from mixin.kit import HEALTH_SEL, HEALTH_TARGET_SEL, Dashboard, Layout, dashboard, query, var
-from mixin.rules import monitorings
+from mixin.rules import monitorings, recording_rules
 
 
 def _per_family(series: int, expr: str) -> list[dict]:
@@ -117,5 +121,35 @@ def not_shown() -> dict[str, str]:
     return {name: why for m in monitorings() for name, why in m.not_shown.items()}
 
 
+def _helps() -> dict[str, str]:
+    """Metric (and recorded series) name -> its HELP, which names the source table and field."""
+    helps = {spec.name: spec.help for family in FAMILIES.values() for spec in family.catalog.specs.values()}
+    helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics(FAMILIES.values()).reference()})
+    for rule in recording_rules():
+        helps[rule["record"]] = f"Recording rule {rule['record']}: " + " ".join(rule["expr"].split())
+    return helps
+
+
+def _describe(panel: dict, helps: dict[str, str]) -> None:
+    """A panel without a written description gets the HELP of each metric it shows (source table and field)."""
+    if panel.get("description") or panel["type"] == "row":
+        return
+    prefixes = "|".join((*FAMILIES, "process"))  # each family's metrics start with its name
+    seen = []
+    for target in panel["targets"]:
+        for name in re.findall(rf"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:{prefixes})_[a-z0-9_]+)\b", target["expr"]):
+            base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+            if base in helps and helps[base] not in seen:
+                seen.append(helps[base])
+    panel["description"] = " ".join(seen) or panel["title"]
+
+
 def dashboards() -> list[Dashboard]:
-    return [*(d for m in monitorings() for d in m.dashboards()), exporter_health()]
+    """Every family's dashboards and the exporter-health one; a panel without a written description gets the
+    HELP of each metric it shows (source table and field)."""
+    out = [*(d for m in monitorings() for d in m.dashboards()), exporter_health()]
+    helps = _helps()
+    for d in out:
+        for panel in d["panels"]:
+            _describe(panel, helps)
+    return out

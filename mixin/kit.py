@@ -1,5 +1,5 @@
-"""What a family's monitoring is made of: the record it hands the mixin (``Monitoring``) and the building
-blocks of its rules and dashboards (plain dicts of Prometheus' rule files and Grafana's JSON model).
+"""The building blocks of a family's monitoring (``devicefamily.Monitoring``): its rules and dashboards, plain
+dicts of Prometheus' rule files and Grafana's JSON model.
 
 A family package's ``monitoring/`` uses these; ``mixin.rules`` and ``mixin.dashboards`` assemble what every
 registered family hands over with what is common to all (the exporter's health, collector and site alerts).
@@ -10,10 +10,6 @@ queue); ``$__rate_interval`` in every rate(); a unit on every panel; stable uids
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mixin.config import RUNBOOK_URL, SITE_LABEL
@@ -23,22 +19,6 @@ if TYPE_CHECKING:
 
 Rule = dict  # one rule of a Prometheus rule group (record or alert), as written to YAML
 Dashboard = dict  # Grafana's JSON model
-
-
-@dataclass(frozen=True)
-class Monitoring:
-    """A family's share of the monitoring bundle (``Family.monitoring`` gives it; ``python -m mixin`` writes
-    it out with the rest)."""
-
-    recording_rules: Callable[[], list[Rule]]
-    alerts: Callable[[], list[Rule]]
-    dashboards: Callable[[], list[Dashboard]]
-    runbook: Path  # Markdown: one "## <alert name, lower case>" section per alert of ``alerts``
-    # Panels of its own on the exporter-health dashboard, after the common collector panels (its extras:
-    # facts its collectors report, self-metrics only it has).
-    health_panels: Callable[[Layout], None] = lambda layout: None
-    # Exported metrics no panel or rule shows, and why (tests/test_mixin.py: every other one is shown).
-    not_shown: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- rules ---
@@ -148,41 +128,10 @@ class Layout:
         self.row_h = max(self.row_h, h)
 
 
-def _helps() -> dict[str, str]:
-    """Metric (and recorded series) name -> its HELP, which names the source table and field."""
-    from exporter.registry import FAMILIES
-    from exporter.selfmetrics import SelfMetrics
-    from mixin.rules import recording_rules
-
-    helps = {spec.name: spec.help for family in FAMILIES.values() for spec in family.catalog.specs.values()}
-    helps.update({name.removesuffix("_total"): text for name, _, _, text in SelfMetrics(FAMILIES.values()).reference()})
-    for rule in recording_rules():
-        helps[rule["record"]] = f"Recording rule {rule['record']}: " + " ".join(rule["expr"].split())
-    return helps
-
-
-def _describe(panel: dict, helps: dict[str, str]) -> None:
-    """A panel without a written description gets the HELP of each metric it shows (source table and field)."""
-    if panel.get("description") or panel["type"] == "row":
-        return
-    from exporter.registry import FAMILIES
-
-    prefixes = "|".join((*FAMILIES, "process"))  # each family's metrics start with its name
-    seen = []
-    for target in panel["targets"]:
-        for name in re.findall(rf"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:{prefixes})_[a-z0-9_]+)\b", target["expr"]):
-            base = re.sub(r"_(bucket|sum|count|total)$", "", name)
-            if base in helps and helps[base] not in seen:
-                seen.append(helps[base])
-    panel["description"] = " ".join(seen) or panel["title"]
-
-
 def dashboard(uid: str, title: str, description: str, variables: list[dict], layout: Layout,
               tags: list[str]) -> Dashboard:
-    """A dashboard of ``layout``'s panels; a panel without a description gets the HELP of what it shows."""
-    helps = _helps()
-    for panel in layout.panels:
-        _describe(panel, helps)
+    """A dashboard of ``layout``'s panels (the mixin gives a panel without a description the HELP of what it
+    shows, once every family's rules are known)."""
     return {
         "uid": uid, "title": title, "description": description, "tags": ["vsxi-xivo-exporter", *tags],
         "schemaVersion": 39, "version": 1, "editable": False, "graphTooltip": 1, "timezone": "",

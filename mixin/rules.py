@@ -11,10 +11,11 @@ config inhibits on them. ``job`` is kept in every aggregation so dashboards can 
 
 from __future__ import annotations
 
+from exporter.devicefamily import Monitoring
 from exporter.registry import FAMILIES
 from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, SITE_LABEL
 from mixin.config import THRESHOLDS as T
-from mixin.kit import SITE_OF, Monitoring, Rule, alert, down
+from mixin.kit import SITE_OF, Rule, alert, down
 
 
 def monitorings() -> list[Monitoring]:

@@ -315,9 +315,10 @@ def test_a_familys_own_monitoring_lands_in_the_bundle_by_registration(tmp_path):
     mixin's files gain them without any edit in mixin/."""
     from dataclasses import replace
 
+    from exporter.devicefamily import Monitoring
     from mixin.__main__ import render_runbooks
     from mixin.dashboards import dashboards, exporter_health
-    from mixin.kit import Layout, Monitoring, alert, dashboard, query
+    from mixin.kit import Layout, alert, dashboard, query
     from mixin.rules import rule_files
 
     runbook = tmp_path / "runbook.md"

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from exporter.devicefamily import Demo, DemoDevice, Family
+from exporter.devicefamily import Demo, DemoDevice, Family, Monitoring
 from exporter.vsxi.config import COLLECTORS, KEYS, VsxiTarget, check_vsxi
 from exporter.vsxi.metrics import CATALOG
 from exporter.vsxi.poller import VsxiPoller
 from exporter.vsxi.status import STATUS
-
-if TYPE_CHECKING:
-    from mixin.kit import Monitoring
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
 # One SBC speaks XML in the old mysqldump layout, the other JSON in the new layout (``table_data`` with

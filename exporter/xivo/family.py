@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from exporter.devicefamily import Demo, DemoDevice, Family
+from exporter.devicefamily import Demo, DemoDevice, Family, Monitoring
 from exporter.xivo.config import COLLECTORS, KEYS, XivoTarget, check_xivo
 from exporter.xivo.metrics import CATALOG
 from exporter.xivo.poller import XivoPoller
 from exporter.xivo.selfmetrics import XivoSelfMetrics
 from exporter.xivo.status import STATUS
-
-if TYPE_CHECKING:
-    from mixin.kit import Monitoring
 
 DEMO_PASSWORD = "demo-secret"  # noqa: S105 - the simulators' own, loopback only
 # A XiVO 16 (a port per service, backend xivo_service, chan_sip) and a Wazo (API gateway, backend wazo_user,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exporter.devicefamily import Monitoring
 from exporter.xivo.monitoring import dashboards, rules
-from mixin.kit import Monitoring
 
 MONITORING = Monitoring(
     recording_rules=rules.recording_rules, alerts=rules.alerts, dashboards=dashboards.dashboards,
