@@ -79,6 +79,10 @@ def test_installed_wheel_writes_its_bundle(built, tmp_path):
     shown = subprocess.run([sys.executable, "-m", "exporter", "mixin", "--print", "config.example.yml"],
                            capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site)})
     assert shown.stdout == (ROOT / "config.example.yml").read_text()
+    # The demo's HTTPS device needs its certificate from the installed package, not from a checkout.
+    tls = subprocess.run([sys.executable, "-c", "from exporter.simulator.vsxi_app import demo_tls; demo_tls()"],
+                         capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(site)})
+    assert tls.returncode == 0, tls.stderr[-500:]
 
 
 def test_sdist_tests_pass_unpacked(built, tmp_path):
