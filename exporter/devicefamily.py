@@ -132,6 +132,9 @@ class Monitoring:
     # Panels of its own on the exporter-health dashboard, after the common collector panels (its extras: facts
     # its collectors report, self-metrics only it has), given the dashboard's layout (mixin.kit.Layout).
     health_panels: Callable[[Any], None] = lambda layout: None
+    # Recording rules of figures that move by the day (daily peaks for forecasts): a group of their own, at a
+    # longer interval (mixin.config.CAPACITY_INTERVAL).
+    capacity_rules: Callable[[], list[dict]] = lambda: []
     # Exported metrics no panel or rule shows, and why (tests/test_mixin.py: every other one is shown).
     not_shown: Mapping[str, str] = field(default_factory=dict)
 

@@ -20,6 +20,9 @@ PROBE_JOB_SELECTOR = 'job=~"vsxi-probe|vsxi-xivo-devices.*"'
 # alert carries it so that Alertmanager can mute it under its site's.
 SITE_LABEL = "site"
 
+# The evaluation interval of the capacity group (daily peaks: figures that move by the day).
+CAPACITY_INTERVAL = "5m"
+
 RUNBOOK_URL = "https://github.com/vsxi-xivo-exporter/vsxi-xivo-exporter/blob/main/docs/runbooks.md"
 
 THRESHOLDS = {
@@ -34,7 +37,10 @@ THRESHOLDS = {
     # Alertmanager config then mutes their own unreachable alerts.
     "site_down_min_targets": 3,
     "site_down_ratio": 0.25,
-    "auth_failing_window": "15m",  # any authentication failure in this window
+    # Authentication refused in at least this many poll rounds of this window, the last one included: one
+    # refused login among successes is no page; a changed password is, from its second round.
+    "auth_failing_window": "15m",
+    "auth_failing_min_rounds": 2,
     "collector_failing_for": "15m",
     "data_stale_seconds": 600,  # a collector without success for this long
     # The certificate a device presents (vsxi_xivo_target_certificate_expiry_timestamp_seconds): warning this

@@ -42,6 +42,30 @@ def alert(name: str, expr: str, for_: str, severity: str, component: str, summar
     return rule
 
 
+def held_baseline(record: str, level: str, by: str, ratio: float, offset: str) -> Rule:
+    """A recording rule ``record``: the level of ``level`` (an instant vector, one series per ``by``) before a
+    drop, held while the drop lasts.
+
+    A drop alert that compares the level with itself ``offset`` ago resolves once the outage is ``offset`` old: it
+    then compares the outage with itself. This baseline is the mean of ``level`` over the 10 minutes ``offset``
+    ago, as long as ``level`` is at or above ``ratio`` of the baseline recorded at the previous evaluation;
+    below it (the drop), the previous baseline is kept, evaluation after evaluation, until ``level`` is back
+    above ``ratio`` of it. An alert on ``dropped(level, record, ...)`` therefore stays firing for the whole
+    outage, however long, and resolves at the first evaluation after the recovery. A slow decline (an evening)
+    moves the baseline with it and never counts as a drop."""
+    previous = f"last_over_time({record}[5m])"
+    fell = f"{level}\n  < on ({by}) {ratio} * {previous}"
+    return {"record": record,
+            "expr": f"(\n  {previous}\n  and on ({by})\n  ({fell})\n)\nor\n(\n  avg_over_time({level}[10m] offset "
+                    f"{offset})\n  unless on ({by})\n  ({fell})\n)"}
+
+
+def dropped(level: str, record: str, by: str, ratio: float, minimum: float) -> str:
+    """``level`` below ``ratio`` of its held baseline (``held_baseline``), where the baseline was at least
+    ``minimum`` (a volume guard: quiet devices and nights stay quiet). The value is the level now."""
+    return f"{level}\n< on ({by}) {ratio} * {record}\nand on ({by})\n{record} >= {minimum}"
+
+
 SITE_OF = f"group by (job, target, {SITE_LABEL}) (vsxi_xivo_target_info)"
 
 

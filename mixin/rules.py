@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from exporter.devicefamily import Monitoring
 from exporter.registry import FAMILIES
-from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, SITE_LABEL
+from mixin.config import CAPACITY_INTERVAL, EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR, SITE_LABEL
 from mixin.config import THRESHOLDS as T
 from mixin.kit import SITE_OF, Rule, alert, down
 
@@ -24,7 +24,12 @@ def monitorings() -> list[Monitoring]:
 
 
 def recording_rules() -> list[Rule]:
-    return [rule for m in monitorings() for rule in m.recording_rules()]
+    """Every recording rule, of both groups."""
+    return [*(rule for m in monitorings() for rule in m.recording_rules()), *capacity_rules()]
+
+
+def capacity_rules() -> list[Rule]:
+    return [rule for m in monitorings() for rule in m.capacity_rules()]
 
 
 def _per_family(series: int, condition: str, joiner: str, unless_on: str = " ") -> str:
@@ -138,6 +143,8 @@ def alerts() -> list[Rule]:
 
 def rule_files() -> dict[str, dict]:
     return {
-        "recording.yml": {"groups": [{"name": "vsxi-xivo-recording", "rules": recording_rules()}]},
+        "recording.yml": {"groups": [
+            {"name": "vsxi-xivo-recording", "rules": [rule for m in monitorings() for rule in m.recording_rules()]},
+            {"name": "vsxi-xivo-capacity", "interval": CAPACITY_INTERVAL, "rules": capacity_rules()}]},
         "alerts.yml": {"groups": [{"name": "vsxi-xivo-alerts", "rules": alerts()}]},
     }

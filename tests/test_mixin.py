@@ -115,7 +115,7 @@ def test_every_device_metric_is_shown_used_or_excused():
 
     NOT_SHOWN = not_shown()
     used = " ".join([e for d in dashboards() for e in exprs(d)]
-                    + [r["expr"] for doc in rule_files().values() for r in doc["groups"][0]["rules"]])
+                    + [r["expr"] for doc in rule_files().values() for g in doc["groups"] for r in g["rules"]])
     for spec in (spec for family in FAMILIES.values() for spec in family.catalog.specs.values()):
         shown = re.search(rf"\b{spec.name}(?:_bucket|_gsum|_gcount)?\b", used) is not None
         assert shown != (spec.name in NOT_SHOWN), f"{spec.name}: on no panel nor rule and not in NOT_SHOWN" \
@@ -123,15 +123,17 @@ def test_every_device_metric_is_shown_used_or_excused():
     recorded = [r["record"] for r in recording_rules()]
     panels_text = " ".join(e for d in dashboards() for e in exprs(d))
     alerts_text = " ".join(r["expr"] for r in rule_files()["alerts.yml"]["groups"][0]["rules"])
+    records_text = " ".join(r["expr"] for r in recording_rules())  # a record another record reads is used
     for record in recorded:
-        assert record in panels_text or record in alerts_text, f"recording rule {record} used by nothing"
+        assert record in panels_text or record in alerts_text or re.search(rf"{record}\[", records_text), \
+            f"recording rule {record} used by nothing"
 
 
 def test_rules_use_only_metrics_that_exist():
     known = known_metric_names()
     recorded = {r["record"] for r in recording_rules()}
     for doc in rule_files().values():
-        for rule in doc["groups"][0]["rules"]:
+        for rule in (r for g in doc["groups"] for r in g["rules"]):
             for name in re.findall(r"(?<![:\w])((?:vsxi|xivo)_[a-z0-9_]+)\b", rule["expr"]):
                 assert name in known, f"{rule.get('alert') or rule.get('record')}: unknown metric {name}"
             for name in re.findall(r"\b([a-z_]+:[a-z0-9_]+:[a-z]+)\b", rule["expr"]):
@@ -150,10 +152,16 @@ def test_rule_names_and_labels():
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
 
 
+RULE_TESTS = sorted((ROOT / "rules" / "tests").glob("*_test.yml"))
+
+
+def rule_test_groups() -> list[dict]:
+    return [group for path in RULE_TESTS for group in yaml.safe_load(path.read_text())["tests"]]
+
+
 def test_every_alert_has_a_firing_unit_test():
-    tests = yaml.safe_load((ROOT / "rules" / "tests" / "alerts_test.yml").read_text())
     fired, silent = set(), set()
-    for group in tests["tests"]:
+    for group in rule_test_groups():
         for case in group.get("alert_rule_test", []):
             (fired if case["exp_alerts"] else silent).add(case["alertname"])
     alerts = {a["alert"] for a in rule_files()["alerts.yml"]["groups"][0]["rules"]}
@@ -161,15 +169,46 @@ def test_every_alert_has_a_firing_unit_test():
     assert alerts <= silent  # and a case where each stays silent
     # And one scene (the busy evening) where every shipped alert is checked silent at once.
     assert any({c["alertname"] for c in group.get("alert_rule_test", []) if not c["exp_alerts"]} >= alerts
-               for group in tests["tests"]), "add the new alert to the busy-evening case"
+               for group in rule_test_groups()), "add the new alert to the busy-evening case"
+
+
+def _minutes(duration: str) -> float:
+    total = 0.0
+    for number, unit in re.findall(r"(\d+)([dhm])", duration):
+        total += int(number) * {"d": 1440, "h": 60, "m": 1}[unit]
+    return total
+
+
+# Alerts about a condition that lasts (a level down, a device refusing, a trunk silent): their promtool cases
+# must show the whole incident in one scene: firing at onset, still firing two hours or more later, and
+# resolved after the recovery.
+INCIDENT_ALERTS = {
+    "VsxiXivoSbcSessionsCollapsed", "VsxiXivoFleetSessionsCollapsed", "VsxiXivoRegistrationsDropping",
+    "VsxiXivoSbcAuthFailing", "VsxiXivoTrunkTrafficStopped", "VsxiXivoCarrierDegraded", "VsxiXivoSipPeersLost",
+    "VsxiXivoPbxAuthFailing", "VsxiXivoQueueServiceLevelLow", "VsxiXivoQueueUnstaffed", "VsxiXivoDeviceFlapping",
+    "VsxiXivoSiteUnreachable", "VsxiXivoSbcSessionsPredictedExhaustion",
+}
+
+
+@pytest.mark.parametrize("alert", sorted(INCIDENT_ALERTS))
+def test_incident_alerts_have_a_whole_timeline(alert):
+    assert alert in {a["alert"] for a in rule_files()["alerts.yml"]["groups"][0]["rules"]}, alert
+    for group in rule_test_groups():
+        cases = [c for c in group.get("alert_rule_test", []) if c["alertname"] == alert]
+        firing = sorted(_minutes(c["eval_time"]) for c in cases if c["exp_alerts"])
+        quiet = [_minutes(c["eval_time"]) for c in cases if not c["exp_alerts"]]
+        if firing and firing[-1] - firing[0] >= 120 and any(q > firing[-1] for q in quiet) \
+                and any(q < firing[0] for q in quiet):
+            return
+    raise AssertionError(f"{alert}: no scene with onset (silent, then firing), firing 2 h later, and recovery")
 
 
 def test_promtool_check_and_test_rules():
     proc = run(tool("promtool"), "check", "rules", "rules/recording.yml", "rules/alerts.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run(tool("promtool"), "test", "rules", "rules/tests/alerts_test.yml", "rules/tests/recording_test.yml")
+    proc = run(tool("promtool"), "test", "rules", *(str(path.relative_to(ROOT)) for path in RULE_TESTS))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("SUCCESS") == 2
+    assert proc.stdout.count("SUCCESS") == len(RULE_TESTS) >= 3
 
 
 def test_alertmanager_example():

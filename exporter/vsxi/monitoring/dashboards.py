@@ -4,7 +4,7 @@ dashboard (what its collectors report beside their series)."""
 from __future__ import annotations
 
 from mixin.kit import HEALTH_TARGET_SEL as ST
-from mixin.kit import SEL, Dashboard, Layout, dashboard, query, var
+from mixin.kit import SEL, Dashboard, Layout, dashboard, query, ratio, var
 
 
 def sbc_fleet() -> dict:
@@ -137,18 +137,27 @@ def sbc_detail() -> dict:
     L.add("timeseries", "CPS per trunk pair", [query(
         f"vsxi_gateway_calls_per_second{{{G}}}", "{{orig_trunk_id}} -> {{term_trunk_id}}")], "short", w=12)
     L.row("Trunk quality ($window window)")
+    # Computed here for the one SBC shown: the recording rules hold only the window the alerts read.
+    by = "trunk_id, direction"
     L.add("timeseries", "Answer-seizure ratio", [query(
-        f"target_trunk_id_direction_window:vsxi_trunk_window_answer_seizure:ratio{{{W}}}",
-        "{{trunk_id}} {{direction}}")], "percentunit", w=6, min_=0, max_=1)
+        ratio(f"vsxi_trunk_window_call_answers{{{W}}}", f"vsxi_trunk_window_call_attempts{{{W}}}", by),
+        "{{trunk_id}} {{direction}}")], "percentunit", w=6, min_=0, max_=1,
+        description="Answered of attempted calls over the window (stats/resource <window>_call_answer / "
+                    "<window>_call_attempt).")
     L.add("timeseries", "Failure ratio", [query(
-        f"target_trunk_id_direction_window:vsxi_trunk_window_failure:ratio{{{W}}}", "{{trunk_id}} {{direction}}")],
-        "percentunit", w=6, min_=0, max_=1)
+        ratio(f"vsxi_trunk_window_call_failures{{{W}}}", f"vsxi_trunk_window_call_attempts{{{W}}}", by),
+        "{{trunk_id}} {{direction}}")], "percentunit", w=6, min_=0, max_=1,
+        description="Failed of attempted calls over the window (stats/resource <window>_call_fail / "
+                    "<window>_call_attempt).")
     L.add("timeseries", "Mean post-dial delay", [query(
-        f"target_trunk_id_direction_window:vsxi_trunk_window_post_dial_delay_seconds:mean{{{W}}}",
-        "{{trunk_id}} {{direction}}")], "s", w=6)
+        ratio(f"vsxi_trunk_window_post_dial_delay_seconds{{{W}}}", f"vsxi_trunk_window_call_attempts{{{W}}}", by),
+        "{{trunk_id}} {{direction}}")], "s", w=6,
+        description="Summed post-dial delay per attempt over the window (stats/resource <window>_pdd_ms).")
     L.add("timeseries", "Mean call duration", [query(
-        f"target_trunk_id_direction_window:vsxi_trunk_window_call_duration_seconds:mean{{{W}}}",
-        "{{trunk_id}} {{direction}}")], "s", w=6)
+        ratio(f"vsxi_trunk_window_call_duration_seconds{{{W}}}", f"vsxi_trunk_window_call_answers{{{W}}}", by),
+        "{{trunk_id}} {{direction}}")], "s", w=6,
+        description="Summed call duration per answered call over the window (stats/resource "
+                    "<window>_call_durationSec).")
     L.add("timeseries", "Call attempts in the window", [query(
         f"vsxi_trunk_window_call_attempts{{{W}}}", "{{trunk_id}} {{direction}}")], "short", w=24)
     L.row("Registrations and calls")
