@@ -67,9 +67,12 @@ def test_dashboard_conventions(dashboard):
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == "${datasource}", where
             expr = target["expr"]
+            # A time series rates over $__rate_interval; a table of the last hour (an instant query) takes
+            # increase(...[1h]), the figure it names, not a rate extrapolated from a few minutes.
+            allowed = {"$__rate_interval", "1h"} if target.get("instant") else {"$__rate_interval"}
             for func in RATE_FUNCS:
                 for window in re.findall(rf"\b{func}\((?:[^()]|\([^()]*\))*?\[([^\]]+)\]", expr):
-                    assert window == "$__rate_interval", f"{where}: {func}() over [{window}]"
+                    assert window in allowed, f"{where}: {func}() over [{window}]"
             assert 'job=~"$job"' in expr, f"{where}: not filtered by $job"
             for name in re.findall(r"\b((?:vsxi|xivo)_[a-z0-9_]+)\b", expr):
                 assert name in known_metric_names(), f"{where}: unknown metric {name}"

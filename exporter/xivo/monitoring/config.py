@@ -5,7 +5,13 @@ Durations are PromQL durations; ratios are 0-1.
 """
 
 THRESHOLDS = {
-    "queue_no_agent_for": "2m",
+    # Callers waiting and nobody to answer: no member logged in, or every member logged in paused (a queue
+    # whose members are all on calls is busy, not unstaffed).
+    "queue_unstaffed_for": "2m",
+    # The longest wait above this many times the queue's own service-level target (QueueParams ServiceLevel).
+    "queue_wait_target_factor": 2,
+    "queue_wait_for": "5m",
+    "queue_full_for": "2m",  # callers at the queue's maximum (QueueParams Max, when set)
     # contact centre (queue_status collector): the service level a supervisor holds a queue to (share of
     # answered calls within the queue's own target time), the abandon ratio that pages, on a minimum volume
     "queue_service_level_target": 0.80,
@@ -13,7 +19,11 @@ THRESHOLDS = {
     "queue_window": "15m",  # the abandon ratio's window (recording rule name carries it)
     "queue_abandon_ratio_high": 0.10,
     "queue_abandon_for": "15m",
-    "queue_min_calls": 10,  # answered + abandoned in queue_window (abandon) or 1h (service level)
+    # The service level is the last hour's (the share since the queue's last reset moves slowly): answered calls
+    # in the hour (service level) or answered + abandoned in queue_window (abandon ratio), at least this many.
+    "queue_min_calls": 10,
+    # Reachable SIP peers below this share of their level before the drop (sip_peers_drop_offset earlier, held
+    # while the drop lasts), from at least sip_peers_min.
     "sip_peers_drop_ratio": 0.8,
     "sip_peers_drop_offset": "30m",
     "sip_peers_min": 10,

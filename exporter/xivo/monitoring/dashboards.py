@@ -67,9 +67,9 @@ def pbx() -> dict:
         query(f"xivo_queue_info{{{Q}}}", "", instant=True)], "none", w=12, h=6,
         description="Target answer time (s), most callers at once (0: no limit) and ring strategy per queue.")
     L.add("table", "Calls taken per member, per hour", [query(
-        f"sort_desc(rate(xivo_queue_member_calls_taken_total{{{Q}}}[$__rate_interval]) * 3600)", "",
+        f"sort_desc(increase(xivo_queue_member_calls_taken_total{{{Q}}}[1h]))", "",
         instant=True)], "short", w=12, h=6,
-        description="Answer rate per member and queue, as calls per hour (queue_members: true).")
+        description="Calls each member answered in each queue over the last hour (queue_members: true).")
     L.add("table", "Values the exporter could not read", [query(
         f"xivo_collector_unreadable_values{{{SEL}}}", "", instant=True)], "short", w=24, h=4,
         description="Numeric AMI fields whose value is no number (empty, 20s): those queues or members lack that "

@@ -5,7 +5,12 @@ from __future__ import annotations
 from exporter.xivo.monitoring.config import THRESHOLDS as T
 from exporter.xivo.status import STATUS
 from mixin.config import THRESHOLDS as COMMON
-from mixin.kit import Rule, alert, down, ratio, with_site
+from mixin.kit import Rule, alert, down, dropped, held_baseline, ratio, with_site
+
+PEERS = "target:xivo_sip_peers_reachable:sum"
+PEERS_BASELINE = "target:xivo_sip_peers_reachable:baseline"
+Q = "job, target, queue"
+SERVICE_LEVEL = "target_queue:xivo_queue_service_level:ratio1h"
 
 
 def recording_rules() -> list[Rule]:
@@ -18,7 +23,27 @@ def recording_rules() -> list[Rule]:
          "expr": ratio(f"increase(xivo_queue_calls_abandoned_total[{T['queue_window']}])",
                        f"increase(xivo_queue_calls_abandoned_total[{T['queue_window']}])\n"
                        f"+ increase(xivo_queue_calls_completed_total[{T['queue_window']}])", "job, target, queue")},
+        # Reachable SIP peers; 0, not nothing, when the PBX reports peers and none is reachable.
+        {"record": PEERS,
+         "expr": 'sum by (job, target) (xivo_sip_peers{status=~"ok|lagged"})\nor\n'
+                 "0 * sum by (job, target) (xivo_sip_peers)"},
+        held_baseline(PEERS_BASELINE, PEERS, "job, target", T["sip_peers_drop_ratio"], T["sip_peers_drop_offset"]),
+        {"record": SERVICE_LEVEL, "expr": service_level_1h()},
     ]
+
+
+def service_level_1h() -> str:
+    """The service level of the last hour: of the calls answered in it, the share answered within the queue's
+    target. Asterisk's ServiceLevelPerf is the share since the queue's last reset, so the calls within target
+    since then are ratio x completed; their rise over the hour over the completed calls' rise is the hour's
+    share. Not given for an hour with a reset or a reload (the counters went back), nor without calls; clamped
+    to 0-1 and rounded to 0.1 %, the precision of Asterisk's own figure."""
+    within = "(xivo_queue_service_level_ratio * on ({q}) xivo_queue_calls_completed_total)".format(q=Q)
+    within_before = ("(xivo_queue_service_level_ratio offset 1h * on ({q}) xivo_queue_calls_completed_total offset 1h)"
+                     .format(q=Q))
+    answered = f"(xivo_queue_calls_completed_total - xivo_queue_calls_completed_total offset 1h)"
+    return (f"round(clamp(\n  ({within} - on ({Q}) {within_before})\n  / on ({Q})\n  ({answered} > 0),\n  0, 1\n), 0.001)\n"
+            f"unless on ({Q})\nresets(xivo_queue_calls_completed_total[1h]) > 0")
 
 
 def queue_offered(window: str) -> str:
@@ -34,22 +59,48 @@ def alerts() -> list[Rule]:
               "PBX {{ $labels.target }} unreachable or refusing the exporter",
               "No collector of {{ $labels.target }} succeeded for " + t["device_down_for"] + "."),
         alert("PbxAuthFailing",
-              f'increase(vsxi_xivo_exporter_auth_failures_total{{family="xivo"}}[{t["auth_failing_window"]}]) > 0',
-              "0m", "critical", "pbx", "PBX {{ $labels.target }}: authentication failing ({{ $labels.reason }})",
+              f'increase(vsxi_xivo_exporter_auth_failures_total{{family="xivo"}}[{t["auth_failing_window"]}])'
+              f' >= {t["auth_failing_min_rounds"]}\nand on (target)\nxivo_up == 0', "0m", "critical", "pbx",
+              "PBX {{ $labels.target }}: authentication failing ({{ $labels.reason }})",
               "auth_failed: xivo-auth refused the credentials or backend. auth_unavailable: xivo-auth is down "
-              "while the PBX may be fine."),
-        alert("QueueCallersNoAgent", "xivo_queue_callers > 0\nand on (job, target, queue)\n"
-              "xivo_queue_agents_available == 0", t["queue_no_agent_for"], "warning", "queue",
-              "{{ $labels.target }}: callers waiting in {{ $labels.queue }} and no agent available",
-              "{{ $value }} callers wait in queue {{ $labels.queue }} with no available member."),
+              "while the PBX may be fine. In " + str(t["auth_failing_min_rounds"]) + " poll rounds or more of "
+              "the last " + t["auth_failing_window"] + ", the last one included. Stays firing while every round "
+              "fails to authenticate; resolves at the first round that does. The example Alertmanager "
+              "configuration mutes the same PBX's VsxiXivoPbxUnreachable meanwhile."),
+        alert("QueueUnstaffed",
+              f"xivo_queue_callers > 0\nand on ({Q})\n(\n  xivo_queue_agents_logged_in == 0\n  or on ({Q})\n"
+              f"  sum by ({Q}) (xivo_queue_member_paused) >= on ({Q}) xivo_queue_agents_logged_in > 0\n)",
+              t["queue_unstaffed_for"], "warning", "queue",
+              "{{ $labels.target }}: callers waiting in {{ $labels.queue }} and nobody staffed",
+              "{{ $value }} callers wait in queue {{ $labels.queue }} and no member is logged in, or every "
+              "member logged in is paused. A queue whose members are all on calls is busy, not unstaffed: that "
+              "is VsxiXivoQueueWaitLong's. Stays firing while callers wait with nobody to answer."),
+        alert("QueueWaitLong",
+              f"xivo_queue_longest_hold_seconds\n> on ({Q}) {t['queue_wait_target_factor']} * "
+              f"xivo_queue_service_level_target_seconds\nand on ({Q})\nxivo_queue_service_level_target_seconds > 0",
+              t["queue_wait_for"], "warning", "queue",
+              "{{ $labels.target }}: callers in {{ $labels.queue }} wait far beyond its target",
+              "The longest caller in queue {{ $labels.queue }} has waited {{ $value | humanizeDuration }}, more "
+              "than " + f"{t['queue_wait_target_factor']:g}" + " times the queue's own service-level target "
+              "(QueueParams ServiceLevel), for " + t["queue_wait_for"] + ". Stays firing while callers wait "
+              "that long; resolves when the longest wait is back under it."),
+        alert("QueueFull",
+              f"xivo_queue_callers\n>= on ({Q}) xivo_queue_max_callers\nand on ({Q})\nxivo_queue_max_callers > 0",
+              t["queue_full_for"], "warning", "queue",
+              "{{ $labels.target }}: queue {{ $labels.queue }} is full",
+              "{{ $value }} callers fill queue {{ $labels.queue }} to its maximum (QueueParams Max): further "
+              "callers are not queued (they get the queue's full destination or a busy tone). Stays firing while "
+              "the queue is full."),
         alert("QueueServiceLevelLow",
-              f"xivo_queue_service_level_ratio < {t['queue_service_level_target']}\n"
-              f"and on (job, target, queue)\n{queue_offered('1h')} >= {t['queue_min_calls']}",
+              f"{SERVICE_LEVEL} < {t['queue_service_level_target']}\n"
+              f"and on ({Q})\nincrease(xivo_queue_calls_completed_total[1h]) >= {t['queue_min_calls']}",
               t["queue_service_level_for"], "warning", "queue",
               "{{ $labels.target }}: queue {{ $labels.queue }} below its service level",
-              "{{ $value | humanizePercentage }} of the calls answered in queue {{ $labels.queue }} were answered "
-              "within its target time, below " + f"{t['queue_service_level_target']:.0%}" + " for "
-              + t["queue_service_level_for"] + "."),
+              "{{ $value | humanizePercentage }} of the calls answered in queue {{ $labels.queue }} over the last "
+              "hour were answered within its target time, below " + f"{t['queue_service_level_target']:.0%}" +
+              " for " + t["queue_service_level_for"] + ". The hour's own share, not Asterisk's since the last "
+              "reset (which moves slowly once thousands of calls are counted). Stays firing while the last hour "
+              "stays below; resolves once it is back above, within the hour after the queue recovers."),
         alert("QueueAbandonRatioHigh",
               f"target_queue:xivo_queue_calls_abandoned:ratio_rate{t['queue_window']} > "
               f"{t['queue_abandon_ratio_high']}\nand on (job, target, queue)\n"
@@ -60,13 +111,11 @@ def alerts() -> list[Rule]:
               "answer over the last " + t["queue_window"] + " (threshold "
               + f"{t['queue_abandon_ratio_high']:.0%}" + ")."),
         alert("SipPeersLost",
-              f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}})\n< {t["sip_peers_drop_ratio"]} * '
-              f'sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}} offset {t["sip_peers_drop_offset"]})'
-              f'\nand sum by (job, target) (xivo_sip_peers{{status=~"ok|lagged"}} offset '
-              f'{t["sip_peers_drop_offset"]}) >= {t["sip_peers_min"]}',
+              dropped(PEERS, PEERS_BASELINE, "job, target", t["sip_peers_drop_ratio"], t["sip_peers_min"]),
               t["sip_peers_drop_for"], "warning", "pbx", "PBX {{ $labels.target }}: SIP peers lost",
-              "Reachable SIP peers fell below " + f"{t['sip_peers_drop_ratio']:.0%}" + " of their level "
-              + t["sip_peers_drop_offset"] + " ago."),
+              "Reachable SIP peers fell to {{ $value }}, below " + f"{t['sip_peers_drop_ratio']:.0%}" + " of their "
+              "level before the drop. Stays firing as long as they stay below that share, however long; resolves "
+              "when they are back above it."),
         alert("TrunkRegistrationLost", "xivo_trunk_registered == 0", t["trunk_registration_lost_for"],
               "critical", "trunk", "PBX {{ $labels.target }}: trunk {{ $labels.trunk }} not registered",
               "The registration of trunk {{ $labels.trunk }} has been down for "
