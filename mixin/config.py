@@ -28,13 +28,20 @@ RUNBOOK_URL = "https://github.com/vsxi-xivo-exporter/vsxi-xivo-exporter/blob/mai
 THRESHOLDS = {
     # exporter and reachability
     "exporter_down_for": "5m",
+    "exporter_absent_for": "15m",  # no target at all in the exporter's scrape jobs
     "config_broken_for": "10m",  # a reload refused, or an inventory file not applied, this long
     "probe_failing_for": "5m",  # a /probe scrape failing (exporter too slow, down, or the name unknown)
     "probe_unknown_recent_seconds": 300,  # the exporter refused the name this recently
     "device_down_for": "5m",  # a family's <family>_up == 0 (HA standby nodes left out)
+    # A device down in flapping_down_ratio of the polls of flapping_window, changing state flapping_min_changes
+    # times or more (a `for:` resets at every success: such a device never pages as unreachable).
+    "flapping_window": "1h",
+    "flapping_down_ratio": 0.2,
+    "flapping_min_changes": 6,
+    "flapping_for": "10m",
     # A site lost at once pages once: VsxiXivoSiteUnreachable, when at least this many of a site's devices and
-    # this share of them are down (targets without the site label form one group per job); the example
-    # Alertmanager config then mutes their own unreachable alerts.
+    # this share of them are down, counted over every scrape job (targets without the site label form one
+    # group); the example Alertmanager config then mutes their own unreachable alerts.
     "site_down_min_targets": 3,
     "site_down_ratio": 0.25,
     # Authentication refused in at least this many poll rounds of this window, the last one included: one

@@ -52,12 +52,13 @@ def _any_down() -> str:
 
 
 def _site_down(t: dict) -> str:
-    """A site (or, for targets without one, a job) with many devices down at once: one series per site."""
-    down_ = (f"count by (job, {SITE_LABEL}) (\n  {_any_down()}\n"
+    """A site with many devices down at once: one series per site, counted over every job (a site whose devices
+    are split over sharded scrape jobs is still one site); the targets without a site form one group."""
+    down_ = (f"count by ({SITE_LABEL}) (\n  {_any_down()}\n"
              f"  * on (job, target) group_left ({SITE_LABEL})\n  {SITE_OF}\n)")
     # The count first: it is the alert's value.
-    return (f"{down_}\n>= {t['site_down_min_targets']}\nand\n"
-            f"{down_}\n/\ncount by (job, {SITE_LABEL}) ({SITE_OF})\n>= {t['site_down_ratio']}")
+    return (f"{down_}\n>= {t['site_down_min_targets']}\nand\n{down_}\n/\ncount by ({SITE_LABEL}) ({SITE_OF})\n"
+            f">= {t['site_down_ratio']}")
 
 
 CERTIFICATE_LEFT = "vsxi_xivo_target_certificate_expiry_timestamp_seconds - time()"
@@ -78,6 +79,30 @@ def _certificates(t: dict) -> list[Rule]:
                           "insecure_skip_verify the exporter still polls it; anything verifying it does not.")]
 
 
+def _flapping(t: dict) -> str:
+    """Targets of any family down in a share of the last window's polls, changing state often (a `for:` resets
+    at every success, so a device down one poll in three never pages as unreachable); HA standby nodes left
+    out. The value is the share of the window down."""
+    w = t["flapping_window"]
+    parts = []
+    for family in FAMILIES.values():
+        up, standby = family.status.up.name, family.status.standby
+        cond = (f"(\n  1 - avg_over_time({up}[{w}]) >= {t['flapping_down_ratio']}\n  and on (job, target)\n"
+                f"  changes({up}[{w}]) >= {t['flapping_min_changes']}\n)")
+        if standby is not None:
+            cond = f"({cond}\nunless on (job, target) max_over_time({standby.name}[{w}]) == 1)"
+        parts.append(cond)
+    return "\nor\n".join(parts)
+
+
+def _exporter_down() -> str:
+    """An exporter that Prometheus cannot scrape, with its `exporter` label: the scrape config's own where it
+    sets one (the Kubernetes examples: the pod's name), else its address (`instance`). The probe jobs of the
+    examples label each probe with the exporter it goes to, so that this alert mutes those probes' failures."""
+    return (f'up{{{EXPORTER_JOB_SELECTOR}, exporter!=""}} == 0\nor\n'
+            f'label_replace(up{{{EXPORTER_JOB_SELECTOR}, exporter=""}} == 0, "exporter", "$1", "instance", "(.*)")')
+
+
 def common_alerts() -> list[Rule]:
     t = T
     # Probe targets (instance = the device name) the exporter refused lately as not configured there.
@@ -86,10 +111,17 @@ def common_alerts() -> list[Rule]:
                f'\n  < {t["probe_unknown_recent_seconds"]},\n  "instance", "$1", "target", "(.*)"\n)')
     return [
         # --- the exporter itself ---
-        alert("ExporterDown", f"up{{{EXPORTER_JOB_SELECTOR}}} == 0", t["exporter_down_for"], "critical",
+        alert("ExporterDown", _exporter_down(), t["exporter_down_for"], "critical",
               "exporter", "vsxi-xivo-exporter is down",
               "Prometheus cannot scrape the exporter {{ $labels.instance }}: no SBC or PBX is monitored through "
-              "it."),
+              "it. Stays firing while it is down; the example Alertmanager configuration mutes the alerts of the "
+              "devices scraped through it, and its probes' failures."),
+        alert("ExporterAbsent", f"absent(up{{{EXPORTER_JOB_SELECTOR}}})", t["exporter_absent_for"], "critical",
+              "exporter", "No vsxi-xivo-exporter is scraped at all",
+              "Prometheus has no target for the exporter's scrape jobs (" + EXPORTER_JOB_SELECTOR.replace('"', "'")
+              + "): a relabelling, a service discovery or a ServiceMonitor that stopped matching, or a job renamed. "
+              "No `up` series exists, so VsxiXivoExporterDown cannot fire, and nothing is monitored. Stays firing "
+              "until a target is scraped again."),
         alert("ConfigReloadFailed", "vsxi_xivo_exporter_config_last_reload_successful == 0",
               t["config_broken_for"], "warning", "exporter",
               "vsxi-xivo-exporter {{ $labels.instance }} refused its configuration file",
@@ -125,14 +157,22 @@ def common_alerts() -> list[Rule]:
               "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "
               "{{ $value | humanizeDuration }}; its series have been dropped."),
         # --- reachability and authentication ---
+        alert("DeviceFlapping", _flapping(t), t["flapping_for"], "warning", "device",
+              "{{ $labels.target }} keeps going down and up",
+              "{{ $labels.target }} was down in {{ $value | humanizePercentage }} of the last "
+              + t["flapping_window"] + " and changed state at least " + str(t["flapping_min_changes"]) + " times: "
+              "a device that answers one poll in a few, which never stays down long enough for its unreachable "
+              "alert. Stays firing while it flaps; resolves once the last " + t["flapping_window"] + " no longer "
+              "shows it."),
         alert("SiteUnreachable", _site_down(t), t["device_down_for"], "critical", "site",
               "{{ $value }} devices unreachable at " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}'",
-              "{{ $value }} SBCs and PBXs of " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}' (job "
-              "{{ $labels.job }}; an empty " + SITE_LABEL + ": the targets without one) are down at once for " +
+              "{{ $value }} SBCs and PBXs of " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}' (every scrape "
+              "job together; an empty " + SITE_LABEL + ": the targets without one) are down at once for " +
               t["device_down_for"] + ", at least " + str(t["site_down_min_targets"]) + " and " +
               f"{t['site_down_ratio']:.0%}" + " of them: more likely a site, link or network outage than that "
               "many device faults. Their own unreachable alerts carry the " + SITE_LABEL + " label, for "
-              "Alertmanager to mute under this one; the exporter's landing page lists them with their reasons."),
+              "Alertmanager to mute under this one; the exporter's landing page lists them with their reasons. "
+              "Stays firing while that many stay down; resolves when fewer are."),
         *_certificates(t),
     ]
 
