@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import os
 import re
 import socket
@@ -205,3 +206,47 @@ def hold_table(poller, collector: str):
 
     poller.fetch = waits
     return entered, release
+
+
+# --- Prometheus' relabelling, for the shipped scrape configs (Prometheus files and prometheus-operator CRDs) ---
+
+def prometheus_hashmod(value: str, modulus: int) -> int:
+    """As Prometheus' relabel package: the MD5's last 8 bytes, big-endian, modulo ``modulus`` (written here
+    again, not imported from the exporter, so the two are checked against each other)."""
+    return int.from_bytes(hashlib.md5(value.encode()).digest()[8:], "big") % modulus  # noqa: S324
+
+
+def expand(template: str, m: re.Match) -> str:
+    """``$1`` / ``${1}`` in a relabel replacement."""
+    groups = (m.group(0), *m.groups())
+    return re.sub(r"\$\{?(\d+)\}?", lambda g: groups[int(g.group(1))] or "", template)
+
+
+def relabel(labels: dict[str, str], rules: list[dict], modulus: int | None = None) -> dict[str, str] | None:
+    """Prometheus' relabelling for the actions the shipped configs use (replace, hashmod, keep, labelmap), with
+    the keys of a Prometheus file (source_labels) or of a prometheus-operator resource (sourceLabels);
+    ``modulus`` overrides the rules' own. None: the target is dropped."""
+    labels = dict(labels)
+    for rule in rules:
+        action = rule.get("action", "replace").lower()
+        sources = rule.get("sourceLabels", rule.get("source_labels", []))
+        target = rule.get("targetLabel", rule.get("target_label"))
+        value = rule.get("separator", ";").join(labels.get(s, "") for s in sources)
+        if action == "hashmod":
+            labels[target] = str(prometheus_hashmod(value, modulus or rule["modulus"]))
+            continue
+        if action == "labelmap":
+            for name in list(labels):
+                mapped = re.fullmatch(rule["regex"], name)
+                if mapped:
+                    labels[expand(rule.get("replacement", "$1"), mapped)] = labels[name]
+            continue
+        m = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if action == "keep":
+            if not m:
+                return None
+            continue
+        assert action == "replace", action
+        if m:
+            labels[target] = expand(rule.get("replacement", "$1"), m)
+    return labels

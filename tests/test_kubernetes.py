@@ -3,7 +3,6 @@ the prometheus-operator CRD schemas (vendored, tests/schemas/), the shard count 
 wiring from pod ordinal to --config.shard and from hashmod relabelling to pod address sending every configured
 target to exactly one replica, the one that polls it, for 1 to 5 replicas."""
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from helpers import relabel
 
 from exporter.cli import build_parser, parse_shard
 from exporter.config import load_config
@@ -111,38 +111,6 @@ def expand_args(index: int, total: int) -> list[str]:
     """The container's args as Kubernetes expands $(VAR) from the container's environment."""
     values = {"SHARD_INDEX": str(index), "SHARD_TOTAL": str(total)}
     return [re.sub(r"\$\((\w+)\)", lambda m: values[m.group(1)], a) for a in container()["args"]]
-
-
-def prometheus_hashmod(value: str, modulus: int) -> int:
-    """As Prometheus' relabel package: the MD5's last 8 bytes, big-endian, modulo ``modulus`` (written here
-    again, not imported from the exporter, so the two are checked against each other)."""
-    return int.from_bytes(hashlib.md5(value.encode()).digest()[8:], "big") % modulus  # noqa: S324
-
-
-def expand(template: str, m: re.Match) -> str:
-    """``$1`` / ``${1}`` in a relabel replacement."""
-    groups = (m.group(0), *m.groups())
-    return re.sub(r"\$\{?(\d+)\}?", lambda g: groups[int(g.group(1))] or "", template)
-
-
-def relabel(labels: dict[str, str], rules: list[dict], modulus: int) -> dict[str, str] | None:
-    """Prometheus' relabelling for the actions the shipped config uses (replace, hashmod, keep)."""
-    labels = dict(labels)
-    for rule in rules:
-        action = rule.get("action", "replace").lower()
-        value = rule.get("separator", ";").join(labels.get(s, "") for s in rule.get("sourceLabels", []))
-        if action == "hashmod":
-            labels[rule["targetLabel"]] = str(prometheus_hashmod(value, modulus))
-            continue
-        m = re.fullmatch(rule.get("regex", "(.*)"), value)
-        if action == "keep":
-            if not m:
-                return None
-            continue
-        assert action == "replace", action
-        if m:
-            labels[rule["targetLabel"]] = expand(rule.get("replacement", "$1"), m)
-    return labels
 
 
 def configured_targets(tmp_path: Path) -> list[str]:

@@ -228,7 +228,7 @@ def test_alertmanager_example():
                 exact = m.group(1) == "="
                 named += [m.group(2)] if exact else [
                     f"VsxiXivo{n}" for n in re.fullmatch(r"VsxiXivo\((.*)\)", m.group(2)).group(1).split("|")]
-    assert len(named) == 6 and set(named) <= alerts, set(named) - alerts
+    assert len(named) == 11 and set(named) <= alerts, set(named) - alerts
 
 
 def _matches(matcher: str, labels: dict) -> bool:
@@ -271,15 +271,36 @@ def test_inhibitions_are_scoped():
         assert not inhibited(config, unknown, other)
     # A site down pages once: its devices' unreachable alerts (which carry their site) are muted, not those of
     # another site, nor what its devices' alerts mute themselves.
-    site = fired("SiteUnreachable", job="vsxi", site="atl")
+    site = fired("SiteUnreachable", site="atl")  # counted over every job: no job label
     assert inhibited(config, site, fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-atl-1",
                                          site="atl"))
     assert inhibited(config, site, fired("PbxUnreachable", job="vsxi", instance="exp-1:10188", target="pbx-atl-1",
                                          site="atl"))
     assert not inhibited(config, site, fired("SbcUnreachable", job="vsxi", instance="exp-1:10188",
                                              target="sbc-mia-1", site="mia"))
-    assert not inhibited(config, site, fired("SbcUnreachable", job="vsxi-2", instance="exp-2:10188",
-                                             target="sbc-atl-9", site="atl"))
+    # A device of the same site scraped by another (shard) job is muted too: the site is one.
+    assert inhibited(config, site, fired("SbcUnreachable", job="vsxi-2", instance="exp-2:10188",
+                                         target="sbc-atl-9", site="atl"))
+    # A changed password pages once: the authentication alert mutes the same target's unreachable alert only.
+    auth = fired("SbcAuthFailing", job="vsxi-xivo-exporter", instance="exp-1:10188", target="sbc-1")
+    assert inhibited(config, auth, fired("SbcUnreachable", job="vsxi-probe", instance="sbc-1", target="sbc-1"))
+    assert not inhibited(config, auth, fired("SbcUnreachable", job="vsxi-probe", instance="sbc-2", target="sbc-2"))
+    # A dead exporter mutes its probes' failures (same exporter label), not another exporter's.
+    exporter = fired("ExporterDown", job="vsxi-xivo-exporter", instance="exp-1:10188", exporter="exp-1:10188")
+    assert inhibited(config, exporter, fired("ProbeFailing", job="vsxi-probe", instance="sbc-1",
+                                             exporter="exp-1:10188"))
+    assert not inhibited(config, exporter, fired("ProbeFailing", job="vsxi-probe", instance="sbc-2",
+                                                 exporter="exp-2:10188"))
+    # Roll-ups mute what they explain, within one Prometheus' cluster label.
+    fleet = fired("FleetSessionsCollapsed", cluster="eu")
+    assert inhibited(config, fleet, fired("SbcSessionsCollapsed", job="vsxi", target="sbc-1", cluster="eu"))
+    assert not inhibited(config, fleet, fired("SbcSessionsCollapsed", job="vsxi", target="sbc-1", cluster="us"))
+    assert not inhibited(config, fleet, fired("SbcUnreachable", job="vsxi", target="sbc-1", cluster="eu"))
+    carrier = fired("CarrierDegraded", alias="CARRIER-X")
+    assert inhibited(config, carrier, fired("TrunkTrafficStopped", job="vsxi", target="sbc-1", trunk_id="20",
+                                            alias="CARRIER-X"))
+    assert not inhibited(config, carrier, fired("TrunkTrafficStopped", job="vsxi", target="sbc-1", trunk_id="21",
+                                                alias="CARRIER-Y"))
     assert not inhibited(config, site, fired("SbcAuthFailing", job="vsxi", instance="exp-1:10188",
                                              target="sbc-atl-2", site="atl"))
     sbc_down = fired("SbcUnreachable", job="vsxi", instance="exp-1:10188", target="sbc-1")
@@ -295,32 +316,7 @@ def test_inhibitions_are_scoped():
                          fired("SbcCpuBusy", "critical", job="vsxi", target="sbc-1"))
 
 
-def _jobs(config: dict) -> list[tuple[str, str]]:
-    return [(j["job_name"], j.get("metrics_path", "/metrics")) for j in config["scrape_configs"]]
-
-
-def test_job_selectors_match_the_documented_scrape_configs():
-    from mixin.config import EXPORTER_JOB_SELECTOR, PROBE_JOB_SELECTOR
-
-    selectors = {"/metrics": EXPORTER_JOB_SELECTOR, "/probe": PROBE_JOB_SELECTOR}
-    jobs = []
-    readme = (ROOT / "README.md").read_text()
-    for block in re.findall(r"```yaml\n(.*?)```", readme, re.S):
-        doc = yaml.safe_load(block)
-        if isinstance(doc, dict) and "scrape_configs" in doc:
-            jobs += _jobs(doc)
-    for example in ("prometheus-metrics.yml", "prometheus-probe.yml"):
-        jobs += _jobs(yaml.safe_load((ROOT / "examples" / "prometheus" / example).read_text()))
-    names = {name for name, _ in jobs}
-    assert {"vsxi", "vsxi-probe", "vsxi-xivo-exporter"} <= names, names
-    for name, path in jobs:
-        regex = re.fullmatch(r'job=~"(.*)"', selectors[path]).group(1)
-        assert re.fullmatch(regex, name), f"job {name!r} ({path}) does not match {selectors[path]}"
-        other = selectors["/probe" if path == "/metrics" else "/metrics"]
-        assert not re.fullmatch(re.fullmatch(r'job=~"(.*)"', other).group(1), name), (name, other)
-
-
-@pytest.mark.parametrize("example", ["prometheus-metrics.yml", "prometheus-probe.yml"])
+@pytest.mark.parametrize("example", ["prometheus-metrics.yml", "prometheus-probe.yml", "prometheus-sd.yml"])
 def test_prometheus_examples(example, tmp_path):
     config = (ROOT / "examples" / "prometheus" / example).read_text()
     config = config.replace("/etc/prometheus/rules/", str(ROOT / "rules") + "/")

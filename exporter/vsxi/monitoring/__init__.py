@@ -10,7 +10,8 @@ from exporter.devicefamily import Monitoring
 from exporter.vsxi.monitoring import dashboards, rules
 
 MONITORING = Monitoring(
-    recording_rules=rules.recording_rules, alerts=rules.alerts, capacity_rules=rules.capacity_rules, dashboards=dashboards.dashboards,
+    recording_rules=rules.recording_rules, alerts=rules.alerts, capacity_rules=rules.capacity_rules,
+    dashboards=dashboards.dashboards,
     runbook=Path(__file__).with_name("runbook.md"), health_panels=dashboards.health_panels,
     not_shown={
         "vsxi_system_demo_licence": "demo_lic is -1 on every licensed SBC seen; a flag, kept for queries",

@@ -38,12 +38,12 @@ def service_level_1h() -> str:
     since then are ratio x completed; their rise over the hour over the completed calls' rise is the hour's
     share. Not given for an hour with a reset or a reload (the counters went back), nor without calls; clamped
     to 0-1 and rounded to 0.1 %, the precision of Asterisk's own figure."""
-    within = "(xivo_queue_service_level_ratio * on ({q}) xivo_queue_calls_completed_total)".format(q=Q)
-    within_before = ("(xivo_queue_service_level_ratio offset 1h * on ({q}) xivo_queue_calls_completed_total offset 1h)"
-                     .format(q=Q))
-    answered = f"(xivo_queue_calls_completed_total - xivo_queue_calls_completed_total offset 1h)"
-    return (f"round(clamp(\n  ({within} - on ({Q}) {within_before})\n  / on ({Q})\n  ({answered} > 0),\n  0, 1\n), 0.001)\n"
-            f"unless on ({Q})\nresets(xivo_queue_calls_completed_total[1h]) > 0")
+    within = f"(xivo_queue_service_level_ratio * on ({Q}) xivo_queue_calls_completed_total)"
+    before = f"(xivo_queue_service_level_ratio offset 1h * on ({Q}) xivo_queue_calls_completed_total offset 1h)"
+    answered = "(xivo_queue_calls_completed_total - xivo_queue_calls_completed_total offset 1h)"
+    share = f"({within} - on ({Q}) {before})\n  / on ({Q})\n  ({answered} > 0)"
+    reset = "resets(xivo_queue_calls_completed_total[1h]) > 0"
+    return f"round(clamp(\n  {share},\n  0, 1\n), 0.001)\nunless on ({Q})\n{reset}"
 
 
 def queue_offered(window: str) -> str:
