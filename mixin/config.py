@@ -30,6 +30,11 @@ THRESHOLDS = {
     "exporter_down_for": "5m",
     "exporter_absent_for": "15m",  # no target at all in the exporter's scrape jobs
     "config_broken_for": "10m",  # a reload refused, or an inventory file not applied, this long
+    # Polls dropped by the exporter itself (reasons round_overrun, memory_budget): at least this many in the
+    # window, for this long.
+    "overload_window": "15m",
+    "overload_min_polls": 3,
+    "overload_for": "15m",
     "probe_failing_for": "5m",  # a /probe scrape failing (exporter too slow, down, or the name unknown)
     "probe_unknown_recent_seconds": 300,  # the exporter refused the name this recently
     "device_down_for": "5m",  # a family's <family>_up == 0 (HA standby nodes left out)

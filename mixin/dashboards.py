@@ -71,7 +71,9 @@ def exporter_health() -> dict:
     L.add("timeseries", "Resident memory", [query(f"process_resident_memory_bytes{{{S}}}", "{{instance}}")],
           "bytes", w=8)
     L.add("timeseries", "CPU", [query(
-        f"rate(process_cpu_seconds_total{{{S}}}[$__rate_interval])", "{{instance}}")], "percentunit", w=8)
+        f"rate(process_cpu_seconds_total{{{S}}}[$__rate_interval])", "{{instance}}")], "percentunit", w=8,
+        description="CPU time the exporter's main process uses per second (process_cpu_seconds_total; the parse "
+                    "workers are separate processes): 1 is one core.")
     L.row("Memory: where it goes (docs/performance.md, the memory model)")
     L.add("timeseries", "Answer bytes in flight", [
         query(f"vsxi_xivo_exporter_in_flight_bytes{{{S}}}", "{{instance}} now"),
@@ -138,7 +140,8 @@ def _describe(panel: dict, helps: dict[str, str]) -> None:
     seen = []
     for target in panel["targets"]:
         for name in re.findall(rf"\b([a-z_]+:[a-z0-9_]+:[a-z]+|(?:{prefixes})_[a-z0-9_]+)\b", target["expr"]):
-            base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+            # A catalogue counter's key carries its _total; a self-metric's and a histogram's series do not.
+            base = name if name in helps else re.sub(r"_(bucket|sum|count|total)$", "", name)
             if base in helps and helps[base] not in seen:
                 seen.append(helps[base])
     panel["description"] = " ".join(seen) or panel["title"]

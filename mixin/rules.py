@@ -132,6 +132,19 @@ def common_alerts() -> list[Rule]:
               "vsxi-xivo-exporter {{ $labels.instance }} cannot apply inventory file {{ $labels.file }}",
               "The inventory file could not be read or checked: its last good targets are kept, and the "
               "devices it adds, changes or removes are not. Its log names the entry and the problem."),
+        # Polls the exporter itself dropped (not a device's fault): its rounds take longer than the interval, or
+        # the answers in flight fill its memory budget. One exporter-wide alert per reason, never one per device.
+        alert("ExporterOverloaded",
+              f'sum by (job, instance, reason) (\n  increase(vsxi_xivo_exporter_poll_errors_total'
+              f'{{reason=~"round_overrun|memory_budget"}}[{t["overload_window"]}])\n) >= {t["overload_min_polls"]}',
+              t["overload_for"], "warning", "exporter",
+              "vsxi-xivo-exporter {{ $labels.instance }} drops polls ({{ $labels.reason }})",
+              "{{ $value }} polls dropped by the exporter itself in the last " + t["overload_window"] + ": "
+              "round_overrun, a device's round took its whole interval and the next was skipped (slow devices, a "
+              "too short interval, too few concurrent slots); memory_budget, the answers in flight already held "
+              "global.max_in_flight_bytes (devices sending huge answers). Data of those devices age meanwhile. "
+              "Stays firing while polls keep being dropped; resolves " + t["overload_window"] + " after the "
+              "last ones."),
         alert("ProbeTargetUnknown", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nand on (instance)\n{refused}",
               t["probe_failing_for"], "warning", "exporter",
               "Probe target {{ $labels.instance }} is not configured in the exporter",

@@ -339,5 +339,38 @@ def test_every_alert_has_a_runbook_section():
         url = alert["annotations"]["runbook_url"]
         assert url == f"{RUNBOOK_URL}#{alert['alert'].lower()}"
         body = sections[alert["alert"].lower()]
-        for part in ("**Meaning.**", "**Check first.**", "**Silence.**"):
+        for part in ("**Meaning.**", "**Over time.**", "**Check first.**", "**Silence.**"):
             assert part in body, (alert["alert"], part)
+
+
+def test_runbooks_name_only_reasons_the_exporter_gives():
+    from exporter.reasons import COMMON
+
+    known = set(COMMON) | {r for family in FAMILIES.values() for r in family.reasons}
+    text = (ROOT / "docs" / "runbooks.md").read_text()
+    named = set(re.findall(r'reason="([a-z0-9_]+)"', text))
+    assert named >= {"timeout", "connection", "round_overrun", "memory_budget", "auth_failed"}, named
+    assert named <= known, named - known
+    for source in (ROOT / "mixin" / "runbook.md", *(ROOT / "exporter").glob("*/monitoring/runbook.md")):
+        # Outside the generated list, a reason is written reason="..." so that this test reads it.
+        for word in ("forbidden", "http_404", "`connect`"):
+            assert word not in source.read_text(), (source, word)
+
+
+def all_exprs() -> list[tuple[str, str]]:
+    out = [(r.get("alert") or r["record"], r["expr"]) for doc in rule_files().values() for g in doc["groups"]
+           for r in g["rules"]]
+    return out + [(f"{d['uid']}/{p['title']}", t["expr"]) for d in dashboards() for p in panels(d)
+                  for t in p["targets"]]
+
+
+def test_queries_mean_the_same_on_prometheus_2_and_3():
+    """Prometheus 3 writes le and quantile values as floats (le="60.0"), leaves range selectors open on the
+    left (a range of one scrape interval can be empty) and renamed holt_winters; Debian's 2.42 runs the tests.
+    Every shipped rule and panel avoids what would differ."""
+    scrape_interval = 30  # seconds: the examples' and the exporter's default interval
+    for where, expr in all_exprs():
+        assert not re.search(r'\b(le|quantile)="', expr), f"{where}: a literal le/quantile value"
+        assert "holt_winters" not in expr and "double_exponential_smoothing" not in expr, where
+        for window in re.findall(r"\[([0-9][0-9a-z]*)(?::[0-9a-z]*)?\]", expr):
+            assert _minutes(window) * 60 >= 4 * scrape_interval, f"{where}: range [{window}] under 4 scrapes"

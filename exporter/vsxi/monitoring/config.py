@@ -27,7 +27,10 @@ THRESHOLDS = {
     "trunk_cps_utilisation_warning": 0.80,  # a trunk group's call attempts per second against its CPS limit
     "trunk_cps_utilisation_critical": 0.90,
     "trunk_cps_utilisation_for": "5m",  # shorter: calls over the CPS limit are refused at once
-    "refused_window": "10m",  # any call refused over the licence or the CPS limit in this window
+    # Calls refused over the licence or the CPS limit: at least refused_min_calls in refused_window (one refusal
+    # at a peak's crest is no page).
+    "refused_window": "10m",
+    "refused_min_calls": 3,
     "cpu_busy_warning": 0.80,  # 1 - cpu_idle_percent
     "cpu_busy_critical": 0.90,
     "cpu_busy_for": "15m",  # long: a burst of CPU is no incident, a busy quarter of an hour is
@@ -48,6 +51,7 @@ THRESHOLDS = {
     "fleet_collapse_min_targets": 5,
     "fleet_collapse_ratio": 0.10,
     "restart_window": "30m",  # an SBC restart (its session-attempt counter reset) is shown this long
+    "restart_for": "2m",  # and read on consecutive polls (a one-poll glitch is not a restart)
     # trunk quality (on the 1h window of stats/resource), guarded by a minimum volume
     "trunk_window": "1h",
     "trunk_min_attempts": 20,

@@ -14,7 +14,10 @@ def sbc_fleet() -> dict:
     L.row("Fleet")
     L.add("stat", "SBCs up", [query(f"sum(vsxi_up{{{SEL}}})", "up")], "none", w=4, h=4,
           description="SBCs whose last poll round authenticated and got at least one table.")
-    L.add("stat", "SBCs down", [query(f"count(vsxi_up{{{SEL}}} == 0) or vector(0)", "down")], "none", w=4, h=4)
+    L.add("stat", "SBCs down", [query(
+        f"count(vsxi_up{{{SEL}}} == 0 unless on (job, target) vsxi_standby{{{SEL}}} == 1) or vector(0)", "down")],
+        "none", w=4, h=4, description="SBCs whose last poll round got no table, HA standby nodes (402) left out: "
+                                      "they refuse polls by design.")
     L.add("stat", "HA standby (402)", [query(f"sum(vsxi_standby{{{SEL}}})", "standby")], "none", w=4, h=4)
     L.add("stat", "Active sessions (fleet)", [query(f"sum(vsxi_system_active_sessions{{{SEL}}})", "sessions")],
           "short", w=6, h=4)

@@ -180,14 +180,19 @@ def alerts() -> list[Rule]:
         alert("SbcCpsUtilisationHigh", f"target:vsxi_system_cps_utilisation:ratio > {t['cps_utilisation_high']}",
               t["utilisation_for"], "warning", "sbc", "SBC {{ $labels.target }} near its CPS limit",
               "{{ $value | humanizePercentage }} of the licensed calls per second are in use."),
-        alert("SbcCallsRefused", f"delta(vsxi_system_session_limit_exceeded[{t['refused_window']}]) > 0", "0m",
+        alert("SbcCallsRefused",
+              f"delta(vsxi_system_session_limit_exceeded[{t['refused_window']}]) >= {t['refused_min_calls']}", "0m",
               "critical", "sbc", "SBC {{ $labels.target }} refuses calls over its session licence",
-              "max_session_exceed rose in the last " + t["refused_window"] + ": calls were refused because the "
-              "licensed sessions were all in use."),
-        alert("SbcCallsRefusedOverCps", f"delta(vsxi_system_cps_limit_exceeded[{t['refused_window']}]) > 0",
+              "max_session_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": calls were refused "
+              "because the licensed sessions were all in use. Stays firing while refusals go on; resolves "
+              + t["refused_window"] + " after fewer than " + str(t["refused_min_calls"]) + " in that window."),
+        alert("SbcCallsRefusedOverCps",
+              f"delta(vsxi_system_cps_limit_exceeded[{t['refused_window']}]) >= {t['refused_min_calls']}",
               "0m", "warning", "sbc", "SBC {{ $labels.target }} refuses calls over its CPS limit",
-              "max_cps_exceed rose in the last " + t["refused_window"] + ": call attempts arrived faster than "
-              "the licensed calls per second and were refused."),
+              "max_cps_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": call attempts arrived "
+              "faster than the licensed calls per second and were refused. Stays firing while refusals go on; "
+              "resolves " + t["refused_window"] + " after fewer than " + str(t["refused_min_calls"]) + " in that "
+              "window."),
         *two_levels("TrunkSessionUtilisationHigh",
                     "target_trunk_id:vsxi_trunk_session_utilisation:ratio", "trunk_utilisation",
                     "trunk_utilisation_for", "trunk",
@@ -217,11 +222,16 @@ def alerts() -> list[Rule]:
               "together: a common cause (the core network, a shared carrier, a routing change), not each SBC. "
               "The example Alertmanager configuration mutes their own VsxiXivoSbcSessionsCollapsed under this "
               "one. Stays firing while that many stay collapsed."),
-        alert("SbcRestarted", f"resets(vsxi_system_session_attempts_total[{t['restart_window']}]) > 0", "0m",
+        # A restart leaves the counter below its maximum of the window; a one-poll glitch (a low value read
+        # once) does not, from the next poll on.
+        alert("SbcRestarted",
+              f"resets(vsxi_system_session_attempts_total[{t['restart_window']}]) > 0\nand\n"
+              f"vsxi_system_session_attempts_total < max_over_time(vsxi_system_session_attempts_total"
+              f"[{t['restart_window']}])", t["restart_for"],
               "warning", "sbc", "SBC {{ $labels.target }} restarted",
               "Its session-attempt counter (sum_attempt_session) went back to zero in the last "
               + t["restart_window"] + ": the SBC's software or the node restarted. Calls up at that time were "
-              "dropped unless an HA peer took them."),
+              "dropped unless an HA peer took them. Shown for " + t["restart_window"] + " after the restart."),
         # --- trunk quality ---
         alert("TrunkAsrLow",
               with_alias(f"{TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}\n"
