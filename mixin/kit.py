@@ -29,10 +29,20 @@ def ratio(num: str, den: str, by: str) -> str:
 
 
 def alert(name: str, expr: str, for_: str, severity: str, component: str, summary: str,
-          description: str) -> Rule:
+          description: str, subject: str | None = None) -> Rule:
     """An alert named ``VsxiXivo<name>``, with ``severity`` (critical, warning, info) and ``component`` (exporter,
-    site, sbc, pbx, trunk, collector, media, queue, certificate) for the example Alertmanager config to inhibit
-    on, and its runbook section's address."""
+    site, sbc, pbx, trunk, collector, media, queue, certificate, device) for the example Alertmanager config to
+    inhibit on, and its runbook section's address.
+
+    ``summary`` is the same for every alert of the name (no label in it): the example Alertmanager config
+    groups by alert name, and a notification of many alerts reads as their common summary. The object the
+    alert is about (``subject``, a template of its labels) opens the description, where the description does
+    not name it already."""
+    if "{{" in summary:
+        raise ValueError(f"VsxiXivo{name}: a summary with a template ({summary!r}) differs between the alerts "
+                         "one notification groups; name the object in the description (subject=)")
+    if subject:
+        description = f"{subject}: {description}"
     rule = {"alert": f"VsxiXivo{name}", "expr": expr}
     if for_ != "0m":
         rule["for"] = for_

@@ -68,15 +68,17 @@ def _certificates(t: dict) -> list[Rule]:
     """A device's certificate near its expiry (two levels), and expired."""
     rules = [alert("CertificateExpiringSoon", f"{CERTIFICATE_LEFT} < {t[f'certificate_{level}_days']} * 86400\n"
                    f"and {CERTIFICATE_LEFT} > 0", t["certificate_for"], level, "certificate",
-                   "{{ $labels.target }}: its certificate expires in {{ $value | humanizeDuration }}",
+                   "A device's certificate expires soon",
                    "The certificate the device presents expires in {{ $value | humanizeDuration }}. Once expired, "
                    "the exporter (verifying it) cannot poll it, and clients of the same certificate (SIP over "
-                   "TLS, the web interface) fail.") for level in ("warning", "critical")]
+                   "TLS, the web interface) fail.",
+                   subject="{{ $labels.target }}") for level in ("warning", "critical")]
     expired = "time() - vsxi_xivo_target_certificate_expiry_timestamp_seconds >= 0"
     return [*rules, alert("CertificateExpired", expired, "0m", "critical", "certificate",
-                          "{{ $labels.target }}: its certificate has expired",
+                          "A device's certificate has expired",
                           "The certificate the device presents expired {{ $value | humanizeDuration }} ago. With "
-                          "insecure_skip_verify the exporter still polls it; anything verifying it does not.")]
+                          "insecure_skip_verify the exporter still polls it; anything verifying it does not.",
+                          subject="{{ $labels.target }}")]
 
 
 def _flapping(t: dict) -> str:
@@ -124,61 +126,63 @@ def common_alerts() -> list[Rule]:
               "until a target is scraped again."),
         alert("ConfigReloadFailed", "vsxi_xivo_exporter_config_last_reload_successful == 0",
               t["config_broken_for"], "warning", "exporter",
-              "vsxi-xivo-exporter {{ $labels.instance }} refused its configuration file",
+              "vsxi-xivo-exporter refused its configuration file",
               "The last reload (SIGHUP or POST /-/reload) found the configuration invalid: the exporter runs "
-              "the previous one, and the change is not in force. Its log names the file and the key."),
+              "the previous one, and the change is not in force. Its log names the file and the key.",
+              subject="{{ $labels.instance }}"),
         alert("InventoryFileNotApplied", "vsxi_xivo_exporter_inventory_file_ok == 0",
               t["config_broken_for"], "warning", "exporter",
-              "vsxi-xivo-exporter {{ $labels.instance }} cannot apply inventory file {{ $labels.file }}",
+              "vsxi-xivo-exporter cannot apply an inventory file",
               "The inventory file could not be read or checked: its last good targets are kept, and the "
-              "devices it adds, changes or removes are not. Its log names the entry and the problem."),
+              "devices it adds, changes or removes are not. Its log names the entry and the problem.",
+              subject="{{ $labels.instance }}, {{ $labels.file }}"),
         # Polls the exporter itself dropped (not a device's fault): its rounds take longer than the interval, or
         # the answers in flight fill its memory budget. One exporter-wide alert per reason, never one per device.
         alert("ExporterOverloaded",
               f'sum by (job, instance, reason) (\n  increase(vsxi_xivo_exporter_poll_errors_total'
               f'{{reason=~"round_overrun|memory_budget"}}[{t["overload_window"]}])\n) >= {t["overload_min_polls"]}',
               t["overload_for"], "warning", "exporter",
-              "vsxi-xivo-exporter {{ $labels.instance }} drops polls ({{ $labels.reason }})",
+              "vsxi-xivo-exporter drops polls",
               "{{ $value }} polls dropped by the exporter itself in the last " + t["overload_window"] + ": "
               "round_overrun, a device's round took its whole interval and the next was skipped (slow devices, a "
               "too short interval, too few concurrent slots); memory_budget, the answers in flight already held "
               "global.max_in_flight_bytes (devices sending huge answers). Data of those devices age meanwhile. "
               "Stays firing while polls keep being dropped; resolves " + t["overload_window"] + " after the "
-              "last ones."),
+              "last ones.", subject="{{ $labels.instance }} ({{ $labels.reason }})"),
         alert("ProbeTargetUnknown", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nand on (instance)\n{refused}",
               t["probe_failing_for"], "warning", "exporter",
-              "Probe target {{ $labels.instance }} is not configured in the exporter",
+              "Probe target not configured in the exporter",
               "Job {{ $labels.job }} probes {{ $labels.instance }}, and the exporter answers 400: the name is not "
               "in its configuration (or, with --config.shard, the probe is routed to a replica that does not poll "
               "it). The exporter itself is up; no device alert is muted by this."),
         alert("ProbeFailing", f"up{{{PROBE_JOB_SELECTOR}}} == 0\nunless on (instance)\n{refused}",
               t["probe_failing_for"], "warning", "exporter",
-              "Cannot probe {{ $labels.instance }} through the exporter",
+              "Cannot probe a device through the exporter",
               "Job {{ $labels.job }} gets no answer from the exporter for device {{ $labels.instance }}: the "
               "exporter is down, unreachable, or slower than the scrape timeout. VsxiXivoExporterDown tells "
               "whether the exporter itself is down."),
         # An HA standby (its family's standby series 1) refuses every poll: healthy, its collectors fail by design.
         alert("CollectorFailing", _per_family(0, "{} == 0", "\nor "),
               t["collector_failing_for"], "warning", "collector",
-              "{{ $labels.target }}: collector {{ $labels.collector }} failing",
+              "A collector is failing",
               "The {{ $labels.collector }} poll of {{ $labels.target }} has failed for "
               f"{t['collector_failing_for']}; the reason is in vsxi_xivo_exporter_poll_errors_total and on "
               "the exporter's landing page."),
         alert("DataStale",
               _per_family(1, "time() - {} > " + str(t["data_stale_seconds"]), "\nor\n", unless_on="\n"),
-              "0m", "warning", "collector", "{{ $labels.target }}: {{ $labels.collector }} data is stale",
+              "0m", "warning", "collector", "A collector's data is stale",
               "No successful poll of {{ $labels.collector }} on {{ $labels.target }} for "
               "{{ $value | humanizeDuration }}; its series have been dropped."),
         # --- reachability and authentication ---
         alert("DeviceFlapping", _flapping(t), t["flapping_for"], "warning", "device",
-              "{{ $labels.target }} keeps going down and up",
+              "A device keeps going down and up",
               "{{ $labels.target }} was down in {{ $value | humanizePercentage }} of the last "
               + t["flapping_window"] + " and changed state at least " + str(t["flapping_min_changes"]) + " times: "
               "a device that answers one poll in a few, which never stays down long enough for its unreachable "
               "alert. Stays firing while it flaps; resolves once the last " + t["flapping_window"] + " no longer "
               "shows it."),
         alert("SiteUnreachable", _site_down(t), t["device_down_for"], "critical", "site",
-              "{{ $value }} devices unreachable at " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}'",
+              "Many devices unreachable at one site",
               "{{ $value }} SBCs and PBXs of " + SITE_LABEL + " '{{ $labels." + SITE_LABEL + " }}' (every scrape "
               "job together; an empty " + SITE_LABEL + ": the targets without one) are down at once for " +
               t["device_down_for"] + ", at least " + str(t["site_down_min_targets"]) + " and " +

@@ -185,11 +185,16 @@ def test_without_the_fleet_alert_each_collapse_is_listed_in_one_notification(ale
     """The grouping alone (no roll-up firing): 400 SBCs are one notification that lists them, not 400."""
     url, webhook = alertmanager
     own = [a for a in fired('target="sbc-f01"', "160m") if a["labels"]["alertname"] == "VsxiXivoSbcSessionsCollapsed"]
-    post(url, [{"labels": {**own[0]["labels"], "target": f"sbc-{i:03d}"}, "annotations": own[0]["annotations"]}
+    first = own[0]["labels"]["target"]
+    post(url, [{"labels": {**own[0]["labels"], "target": f"sbc-{i:03d}"},
+                "annotations": {k: v.replace(first, f"sbc-{i:03d}") for k, v in own[0]["annotations"].items()}}
                for i in range(400)])
     settle(webhook)
     pages = webhook.pages()
     assert len(pages) == 1 and len(pages[0]["alerts"]) == 400
+    # The summary reads the same for all 400 (the notification's title); each description names its SBC.
+    assert pages[0]["commonAnnotations"]["summary"] == "SBC active sessions collapsed"
+    assert pages[0]["alerts"][7]["annotations"]["description"].startswith(pages[0]["alerts"][7]["labels"]["target"])
 
 
 def test_a_dead_exporter_in_the_probe_style_pages_once(alertmanager):

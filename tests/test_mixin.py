@@ -153,6 +153,8 @@ def test_rule_names_and_labels():
         assert alert["labels"]["severity"] in ("critical", "warning", "info")
         assert alert["labels"]["component"]
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+        # The same summary for every alert of a name: a notification that groups them reads as one.
+        assert "{{" not in alert["annotations"]["summary"], alert["alert"]
 
 
 RULE_TESTS = sorted((ROOT / "rules" / "tests").glob("*_test.yml"))

@@ -83,11 +83,11 @@ def capacity_rules() -> list[Rule]:
 
 
 def two_levels(name: str, expr: str, threshold: str, for_: str, component: str, summary: str,
-               description: str) -> list[Rule]:
+               description: str, subject: str | None = None) -> list[Rule]:
     """``expr`` above ``<threshold>_warning`` (warning) and ``<threshold>_critical`` (critical): one alert name,
     two severities (the example Alertmanager config mutes the warning under the critical)."""
-    return [alert(name, f"{expr} > {T[f'{threshold}_{level}']}", T[for_], level, component, summary, description)
-            for level in ("warning", "critical")]
+    return [alert(name, f"{expr} > {T[f'{threshold}_{level}']}", T[for_], level, component, summary, description,
+                  subject) for level in ("warning", "critical")]
 
 
 def collapsed(t: dict) -> str:
@@ -147,19 +147,20 @@ def alerts() -> list[Rule]:
               "vsxi_collector_unmapped_fields > 0\nor on (job, target, collector)\n"
               "sum by (job, target, collector) (vsxi_collector_unreadable_values) > 0",
               t["firmware_fields_for"], "info", "collector",
-              "{{ $labels.target }}: {{ $labels.collector }} answers differ from what the exporter knows",
+              "Device answers differ from what the exporter knows",
               "Fields the exporter cannot map (vsxi_collector_unmapped_fields), or known fields whose value it "
               "cannot read (vsxi_collector_unreadable_values), for " + t["firmware_fields_for"] + ": usually a "
-              "firmware upgrade. Their data is missing from the dashboards; please report the fields."),
+              "firmware upgrade. Their data is missing from the dashboards; please report the fields.",
+              subject="{{ $labels.target }} {{ $labels.collector }}"),
         # --- reachability and authentication ---
         alert("SbcUnreachable", with_site(down(STATUS)), t["device_down_for"],
-              "critical", "sbc", "SBC {{ $labels.target }} unreachable",
+              "critical", "sbc", "SBC unreachable",
               "The exporter got no stats table from {{ $labels.target }} for " + t["device_down_for"] +
               " (an HA standby answering 402 is not counted here)."),
         alert("SbcAuthFailing",
               f'increase(vsxi_xivo_exporter_auth_failures_total{{family="vsxi"}}[{t["auth_failing_window"]}])'
               f' >= {t["auth_failing_min_rounds"]}\nand on (target)\nvsxi_up == 0', "0m", "critical", "sbc",
-              "SBC {{ $labels.target }} refuses the exporter's credentials",
+              "SBC refuses the exporter's credentials",
               "The VSXi answered 401 User Not Authorized to " + str(t["auth_failing_min_rounds"]) + " poll rounds "
               "or more in " + t["auth_failing_window"] + ", the last one included: check the username and "
               "password file of {{ $labels.target }} (the exporter does not retry, to avoid a lockout). Stays "
@@ -168,55 +169,59 @@ def alerts() -> list[Rule]:
         # --- SBC capacity ---
         alert("SbcSessionUtilisationHigh",
               f"target:vsxi_system_session_utilisation:ratio > {t['session_utilisation_high']}",
-              t["utilisation_for"], "warning", "sbc", "SBC {{ $labels.target }} near its session licence",
-              "{{ $value | humanizePercentage }} of the licensed sessions are in use."),
+              t["utilisation_for"], "warning", "sbc", "SBC near its session licence",
+              "{{ $value | humanizePercentage }} of the licensed sessions are in use.", subject="{{ $labels.target }}"),
         alert("SbcSessionsPredictedExhaustion", exhaustion(t), t["exhaustion_for"], "warning", "sbc",
-              "SBC {{ $labels.target }} will run out of licensed sessions",
+              "SBC will run out of licensed sessions",
               "The daily peak of active sessions, forecast from the last " + t["exhaustion_lookback"] + " of "
               "daily peaks, exceeds the licence within " + str(t["exhaustion_horizon_days"]) + " days; today's "
               "peak is already above " + f"{t['exhaustion_level_ratio']:.0%}" + " of it. Stays firing while the "
               "peaks grow that way; resolves when they level off. A morning ramp does not count: the forecast "
-              "reads one figure per day."),
+              "reads one figure per day.", subject="{{ $labels.target }}"),
         alert("SbcCpsUtilisationHigh", f"target:vsxi_system_cps_utilisation:ratio > {t['cps_utilisation_high']}",
-              t["utilisation_for"], "warning", "sbc", "SBC {{ $labels.target }} near its CPS limit",
-              "{{ $value | humanizePercentage }} of the licensed calls per second are in use."),
+              t["utilisation_for"], "warning", "sbc", "SBC near its CPS limit",
+              "{{ $value | humanizePercentage }} of the licensed calls per second are in use.",
+              subject="{{ $labels.target }}"),
         alert("SbcCallsRefused",
               f"delta(vsxi_system_session_limit_exceeded[{t['refused_window']}]) >= {t['refused_min_calls']}", "0m",
-              "critical", "sbc", "SBC {{ $labels.target }} refuses calls over its session licence",
+              "critical", "sbc", "SBC refuses calls over its session licence",
               "max_session_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": calls were refused "
               "because the licensed sessions were all in use. Stays firing while refusals go on; resolves "
-              + t["refused_window"] + " after fewer than " + str(t["refused_min_calls"]) + " in that window."),
+              + t["refused_window"] + " after fewer than " + str(t["refused_min_calls"]) + " in that window.",
+              subject="{{ $labels.target }}"),
         alert("SbcCallsRefusedOverCps",
               f"delta(vsxi_system_cps_limit_exceeded[{t['refused_window']}]) >= {t['refused_min_calls']}",
-              "0m", "warning", "sbc", "SBC {{ $labels.target }} refuses calls over its CPS limit",
+              "0m", "warning", "sbc", "SBC refuses calls over its CPS limit",
               "max_cps_exceed rose by {{ $value }} in the last " + t["refused_window"] + ": call attempts arrived "
               "faster than the licensed calls per second and were refused. Stays firing while refusals go on; "
               "resolves " + t["refused_window"] + " after fewer than " + str(t["refused_min_calls"]) + " in that "
-              "window."),
+              "window.", subject="{{ $labels.target }}"),
         *two_levels("TrunkSessionUtilisationHigh",
                     "target_trunk_id:vsxi_trunk_session_utilisation:ratio", "trunk_utilisation",
                     "trunk_utilisation_for", "trunk",
-                    "{{ $labels.target }} trunk {{ $labels.trunk_id }} near its session limit",
+                    "Trunk group near its session limit",
                     "{{ $value | humanizePercentage }} of the trunk group's session limit is in use: new "
-                    "calls on it are refused at 100%."),
+                    "calls on it are refused at 100%.", subject="{{ $labels.target }} trunk {{ $labels.trunk_id }}"),
         *two_levels("TrunkCpsUtilisationHigh",
                     "target_trunk_id:vsxi_trunk_cps_utilisation:ratio", "trunk_cps_utilisation",
                     "trunk_cps_utilisation_for", "trunk",
-                    "{{ $labels.target }} trunk {{ $labels.trunk_id }} near its CPS limit",
+                    "Trunk group near its CPS limit",
                     "Call attempts on the trunk group at {{ $value | humanizePercentage }} of its calls-per-"
-                    "second limit: attempts over it are refused."),
+                    "second limit: attempts over it are refused.",
+                    subject="{{ $labels.target }} trunk {{ $labels.trunk_id }}"),
         *two_levels("SbcCpuBusy", "1 - vsxi_system_cpu_idle_ratio", "cpu_busy", "cpu_busy_for", "sbc",
-                    "SBC {{ $labels.target }} CPU busy",
+                    "SBC CPU busy",
                     "The SBC's CPU has been {{ $value | humanizePercentage }} busy for " + t["cpu_busy_for"]
-                    + " (cpu_idle_percent): signalling may slow down (post-dial delay) before calls fail."),
+                    + " (cpu_idle_percent): signalling may slow down (post-dial delay) before calls fail.",
+                    subject="{{ $labels.target }}"),
         alert("SbcSessionsCollapsed", collapsed(t), t["sessions_collapse_for"], "critical", "sbc",
-              "SBC {{ $labels.target }}: active sessions collapsed",
+              "SBC active sessions collapsed",
               "Active sessions fell to {{ $value }}, below " + f"{t['sessions_collapse_ratio']:.0%}" + " of their "
               "level before the drop, on an SBC that is up and did not fail over: a carrier, a peer or the core "
               "network is likely gone. Stays firing as long as sessions stay below that share of the level "
-              "before the drop, however long; resolves when they are back above it."),
+              "before the drop, however long; resolves when they are back above it.", subject="{{ $labels.target }}"),
         alert("FleetSessionsCollapsed", fleet_collapsed(t), t["sessions_collapse_for"], "critical", "sbc",
-              "Active sessions collapsed on {{ $value }} SBCs at once",
+              "Active sessions collapsed on many SBCs at once",
               "{{ $value }} SBCs (at least " + str(t["fleet_collapse_min_targets"]) + " and "
               + f"{t['fleet_collapse_ratio']:.0%}" + " of those carrying traffic) lost most of their sessions "
               "together: a common cause (the core network, a shared carrier, a routing change), not each SBC. "
@@ -228,89 +233,95 @@ def alerts() -> list[Rule]:
               f"resets(vsxi_system_session_attempts_total[{t['restart_window']}]) > 0\nand\n"
               f"vsxi_system_session_attempts_total < max_over_time(vsxi_system_session_attempts_total"
               f"[{t['restart_window']}])", t["restart_for"],
-              "warning", "sbc", "SBC {{ $labels.target }} restarted",
+              "warning", "sbc", "SBC restarted",
               "Its session-attempt counter (sum_attempt_session) went back to zero in the last "
               + t["restart_window"] + ": the SBC's software or the node restarted. Calls up at that time were "
-              "dropped unless an HA peer took them. Shown for " + t["restart_window"] + " after the restart."),
+              "dropped unless an HA peer took them. Shown for " + t["restart_window"] + " after the restart.",
+              subject="{{ $labels.target }}"),
         # --- trunk quality ---
         alert("TrunkAsrLow",
               with_alias(f"{TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}\n"
                          f"and on ({WINDOW_BY})\n{guard}"),
               t["trunk_quality_for"], "warning", "trunk",
-              "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): ASR low",
-              "Answer-seizure ratio {{ $value | humanizePercentage }} over the last " + t["trunk_window"] + "."),
+              "Trunk ASR low",
+              "Answer-seizure ratio {{ $value | humanizePercentage }} over the last " + t["trunk_window"] + ".",
+              subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("TrunkFailureRatioHigh",
               with_alias(f"{TW}:vsxi_trunk_window_failure:ratio{{{tw}}} > {t['trunk_failure_ratio_high']}\n"
                          f"and on ({WINDOW_BY})\n{guard}"),
               t["trunk_quality_for"], "warning", "trunk",
-              "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): many failed calls",
+              "Trunk with many failed calls",
               "{{ $value | humanizePercentage }} of the call attempts failed over the last " + t["trunk_window"]
-              + "."),
+              + ".", subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("TrunkPddHigh",
               with_alias(f"{TW}:vsxi_trunk_window_post_dial_delay_seconds:mean{{{tw}}} > "
                          f"{t['trunk_pdd_high_seconds']}\nand on ({WINDOW_BY})\n{guard}"),
               t["trunk_quality_for"], "warning", "trunk",
-              "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): post-dial delay high",
-              "Mean post-dial delay {{ $value | humanizeDuration }} over the last " + t["trunk_window"] + "."),
+              "Trunk post-dial delay high",
+              "Mean post-dial delay {{ $value | humanizeDuration }} over the last " + t["trunk_window"] + ".",
+              subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("TrunkTrafficStopped", with_alias(trunk_stopped(t)), t["trunk_stopped_for"], "warning", "trunk",
-              "{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }}): calls stopped",
+              "Trunk calls stopped",
               "The trunk group carried {{ $value }} call attempts in its last 15-minute window, below "
               + f"{t['trunk_stopped_ratio']:.0%}" + " of its level before the drop (at least "
               + str(t["trunk_stopped_min_attempts"]) + " then): a carrier that stopped sending or taking calls, "
               "or a routing change. Stays firing until the calls come back above that share; a trunk that "
-              "carried fewer calls, and a night's slow decline, stay quiet."),
+              "carried fewer calls, and a night's slow decline, stay quiet.",
+              subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("CarrierDegraded", carrier_degraded(t), t["trunk_quality_for"], "warning", "trunk",
-              "Trunk {{ $labels.alias }} degraded on {{ $value }} SBCs",
+              "Carrier degraded on several SBCs",
               "Trunks named {{ $labels.alias }} on {{ $value }} SBCs (at least "
               + str(t["carrier_min_targets"]) + ") have low ASR, many failures, a long post-dial delay or "
               "stopped calls at once: the carrier behind them, not each SBC. The example Alertmanager "
               "configuration mutes those trunks' own alerts under this one."),
         # --- media and HA ---
         alert("MediaServerDown", "vsxi_media_server_up == 0", t["media_server_down_for"], "critical", "media",
-              "{{ $labels.target }}: media server {{ $labels.alias }} down",
-              "Media server {{ $labels.media_server }} ({{ $labels.alias }}) does not report status up."),
-        alert("HaStateChanged", ha_changed(t), "0m", "warning", "sbc", "SBC {{ $labels.target }} changed HA state",
+              "Media server down",
+              "Media server {{ $labels.media_server }} ({{ $labels.alias }}) does not report status up.",
+              subject="{{ $labels.target }}"),
+        alert("HaStateChanged", ha_changed(t), "0m", "warning", "sbc", "SBC changed HA state",
               "The node's HA role changed in the last " + t["ha_change_window"] + " (its ha_current_state, or "
               "it started or stopped answering as the standby): check the failover. Fires on both nodes of a "
               "failover, whichever way their series end and start; resolves " + t["ha_change_window"] +
-              " after the last change."),
+              " after the last change.", subject="{{ $labels.target }}"),
         alert("HaLocalUnhealthy",
               'vsxi_ha_local_status != 0\nand on (job, target)\n(vsxi_ha_state{state=~"active|standby"} == 1)',
-              t["ha_peer_unhealthy_for"], "warning", "sbc", "SBC {{ $labels.target }}: its own HA status is unhealthy",
+              t["ha_peer_unhealthy_for"], "warning", "sbc", "SBC's own HA status unhealthy",
               "ha_local_status is {{ $value }} (0 is healthy) for " + t["ha_peer_unhealthy_for"] + " on a node of "
               "an HA pair: the node itself reports a fault of its HA function, and a failover may not work. "
-              "Stays firing while the status is not 0."),
+              "Stays firing while the status is not 0.", subject="{{ $labels.target }}"),
         alert("SbcFlowControlActive", "vsxi_system_flow_control_level > 0", t["flow_control_for"], "warning", "sbc",
-              "SBC {{ $labels.target }} throttles calls (flow control {{ $value }})",
+              "SBC throttles calls (flow control)",
               "flow_control_lev has been {{ $value }} (0 is none) for " + t["flow_control_for"] + ": the SBC "
               "throttles new call attempts to protect itself, so callers see failures or delay. Stays firing "
-              "while the level is above 0."),
+              "while the level is above 0.", subject="{{ $labels.target }}"),
         alert("HaBothNodesActive",
               'count by (ha_group) (\n  (vsxi_ha_state{state="active"} == 1)\n  * on (job, target) '
               "group_left (ha_group) vsxi_target_info\n) > 1",
-              "1m", "critical", "sbc", "HA pair {{ $labels.ha_group }}: both nodes active",
+              "1m", "critical", "sbc", "HA pair with both nodes active",
               "Two SBCs of HA group {{ $labels.ha_group }} report ha_current_state active (split brain)."),
         alert("HaPeerUnhealthy",
               'vsxi_ha_remote_status != 0\nand on (job, target)\n(vsxi_ha_state{state=~"active|standby"} == 1)',
               t["ha_peer_unhealthy_for"], "warning", "sbc",
-              "SBC {{ $labels.target }}: its HA peer is unhealthy",
+              "SBC's HA peer unhealthy",
               "ha_remote_status is {{ $value }} (0 is healthy) for " + t["ha_peer_unhealthy_for"] + ": the "
-              "pair has no healthy standby, and a failure of this node would not be taken over."),
+              "pair has no healthy standby, and a failure of this node would not be taken over.",
+              subject="{{ $labels.target }}"),
         *two_levels("MediaServerUtilisationHigh",
                     "target_media_server:vsxi_media_server_session_utilisation:ratio", "media_utilisation",
                     "media_utilisation_for", "media",
-                    "{{ $labels.target }}: media server {{ $labels.alias }} near its session limit",
+                    "Media server near its session limit",
                     "Media server {{ $labels.media_server }} ({{ $labels.alias }}) at {{ $value | "
                     "humanizePercentage }} of its sessions: calls needing media (transcoding, recording) fail "
-                    "at 100%."),
+                    "at 100%.", subject="{{ $labels.target }}"),
         # --- registrations ---
         alert("RegistrationsDropping",
               dropped(REGISTRATIONS, REGISTRATIONS_BASELINE, "job, target", t["registrations_drop_ratio"],
                       t["registrations_min"]),
-              t["registrations_drop_for"], "warning", "sbc", "SBC {{ $labels.target }}: registrations dropping",
+              t["registrations_drop_for"], "warning", "sbc", "SBC registrations dropping",
               "SIP registrations fell to {{ $value }}, below " + f"{t['registrations_drop_ratio']:.0%}" + " of "
               "their level before the drop. Stays firing as long as they stay below that share, however long; "
-              "resolves when they are back above it."),
+              "resolves when they are back above it.", subject="{{ $labels.target }}"),
     ]
 
 
