@@ -76,6 +76,14 @@ def dropped(level: str, record: str, by: str, ratio: float, minimum: float) -> s
     return f"{level}\n< on ({by}) {ratio} * {record}\nand on ({by})\n{record} >= {minimum}"
 
 
+def auth_refused(family: str, up: str, window: str, min_rounds: int) -> str:
+    """A family's targets whose poll rounds were stopped by an authentication failure at least ``min_rounds``
+    times in ``window``, and still are (``up`` 0): one refused login among successes is no alert. The
+    exporter's own series (its job) and the device's (a /probe job, in that scrape style) meet on target."""
+    return (f'increase(vsxi_xivo_exporter_auth_failures_total{{family="{family}"}}[{window}]) >= {min_rounds}\n'
+            f"and on (target)\n{up} == 0")
+
+
 SITE_OF = f"group by (job, target, {SITE_LABEL}) (vsxi_xivo_target_info)"
 
 

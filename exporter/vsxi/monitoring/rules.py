@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter.vsxi.monitoring.config import THRESHOLDS as T
 from exporter.vsxi.status import STATUS
 from mixin.config import THRESHOLDS as COMMON
-from mixin.kit import Rule, alert, down, dropped, held_baseline, ratio, with_site
+from mixin.kit import Rule, alert, auth_refused, down, dropped, held_baseline, ratio, with_site
 
 WINDOW_BY = "job, target, trunk_id, direction, window"
 TW = "target_trunk_id_direction_window"
@@ -158,8 +158,8 @@ def alerts() -> list[Rule]:
               "The exporter got no stats table from {{ $labels.target }} for " + t["device_down_for"] +
               " (an HA standby answering 402 is not counted here)."),
         alert("SbcAuthFailing",
-              f'increase(vsxi_xivo_exporter_auth_failures_total{{family="vsxi"}}[{t["auth_failing_window"]}])'
-              f' >= {t["auth_failing_min_rounds"]}\nand on (target)\nvsxi_up == 0', "0m", "critical", "sbc",
+              auth_refused("vsxi", STATUS.up.name, t["auth_failing_window"], t["auth_failing_min_rounds"]), "0m",
+              "critical", "sbc",
               "SBC refuses the exporter's credentials",
               "The VSXi answered 401 User Not Authorized to " + str(t["auth_failing_min_rounds"]) + " poll rounds "
               "or more in " + t["auth_failing_window"] + ", the last one included: check the username and "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter.xivo.monitoring.config import THRESHOLDS as T
 from exporter.xivo.status import STATUS
 from mixin.config import THRESHOLDS as COMMON
-from mixin.kit import Rule, alert, down, dropped, held_baseline, ratio, with_site
+from mixin.kit import Rule, alert, auth_refused, down, dropped, held_baseline, ratio, with_site
 
 PEERS = "target:xivo_sip_peers_reachable:sum"
 PEERS_BASELINE = "target:xivo_sip_peers_reachable:baseline"
@@ -59,8 +59,8 @@ def alerts() -> list[Rule]:
               "PBX unreachable or refusing the exporter",
               "No collector of {{ $labels.target }} succeeded for " + t["device_down_for"] + "."),
         alert("PbxAuthFailing",
-              f'increase(vsxi_xivo_exporter_auth_failures_total{{family="xivo"}}[{t["auth_failing_window"]}])'
-              f' >= {t["auth_failing_min_rounds"]}\nand on (target)\nxivo_up == 0', "0m", "critical", "pbx",
+              auth_refused("xivo", STATUS.up.name, t["auth_failing_window"], t["auth_failing_min_rounds"]), "0m",
+              "critical", "pbx",
               "PBX authentication failing",
               "auth_failed: xivo-auth refused the credentials or backend. auth_unavailable: xivo-auth is down "
               "while the PBX may be fine. In " + str(t["auth_failing_min_rounds"]) + " poll rounds or more of "
