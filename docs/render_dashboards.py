@@ -62,7 +62,7 @@ def start(tmp: Path) -> tuple[list[subprocess.Popen], str, dict]:
     address = re.search(r"metrics at http://(\S+)/metrics", exporter.stdout.readline()).group(1)
     controls = {}
     for _ in range(4):
-        m = re.match(r"\s+(\S+): inject faults with curl -X PATCH (\S+)", exporter.stdout.readline())
+        m = re.match(r"\s+(\S+): inject faults with curl (?:-k )?-X PATCH (\S+)", exporter.stdout.readline())
         controls[m.group(1)] = m.group(2)
     config = {"global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
               "rule_files": [str(ROOT / "rules" / "recording.yml")],
