@@ -191,7 +191,9 @@ INCIDENT_ALERTS = {
     "VsxiXivoSbcSessionsCollapsed", "VsxiXivoFleetSessionsCollapsed", "VsxiXivoRegistrationsDropping",
     "VsxiXivoSbcAuthFailing", "VsxiXivoTrunkTrafficStopped", "VsxiXivoCarrierDegraded", "VsxiXivoSipPeersLost",
     "VsxiXivoPbxAuthFailing", "VsxiXivoQueueServiceLevelLow", "VsxiXivoQueueUnstaffed", "VsxiXivoDeviceFlapping",
-    "VsxiXivoSiteUnreachable", "VsxiXivoSbcSessionsPredictedExhaustion",
+    "VsxiXivoSiteUnreachable", "VsxiXivoSbcSessionsPredictedExhaustion", "VsxiXivoQueueWaitLong",
+    "VsxiXivoQueueFull", "VsxiXivoExporterAbsent", "VsxiXivoExporterOverloaded", "VsxiXivoExporterDown",
+    "VsxiXivoHaLocalUnhealthy", "VsxiXivoSbcFlowControlActive",
 }
 
 
