@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -30,10 +31,21 @@ def _fields(record: logging.LogRecord) -> dict:
     return fields
 
 
+# Characters a value must not carry as they are: a device's error text is logged, and a carriage return, an
+# ESC sequence or a line separator in it would write a fake line (or recolour the terminal) otherwise.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_control(match: re.Match) -> str:
+    c = match.group(0)
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
 def _logfmt_value(value: object) -> str:
     text = str(value)
-    if text == "" or any(c in text for c in ' ="\n\t\\'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if text == "" or any(c in text for c in ' ="\\') or _CONTROL.search(text):
+        text = '"' + _CONTROL.sub(_escape_control, text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     return text
 
 
@@ -44,7 +56,8 @@ class LogfmtFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(_fields(record), default=str)
+        # ensure_ascii escapes C0 controls and everything past ASCII (C1, line separators); DEL is escaped too.
+        return json.dumps(_fields(record), default=str).replace("\x7f", "\\u007f")
 
 
 def setup(level: str = "info", fmt: str = "logfmt") -> None:

@@ -4,7 +4,9 @@ Each fault test asserts the metric an operator sees and the log line they read.
 """
 
 import asyncio
+import json
 import logging
+import re
 
 import aiohttp
 import pytest
@@ -12,6 +14,7 @@ from conftest import promtool_check
 from helpers import PASSWORD, FakeClock, hold_table, make_engine, make_target, refused_port, sample
 
 from exporter.vsxi.config import COLLECTORS as VSXI_COLLECTORS
+from exporter.vsxi.config import VsxiTarget
 from exporter.web.app import create_app
 
 
@@ -163,6 +166,42 @@ async def test_401_is_never_retried_and_logged_once(aiohttp_server, run, caplog)
     assert warnings[0].fields["error"] == ("realtime: HTTP 401: Fail - User Not Authorized: invalid username or "
                                            "password (check username and password; not retried)")
     assert "wrong-password" not in caplog.text and "wrong-password" not in text
+
+
+async def test_a_hostile_device_text_cannot_forge_log_lines(aiohttp_server, run, caplog):
+    """A device's error text is logged: a carriage return, a newline, an ESC sequence or a line separator in it
+    stays inside its one quoted value, in logfmt and in JSON (a real socket, the device's own 401 body)."""
+    from aiohttp import web
+
+    from exporter.logs import JsonFormatter, LogfmtFormatter
+
+    # The exporter keeps a body's first line (a carriage return, NEL or line separator ends it too); an ESC
+    # sequence within it moves the terminal's cursor up and erases the line the exporter wrote before.
+    forged = 'Fail \x1b[1A\x1b[2Kts=2026-01-01T00:00:00Z level=error msg="exporter compromised"\x07\x7f\x9b'
+
+    async def refuse(request):
+        return web.Response(status=401, text=forged)
+
+    app = web.Application()
+    app.router.add_get("/SSConfig/webresources/stats/{table}", refuse)
+    server = await aiohttp_server(app)
+    target = VsxiTarget(name="sbc-1", url=str(server.make_url("")).rstrip("/"), username="monitor",
+                        password=PASSWORD, interval=5.0, timeout=2.0)
+    engine, client = await run(target)
+    await engine.poll_once()
+    (record,) = [r for r in poll_log(caplog, collector="realtime") if r.levelno == logging.WARNING]
+    assert "exporter compromised" in record.fields["error"]  # the text is kept, only made harmless
+    line = LogfmtFormatter().format(record)
+    controls = [c for c in line if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029"]
+    assert controls == [], controls
+    # One logfmt line whose keys are the exporter's own: the forged "level=error" stays inside the quoted error.
+    tokens = re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)', line)
+    assert " ".join(f"{k}={v}" for k, v in tokens) == line
+    assert [k for k, _ in tokens] == ["ts", "level", "logger", "msg", "target", "collector", "reason", "error"]
+    assert "\\x1b[1A\\x1b[2Kts=" in line and "\\x07\\x7f\\x9b" in line
+    json_line = JsonFormatter().format(record)
+    assert "\n" not in json_line and "\r" not in json_line and "\x1b" not in json_line and "\x7f" not in json_line
+    assert json.loads(json_line)["error"] == record.fields["error"]  # escaped, not altered
 
 
 async def test_402_standby_node(aiohttp_server, run, caplog):

@@ -92,12 +92,12 @@ def test_sdist_tests_pass_unpacked(built, tmp_path):
         tar.extractall(tmp_path, filter="data")
     root = next(tmp_path.iterdir())
     for needed in ("tests/conftest.py", "tests/fixtures", "tests/golden", "mixin/__main__.py", "LICENSE",
-                   "rules/tests", ".ci/run", "config.example.yml", "README.md", "CHANGELOG.md"):
+                   "rules/tests", ".ci/run", "config.example.yml", "README.md", "CHANGELOG.md", "CONTRIBUTING.md"):
         assert (root / needed).exists(), needed
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_repo.py",
          "tests/test_mixin.py", "tests/test_config.py", "tests/test_golden.py", "tests/test_field_answers.py",
-         "tests/test_reference.py"],
+         "tests/test_reference.py", "tests/test_docs.py"],
         cwd=root, capture_output=True, text=True, timeout=600, env={**_env(), "PYTHONPATH": str(root)})
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert " passed" in proc.stdout and "skipped" not in proc.stdout

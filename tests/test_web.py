@@ -245,3 +245,12 @@ async def test_service_discovery_lists_the_targets_polled_here(aiohttp_server, a
     finally:
         for runner in runners:
             await runner.cleanup()
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics", "/probe?target=sbc-1", "/probe", "/-/healthy", "/-/ready",
+                                  "/sd", "/no-such-page"])
+async def test_no_version_in_the_server_header(client, path):
+    """aiohttp's default Server header names Python's version and its own; every answer names the exporter only
+    (an answer of each kind: a page, an exposition, an error, a 404)."""
+    response = await client.get(path)
+    assert response.headers["Server"] == "vsxi-xivo-exporter", (path, response.headers["Server"])

@@ -199,12 +199,19 @@ def connection_limits(engine: Engine, security=None, read_header_timeout: float 
     return limits
 
 
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "vsxi-xivo-exporter"
+
+
 def create_app(engine: Engine, manage_engine: bool = True, reloader=None, telemetry_path: str = "/metrics",
                max_requests: int = 0, security=None) -> web.Application:
     """The app; with ``manage_engine`` the engine's pollers start and stop with it; ``reloader`` (an async
     callable, see exporter.reload) enables ``POST /-/reload``; ``security`` (exporter.web.security.WebSecurity)
     puts every path behind the web config's rate limit, headers and basic auth."""
     app = web.Application()
+    # No version in the Server header (aiohttp's default names Python's and its own): it tells a scanner which
+    # known bugs to try. The web config's own headers, applied after this, may still set one.
+    app.on_response_prepare.append(_server_header)
     app[ENGINE] = engine
     requestlog.install(engine.metrics.malformed_requests.inc)  # aiohttp's per-request tracebacks, summarised
     app[TELEMETRY_PATH] = telemetry_path

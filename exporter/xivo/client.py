@@ -147,9 +147,11 @@ class XivoClient:
             raise FetchError(reason, f"xivo-auth: HTTP {status} on POST /token", retry_after=retry_after)
         try:
             token = json.loads(body)["data"]["token"]
-            assert isinstance(token, str) and token
-        except (ValueError, KeyError, TypeError, AssertionError):
-            raise FetchError("invalid_payload", "xivo-auth: answer without data.token") from None
+        except (ValueError, KeyError, TypeError):
+            token = None
+        # Checked by an if, not an assert: `python -O` strips asserts, and this is a device's answer.
+        if not isinstance(token, str) or not token:
+            raise FetchError("invalid_payload", "xivo-auth: answer without data.token")
         old = self._token
         self._token, self._renew_at = token, issued_at + RENEW_AT * TOKEN_EXPIRATION
         self.on_token()
