@@ -22,9 +22,14 @@ from exporter.packed import FIELDS, Chunk, Pieces, piece_of
 
 
 def negotiate(accept: str) -> tuple[bool, str]:
-    """(OpenMetrics?, content type), by prometheus_client's own rules."""
+    """(OpenMetrics?, content type), by prometheus_client's own rules, the content type naming the version the
+    body is written in: prometheus_client echoes an OpenMetrics 2.0.0 asked for (Prometheus 3.14+ can ask),
+    while the body here is OpenMetrics 1.0.0, which a 2.0 parser would misread."""
     _, content_type = choose_encoder(accept)
-    return content_type.startswith("application/openmetrics-text"), content_type
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    if openmetrics:
+        content_type = re.sub(r"version=[^;]*", "version=1.0.0", content_type)
+    return openmetrics, content_type
 
 
 def join(chunks: Iterable[Chunk], openmetrics: bool) -> Pieces:

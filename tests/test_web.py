@@ -254,3 +254,38 @@ async def test_no_version_in_the_server_header(client, path):
     (an answer of each kind: a page, an exposition, an error, a 404)."""
     response = await client.get(path)
     assert response.headers["Server"] == "vsxi-xivo-exporter", (path, response.headers["Server"])
+
+
+# The Accept headers Prometheus sends: 2.42 (Debian bookworm), 3.x by default, 3.x with the protobuf format
+# first, and 3.14+ with its OpenMetrics 2.0 parser enabled.
+PROMETHEUS_ACCEPT = {
+    "2.42": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+            "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "3.x": "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+           "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+           "text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+    "3.x protobuf first": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                          "encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,"
+                          "text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+    "3.14 OpenMetrics 2.0": "application/openmetrics-text;version=2.0.0;q=0.6,"
+                            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+    "3.14 OpenMetrics 2.0 only": "application/openmetrics-text;version=2.0.0",
+    "none": "",
+}
+
+
+@pytest.mark.parametrize("prometheus", sorted(PROMETHEUS_ACCEPT))
+async def test_the_content_type_names_the_version_the_body_is_written_in(client, check_metrics, prometheus):
+    await client.engine.poll_once()
+    response = await client.get("/metrics", headers={"Accept": PROMETHEUS_ACCEPT[prometheus]})
+    content_type = response.headers["Content-Type"]
+    body = await response.text()
+    if content_type.startswith("application/openmetrics-text"):
+        assert "version=1.0.0" in content_type, content_type  # never 2.0.0: the body is OpenMetrics 1.0
+        assert body.endswith("# EOF\n")
+    else:
+        # text 1.0.0 is 0.0.4 with quoted UTF-8 names allowed: the exporter's names need none.
+        assert content_type.startswith("text/plain"), content_type
+        assert "version=0.0.4" in content_type or "version=1.0.0" in content_type, content_type
+        assert "# EOF" not in body
+        check_metrics(body.encode())  # promtool reads the text format
