@@ -10,6 +10,7 @@ queue); ``$__rate_interval`` in every rate(); a unit on every panel; stable uids
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixin.config import RUNBOOK_URL, SITE_LABEL
@@ -52,28 +53,37 @@ def alert(name: str, expr: str, for_: str, severity: str, component: str, summar
     return rule
 
 
-def held_baseline(record: str, level: str, by: str, ratio: float, offset: str) -> Rule:
-    """A recording rule ``record``: the level of ``level`` (an instant vector, one series per ``by``) before a
-    drop, held while the drop lasts.
+@dataclass(frozen=True)
+class HeldBaseline:
+    """The level of ``level`` (an instant vector, one series per ``by``) before a drop, held while the drop
+    lasts, recorded as ``record``; a drop is ``level`` below ``ratio`` of it.
 
     A drop alert that compares the level with itself ``offset`` ago resolves once the outage is ``offset`` old: it
     then compares the outage with itself. This baseline is the mean of ``level`` over the 10 minutes ``offset``
     ago, as long as ``level`` is at or above ``ratio`` of the baseline recorded at the previous evaluation;
     below it (the drop), the previous baseline is kept, evaluation after evaluation, until ``level`` is back
-    above ``ratio`` of it. An alert on ``dropped(level, record, ...)`` therefore stays firing for the whole
-    outage, however long, and resolves at the first evaluation after the recovery. A slow decline (an evening)
-    moves the baseline with it and never counts as a drop."""
-    previous = f"last_over_time({record}[5m])"
-    fell = f"{level}\n  < on ({by}) {ratio} * {previous}"
-    return {"record": record,
-            "expr": f"(\n  {previous}\n  and on ({by})\n  ({fell})\n)\nor\n(\n  avg_over_time({level}[10m] offset "
-                    f"{offset})\n  unless on ({by})\n  ({fell})\n)"}
+    above ``ratio`` of it. An alert on ``dropped()`` therefore stays firing for the whole outage, however long,
+    and resolves at the first evaluation after the recovery. A slow decline (an evening) moves the baseline
+    with it and never counts as a drop. The rule and the alert read one ratio: they cannot disagree."""
 
+    record: str
+    level: str
+    by: str
+    ratio: float
+    offset: str
 
-def dropped(level: str, record: str, by: str, ratio: float, minimum: float) -> str:
-    """``level`` below ``ratio`` of its held baseline (``held_baseline``), where the baseline was at least
-    ``minimum`` (a volume guard: quiet devices and nights stay quiet). The value is the level now."""
-    return f"{level}\n< on ({by}) {ratio} * {record}\nand on ({by})\n{record} >= {minimum}"
+    def rule(self) -> Rule:
+        previous = f"last_over_time({self.record}[5m])"
+        fell = f"{self.level}\n  < on ({self.by}) {self.ratio} * {previous}"
+        return {"record": self.record,
+                "expr": f"(\n  {previous}\n  and on ({self.by})\n  ({fell})\n)\nor\n(\n  avg_over_time("
+                        f"{self.level}[10m] offset {self.offset})\n  unless on ({self.by})\n  ({fell})\n)"}
+
+    def dropped(self, minimum: float) -> str:
+        """The drop, where the baseline was at least ``minimum`` (a volume guard: quiet devices and nights stay
+        quiet). The value is the level now."""
+        return (f"{self.level}\n< on ({self.by}) {self.ratio} * {self.record}\nand on ({self.by})\n"
+                f"{self.record} >= {minimum}")
 
 
 def auth_refused(family: str, up: str, window: str, min_rounds: int) -> str:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from exporter.vsxi.monitoring.config import THRESHOLDS as T
 from exporter.vsxi.status import STATUS
 from mixin.config import THRESHOLDS as COMMON
-from mixin.kit import Rule, alert, auth_refused, down, dropped, held_baseline, ratio, with_site
+from mixin.kit import HeldBaseline, Rule, alert, auth_refused, down, ratio, with_site
 
 WINDOW_BY = "job, target, trunk_id, direction, window"
 TW = "target_trunk_id_direction_window"
 TRUNK_BY = "job, target, trunk_id, direction"
 REGISTRATIONS = "target:vsxi_registrations:sum"
-REGISTRATIONS_BASELINE = "target:vsxi_registrations:baseline"
-SESSIONS_BASELINE = "target:vsxi_system_active_sessions:baseline"
 SESSIONS_MAX_1H = "target:vsxi_system_active_sessions:max1h"
 SESSIONS_MAX_1D = "target:vsxi_system_active_sessions:max1d"
 TRUNK_ATTEMPTS = "target_trunk_id_direction:vsxi_trunk_window_call_attempts:max15m"
-TRUNK_ATTEMPTS_BASELINE = "target_trunk_id_direction:vsxi_trunk_window_call_attempts:baseline"
+# The levels before a drop, held while it lasts: the drop alerts stay true for the whole outage.
+SESSIONS_BEFORE = HeldBaseline("target:vsxi_system_active_sessions:baseline", "vsxi_system_active_sessions",
+                               "job, target", T["sessions_collapse_ratio"], T["sessions_collapse_offset"])
+REGISTRATIONS_BEFORE = HeldBaseline("target:vsxi_registrations:baseline", REGISTRATIONS, "job, target",
+                                    T["registrations_drop_ratio"], T["registrations_drop_offset"])
+TRUNK_ATTEMPTS_BEFORE = HeldBaseline("target_trunk_id_direction:vsxi_trunk_window_call_attempts:baseline",
+                                     TRUNK_ATTEMPTS, TRUNK_BY, T["trunk_stopped_ratio"], T["trunk_stopped_offset"])
+# A trunk's alias (its name: one carrier's trunks share it across SBCs), one per trunk id.
+TRUNK_ALIAS = "topk by (job, target, trunk_id) (1, vsxi_trunk_info)"
 
 
 def recording_rules() -> list[Rule]:
@@ -62,14 +68,7 @@ def recording_rules() -> list[Rule]:
         {"record": TRUNK_ATTEMPTS,
          "expr": "max by (job, target, trunk_id, direction) (\n"
                  '  max_over_time(vsxi_trunk_window_call_attempts{window="15m"}[15m])\n)'},
-        # The levels before a drop, held while it lasts (mixin.kit.held_baseline): the drop alerts stay true
-        # for the whole outage.
-        held_baseline(SESSIONS_BASELINE, "vsxi_system_active_sessions", "job, target", T["sessions_collapse_ratio"],
-                      T["sessions_collapse_offset"]),
-        held_baseline(REGISTRATIONS_BASELINE, REGISTRATIONS, "job, target", T["registrations_drop_ratio"],
-                      T["registrations_drop_offset"]),
-        held_baseline(TRUNK_ATTEMPTS_BASELINE, TRUNK_ATTEMPTS, TRUNK_BY, T["trunk_stopped_ratio"],
-                      T["trunk_stopped_offset"]),
+        SESSIONS_BEFORE.rule(), REGISTRATIONS_BEFORE.rule(), TRUNK_ATTEMPTS_BEFORE.rule(),
     ]
 
 
@@ -93,8 +92,7 @@ def two_levels(name: str, expr: str, threshold: str, for_: str, component: str, 
 def collapsed(t: dict) -> str:
     """Active sessions below a share of their level before the drop (held while the drop lasts), on an SBC
     that is up, not a standby and not through an HA change (its peer took the calls: VsxiXivoHaStateChanged)."""
-    return (dropped("vsxi_system_active_sessions", SESSIONS_BASELINE, "job, target", t["sessions_collapse_ratio"],
-                    t["sessions_collapse_min"]) +
+    return (SESSIONS_BEFORE.dropped(t["sessions_collapse_min"]) +
             "\nand on (job, target) vsxi_up == 1\n"
             "unless on (job, target) vsxi_standby == 1\n"
             f'unless on (job, target) changes(vsxi_ha_state{{state="active"}}[{t["sessions_collapse_ha_grace"]}]) > 0')
@@ -103,16 +101,27 @@ def collapsed(t: dict) -> str:
 def with_alias(expr: str) -> str:
     """``expr`` (series with job, target and trunk_id) carrying the trunk's alias (its name, the same for one
     carrier across SBCs) from vsxi_trunk_info, and as it is where the trunk has none."""
-    alias = "topk by (job, target, trunk_id) (1, vsxi_trunk_info)"
-    return (f"(\n  ({expr})\n  * on (job, target, trunk_id) group_left (alias)\n  {alias}\n)\n"
+    return (f"(\n  ({expr})\n  * on (job, target, trunk_id) group_left (alias)\n  {TRUNK_ALIAS}\n)\n"
             f"or on (job, target, trunk_id)\n({expr})")
+
+
+def trunk_quality(t: dict) -> dict[str, str]:
+    """The trunk alerts' conditions on the window they read (trunk_window), each with the volume guard: ASR
+    low, many failures, post-dial delay high."""
+    tw = f'window="{t["trunk_window"]}"'
+    guard = f'sum by ({WINDOW_BY}) (vsxi_trunk_window_call_attempts{{{tw}}}) >= {t["trunk_min_attempts"]}'
+    conditions = {
+        "asr": f"{TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}",
+        "failures": f"{TW}:vsxi_trunk_window_failure:ratio{{{tw}}} > {t['trunk_failure_ratio_high']}",
+        "pdd": f"{TW}:vsxi_trunk_window_post_dial_delay_seconds:mean{{{tw}}} > {t['trunk_pdd_high_seconds']}",
+    }
+    return {name: f"{c}\nand on ({WINDOW_BY})\n{guard}" for name, c in conditions.items()}
 
 
 def trunk_stopped(t: dict) -> str:
     """A trunk (one direction) whose calls stopped against its own level before (held while it lasts), with a
     volume guard: a trunk that carried few calls, and nights, stay quiet."""
-    return (dropped(TRUNK_ATTEMPTS, TRUNK_ATTEMPTS_BASELINE, TRUNK_BY, t["trunk_stopped_ratio"],
-                    t["trunk_stopped_min_attempts"]) +
+    return (TRUNK_ATTEMPTS_BEFORE.dropped(t["trunk_stopped_min_attempts"]) +
             "\nunless on (job, target) vsxi_standby == 1")
 
 
@@ -140,8 +149,7 @@ def ha_changed(t: dict) -> str:
 
 def alerts() -> list[Rule]:
     t = {**COMMON, **T}
-    tw = f'window="{t["trunk_window"]}"'
-    guard = f'sum by ({WINDOW_BY}) (vsxi_trunk_window_call_attempts{{{tw}}}) >= {t["trunk_min_attempts"]}'
+    quality = trunk_quality(t)
     return [
         alert("FirmwareAnswersDiffer",
               "vsxi_collector_unmapped_fields > 0\nor on (job, target, collector)\n"
@@ -240,22 +248,19 @@ def alerts() -> list[Rule]:
               subject="{{ $labels.target }}"),
         # --- trunk quality ---
         alert("TrunkAsrLow",
-              with_alias(f"{TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}\n"
-                         f"and on ({WINDOW_BY})\n{guard}"),
+              with_alias(quality["asr"]),
               t["trunk_quality_for"], "warning", "trunk",
               "Trunk ASR low",
               "Answer-seizure ratio {{ $value | humanizePercentage }} over the last " + t["trunk_window"] + ".",
               subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("TrunkFailureRatioHigh",
-              with_alias(f"{TW}:vsxi_trunk_window_failure:ratio{{{tw}}} > {t['trunk_failure_ratio_high']}\n"
-                         f"and on ({WINDOW_BY})\n{guard}"),
+              with_alias(quality["failures"]),
               t["trunk_quality_for"], "warning", "trunk",
               "Trunk with many failed calls",
               "{{ $value | humanizePercentage }} of the call attempts failed over the last " + t["trunk_window"]
               + ".", subject="{{ $labels.target }} trunk {{ $labels.trunk_id }} ({{ $labels.direction }})"),
         alert("TrunkPddHigh",
-              with_alias(f"{TW}:vsxi_trunk_window_post_dial_delay_seconds:mean{{{tw}}} > "
-                         f"{t['trunk_pdd_high_seconds']}\nand on ({WINDOW_BY})\n{guard}"),
+              with_alias(quality["pdd"]),
               t["trunk_quality_for"], "warning", "trunk",
               "Trunk post-dial delay high",
               "Mean post-dial delay {{ $value | humanizeDuration }} over the last " + t["trunk_window"] + ".",
@@ -316,8 +321,7 @@ def alerts() -> list[Rule]:
                     "at 100%.", subject="{{ $labels.target }}"),
         # --- registrations ---
         alert("RegistrationsDropping",
-              dropped(REGISTRATIONS, REGISTRATIONS_BASELINE, "job, target", t["registrations_drop_ratio"],
-                      t["registrations_min"]),
+              REGISTRATIONS_BEFORE.dropped(t["registrations_min"]),
               t["registrations_drop_for"], "warning", "sbc", "SBC registrations dropping",
               "SIP registrations fell to {{ $value }}, below " + f"{t['registrations_drop_ratio']:.0%}" + " of "
               "their level before the drop. Stays firing as long as they stay below that share, however long; "
@@ -328,22 +332,16 @@ def alerts() -> list[Rule]:
 def fleet_collapsed(t: dict) -> str:
     """Many SBCs collapsed together: the count of SBCs collapsed, one series for the fleet."""
     collapsed_ = f"count (\n{collapsed(t)}\n)"
-    carrying = f"count ({SESSIONS_BASELINE} >= {t['sessions_collapse_min']})"
+    carrying = f"count ({SESSIONS_BEFORE.record} >= {t['sessions_collapse_min']})"
     return (f"{collapsed_}\n>= {t['fleet_collapse_min_targets']}\nand\n{collapsed_}\n/ {carrying}\n"
             f">= {t['fleet_collapse_ratio']}")
 
 
 def carrier_degraded(t: dict) -> str:
-    """One trunk alias (a carrier's name, the same on every SBC) degraded on several SBCs at once."""
-    tw = f'window="{t["trunk_window"]}"'
-    guard = f'sum by ({WINDOW_BY}) (vsxi_trunk_window_call_attempts{{{tw}}}) >= {t["trunk_min_attempts"]}'
-    bad = (f"(\n  {TW}:vsxi_trunk_window_answer_seizure:ratio{{{tw}}} < {t['trunk_asr_low']}\n"
-           f"  or {TW}:vsxi_trunk_window_failure:ratio{{{tw}}} > {t['trunk_failure_ratio_high']}\n"
-           f"  or {TW}:vsxi_trunk_window_post_dial_delay_seconds:mean{{{tw}}} > {t['trunk_pdd_high_seconds']}\n)"
-           f"\nand on ({WINDOW_BY})\n{guard}")
-    per_trunk = (f"group by (job, target, trunk_id) (\n{bad}\n)\nor on (job, target, trunk_id)\n"
-                 f"group by (job, target, trunk_id) (\n{trunk_stopped(t)}\n)")
+    """One trunk alias (a carrier's name, the same on every SBC) degraded on several SBCs at once: one of the
+    trunk alerts' conditions, or its calls stopped."""
+    per_trunk = "\nor on (job, target, trunk_id)\n".join(
+        f"group by (job, target, trunk_id) (\n{c}\n)" for c in (*trunk_quality(t).values(), trunk_stopped(t)))
     # SBCs, not trunks: two trunk groups of one name on one SBC count once.
     return (f"count by (alias) (group by (job, target, alias) (\n  ({per_trunk})\n"
-            f"  * on (job, target, trunk_id) group_left (alias)\n"
-            f"  topk by (job, target, trunk_id) (1, vsxi_trunk_info)\n)) >= {t['carrier_min_targets']}")
+            f"  * on (job, target, trunk_id) group_left (alias)\n  {TRUNK_ALIAS}\n)) >= {t['carrier_min_targets']}")

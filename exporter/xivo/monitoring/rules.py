@@ -5,10 +5,12 @@ from __future__ import annotations
 from exporter.xivo.monitoring.config import THRESHOLDS as T
 from exporter.xivo.status import STATUS
 from mixin.config import THRESHOLDS as COMMON
-from mixin.kit import Rule, alert, auth_refused, down, dropped, held_baseline, ratio, with_site
+from mixin.kit import HeldBaseline, Rule, alert, auth_refused, down, ratio, with_site
 
 PEERS = "target:xivo_sip_peers_reachable:sum"
-PEERS_BASELINE = "target:xivo_sip_peers_reachable:baseline"
+# The reachable peers before a drop, held while it lasts.
+PEERS_BEFORE = HeldBaseline("target:xivo_sip_peers_reachable:baseline", PEERS, "job, target",
+                            T["sip_peers_drop_ratio"], T["sip_peers_drop_offset"])
 Q = "job, target, queue"
 SERVICE_LEVEL = "target_queue:xivo_queue_service_level:ratio1h"
 
@@ -27,7 +29,7 @@ def recording_rules() -> list[Rule]:
         {"record": PEERS,
          "expr": 'sum by (job, target) (xivo_sip_peers{status=~"ok|lagged"})\nor\n'
                  "0 * sum by (job, target) (xivo_sip_peers)"},
-        held_baseline(PEERS_BASELINE, PEERS, "job, target", T["sip_peers_drop_ratio"], T["sip_peers_drop_offset"]),
+        PEERS_BEFORE.rule(),
         {"record": SERVICE_LEVEL, "expr": service_level_1h()},
     ]
 
@@ -114,7 +116,7 @@ def alerts() -> list[Rule]:
               "answer over the last " + t["queue_window"] + " (threshold "
               + f"{t['queue_abandon_ratio_high']:.0%}" + ").", subject="{{ $labels.target }}"),
         alert("SipPeersLost",
-              dropped(PEERS, PEERS_BASELINE, "job, target", t["sip_peers_drop_ratio"], t["sip_peers_min"]),
+              PEERS_BEFORE.dropped(t["sip_peers_min"]),
               t["sip_peers_drop_for"], "warning", "pbx", "PBX SIP peers lost",
               "Reachable SIP peers fell to {{ $value }}, below " + f"{t['sip_peers_drop_ratio']:.0%}" + " of their "
               "level before the drop. Stays firing as long as they stay below that share, however long; resolves "
